@@ -1,0 +1,162 @@
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { QUEUE_NAMES, type QueueName } from '../workers/queue-names';
+
+/**
+ * The only place that reads `process.env`. Every process calls `loadConfigOrExit()` first;
+ * everything else receives the frozen `Config` it returns.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const SQL_IDENTIFIER = /^[A-Za-z0-9_]{1,64}$/;
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes')
+  .optional();
+
+const databaseName = optionalText.refine((v) => v === undefined || SQL_IDENTIFIER.test(v), {
+  message: 'expected a database name of letters, digits and _ (at most 64)',
+});
+
+const envSchema = z
+  .object({
+    HUB_ENV: z.enum(['development', 'production']).default('development'),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    HUB_LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
+    MYSQL_URL: optionalText.refine((v) => v === undefined || /^(mysql|mariadb):\/\/[^/]+\/[A-Za-z0-9_]+$/.test(v), {
+      message: 'expected mysql://user:password@host:port/database',
+    }),
+    MYSQL_TIMEZONE: z.string().regex(/^[+-]\d{2}:\d{2}$/, 'expected an offset such as +08:00').default('+08:00'),
+    MYSQL_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    MARKETING_DB: databaseName,
+    APP_DB: databaseName,
+    CS_DB: databaseName,
+    DMS_DB: databaseName,
+    HUB_DB: databaseName,
+    HUB_MIGRATE_ON_START: booleanFlag,
+    HUB_BUSINESS_SCHEMA_ON_START: booleanFlag,
+    REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\/.+/.test(v), {
+      message: 'expected redis://[user:password@]host:port[/db]',
+    }),
+    HUB_QUEUE_PREFIX: z.string().regex(/^[^:\s]{1,64}$/, 'expected a prefix without ":" or spaces').default('jobhub'),
+    HUB_QUEUES: optionalText.refine(
+      (v) => v === undefined || v.split(',').every((q) => (QUEUE_NAMES as readonly string[]).includes(q.trim())),
+      { message: `expected a comma-separated subset of ${QUEUE_NAMES.join(',')}` },
+    ),
+    HUB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.HUB_ENV !== 'production') return;
+    for (const name of ['MYSQL_URL', 'REDIS_URL'] as const) {
+      if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when HUB_ENV=production' });
+    }
+    if (env.HUB_BUSINESS_SCHEMA_ON_START) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HUB_BUSINESS_SCHEMA_ON_START'],
+        message: 'the business tables belong to their systems: never created by the hub in production',
+      });
+    }
+    if (env.HUB_LOG_FORMAT === 'pretty') {
+      ctx.addIssue({ code: 'custom', path: ['HUB_LOG_FORMAT'], message: 'pretty logs are for development only' });
+    }
+  });
+
+export type SystemName = 'marketing' | 'app' | 'customerService' | 'customer' | 'hub';
+
+export interface MysqlConfig {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  /** The database of MYSQL_URL: the default for every system. */
+  readonly database: string;
+  readonly timezone: string;
+  readonly poolSize: number;
+  readonly databases: Readonly<Record<SystemName, string>>;
+}
+
+export interface Config {
+  readonly env: 'development' | 'production';
+  readonly log: { readonly level: (typeof LOG_LEVELS)[number]; readonly pretty: boolean };
+  readonly mysql: MysqlConfig;
+  readonly migrateOnStart: boolean;
+  readonly businessSchemaOnStart: boolean;
+  readonly redis: { readonly url: string; readonly queuePrefix: string };
+  /** Queues this process works on (HUB_QUEUES), all by default. */
+  readonly queues: readonly QueueName[];
+  readonly shutdownGraceMs: number;
+}
+
+const DEV_MYSQL_URL = 'mysql://root@127.0.0.1:3306/jobhub';
+const DEV_REDIS_URL = 'redis://127.0.0.1:6379';
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const mysqlUrl = new URL(e.MYSQL_URL ?? DEV_MYSQL_URL);
+  const database = mysqlUrl.pathname.slice(1);
+  const mysql: MysqlConfig = {
+    url: mysqlUrl.toString(),
+    host: mysqlUrl.hostname,
+    port: Number(mysqlUrl.port || 3306),
+    user: decodeURIComponent(mysqlUrl.username || 'root'),
+    password: decodeURIComponent(mysqlUrl.password),
+    database,
+    timezone: e.MYSQL_TIMEZONE,
+    poolSize: e.MYSQL_POOL_SIZE,
+    databases: {
+      marketing: e.MARKETING_DB ?? database,
+      app: e.APP_DB ?? database,
+      customerService: e.CS_DB ?? database,
+      customer: e.DMS_DB ?? database,
+      hub: e.HUB_DB ?? database,
+    },
+  };
+  const queues = e.HUB_QUEUES ? [...new Set(e.HUB_QUEUES.split(',').map((q) => q.trim() as QueueName))] : [...QUEUE_NAMES];
+  return deepFreeze({
+    env: e.HUB_ENV,
+    log: { level: e.LOG_LEVEL, pretty: e.HUB_LOG_FORMAT === 'pretty' },
+    mysql,
+    migrateOnStart: e.HUB_MIGRATE_ON_START ?? true,
+    businessSchemaOnStart: e.HUB_BUSINESS_SCHEMA_ON_START ?? e.HUB_ENV === 'development',
+    redis: { url: e.REDIS_URL ?? DEV_REDIS_URL, queuePrefix: e.HUB_QUEUE_PREFIX },
+    queues,
+    shutdownGraceMs: e.HUB_SHUTDOWN_GRACE_MS,
+  });
+}
+
+/** For process entry points: reads `.env` if present (real variables win), then exits 1 listing every bad variable. */
+export function loadConfigOrExit(): Config {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`jobhub: invalid configuration\n${err.problems.map((p) => `  - ${p}`).join('\n')}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,101 @@
+/**
+ * The hub's error taxonomy (DESIGN §4). Integrations turn vendor codes into these; only
+ * `workers/run-job.ts` turns these into BullMQ behaviour.
+ */
+
+abstract class HubError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** Transient: network, timeout, 5xx, vendor "busy", deadlock. Retried with backoff, using an attempt. */
+export class RetryableError extends HubError {}
+
+/** The whole vendor account is throttled: the queue waits `retryAfterMs`; no attempt is used. */
+export class RateLimitedError extends HubError {
+  constructor(
+    readonly retryAfterMs: number,
+    message = `rate limited for ${retryAfterMs} ms`,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** This one job must wait until `untilMs` (epoch ms); nothing else pauses and no attempt is used. */
+export class DeferredError extends HubError {
+  constructor(
+    readonly untilMs: number,
+    message = `deferred until ${new Date(untilMs).toISOString()}`,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Will never succeed: bad input, bad signature, a business rule, a vendor's "never" code. Failed at once. */
+export class PermanentError extends HubError {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A payload that does not match its job's schema; the message names every bad field. */
+export class InvalidPayloadError extends PermanentError {
+  constructor(readonly fieldErrors: readonly string[]) {
+    super('INVALID_PAYLOAD', fieldErrors.join('; '));
+  }
+}
+
+/** Missing or invalid configuration: the process exits at start, naming every bad variable. */
+export class ConfigError extends HubError {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+  }
+}
+
+/** mysql2 error numbers the hub reacts to. */
+const ER_DUP_ENTRY = 1062;
+const ER_LOCK_WAIT_TIMEOUT = 1205;
+const ER_LOCK_DEADLOCK = 1213;
+const TRANSIENT_CONNECTION_CODES = new Set([
+  'PROTOCOL_CONNECTION_LOST',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+]);
+
+interface DriverErrorShape {
+  errno?: unknown;
+  code?: unknown;
+  driverError?: unknown;
+}
+
+function driverError(err: unknown): DriverErrorShape | undefined {
+  if (!err || typeof err !== 'object') return undefined;
+  const e = err as DriverErrorShape;
+  // TypeORM wraps the mysql2 error in QueryFailedError.driverError.
+  return e.driverError && typeof e.driverError === 'object' ? (e.driverError as DriverErrorShape) : e;
+}
+
+/** A unique-key violation: for an idempotency key it means the work was already done. */
+export function isDuplicateKeyError(err: unknown): boolean {
+  return driverError(err)?.errno === ER_DUP_ENTRY;
+}
+
+/** Deadlock, lock wait timeout or a lost connection: worth another attempt. */
+export function isTransientDatabaseError(err: unknown): boolean {
+  const d = driverError(err);
+  if (!d) return false;
+  return d.errno === ER_LOCK_DEADLOCK || d.errno === ER_LOCK_WAIT_TIMEOUT || TRANSIENT_CONNECTION_CODES.has(String(d.code));
+}

@@ -1,0 +1,57 @@
+/**
+ * What must never reach a log line: keys, tokens, signatures, passwords, full phone numbers,
+ * e-mail addresses and ID numbers. Keys are matched by name; phone numbers, e-mail addresses and
+ * ID numbers are also found inside any string (messages, SQL errors, vendor bodies).
+ */
+
+export const REDACTED = '[REDACTED]';
+
+const SECRET_KEY =
+  /(passw(or)?d|passwd|secret|token|authorization|signature|^sign$|^paysign$|private_?key|api_?key|api_?v3_?key|cookie|credential|ticket|session_?key|access_?key|^key$|^pwd$)/i;
+const PHONE_KEY = /(phone|mobile|^tel$|telephone)/i;
+const EMAIL_KEY = /(e_?mail|^to$|^cc$|^bcc$)/i;
+const ID_NUMBER_KEY = /(id_?card|id_?number|id_?no$|certificate_?no|identity)/i;
+
+const PHONE = /(?<![\d])(?:\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?![\d])/g;
+const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})/g;
+const ID_NUMBER = /(?<![\dA-Za-z])(\d{6})(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}([\dXx])(?![\dA-Za-z])/g;
+
+/** Masks phone numbers, e-mail addresses and ID numbers found anywhere in a string. */
+export function maskText(text: string): string {
+  return text
+    .replace(ID_NUMBER, '$1********$2')
+    .replace(PHONE, '$1****$3')
+    .replace(EMAIL, '$1***@$2');
+}
+
+function maskByKey(key: string, value: string): string {
+  if (SECRET_KEY.test(key)) return REDACTED;
+  if (PHONE_KEY.test(key) || EMAIL_KEY.test(key) || ID_NUMBER_KEY.test(key)) {
+    const masked = maskText(value);
+    // A value that matched no pattern under a personal-data key is still personal data.
+    return masked === value && value.length > 0 ? REDACTED : masked;
+  }
+  return maskText(value);
+}
+
+const MAX_DEPTH = 8;
+
+/**
+ * A redacted copy of a plain value (objects, arrays, strings). Errors and other class instances
+ * are left to the serializers, which call this on what they produce.
+ */
+export function redactDeep(value: unknown, key = '', depth = 0): unknown {
+  if (typeof value === 'string') return key ? maskByKey(key, value) : maskText(value);
+  if (typeof value === 'number' || typeof value === 'bigint') {
+    if (key && (SECRET_KEY.test(key) || PHONE_KEY.test(key) || ID_NUMBER_KEY.test(key))) return REDACTED;
+    return value;
+  }
+  if (value === null || typeof value !== 'object' || depth >= MAX_DEPTH) return value;
+  if (key && SECRET_KEY.test(key)) return REDACTED;
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, key, depth + 1));
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v, k, depth + 1);
+  return out;
+}

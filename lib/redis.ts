@@ -1,0 +1,46 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * Two kinds of connection (BullMQ's production guide):
+ * - producers (queues, the API) fail fast while Redis is away, so an enqueue answers 503 instead of hanging;
+ * - workers retry every command forever and reconnect by themselves.
+ */
+export type RedisRole = 'producer' | 'worker';
+
+export function createRedis(url: string, role: RedisRole, connectionName = `jobhub-${role}`): Redis {
+  const options: RedisOptions =
+    role === 'producer'
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName }
+      : { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName };
+  const redis = new Redis(url, { ...options, retryStrategy: (times) => Math.min(200 * 2 ** times, 5_000) });
+  // Errors surface through the commands that fail; an unhandled 'error' event would crash the process.
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+/** Resolves once the connection is ready, or rejects after `timeoutMs` naming the URL's host. */
+export async function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis at ${redis.options.host}:${redis.options.port} not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = (): void => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+    };
+    redis.on('ready', onReady);
+  });
+}
+
+/** quit() waits for replies; disconnect() is for a connection that is not up. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+  else redis.disconnect();
+}

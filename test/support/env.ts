@@ -1,0 +1,38 @@
+import { loadConfig, type Config } from '../../lib/config';
+
+/** The MariaDB and Redis the suite runs against: MYSQL_URL's server (its database is ignored) and REDIS_URL. */
+export const TEST_MYSQL_SERVER = (process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/jobhub').replace(/\/[^/]*$/, '');
+export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export const TEST_DB_PATTERN = /^jobhub_test_\d+(_[a-z0-9]+)?$/;
+
+/** Each jest worker owns `jobhub_test_<n>`, prepared by global-setup. */
+export function workerDatabase(): string {
+  return `jobhub_test_${process.env.JEST_WORKER_ID ?? '1'}`;
+}
+
+/** Configuration as a process would load it, pointed at this worker's database. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    HUB_ENV: 'development',
+    LOG_LEVEL: 'silent',
+    MYSQL_URL: `${TEST_MYSQL_SERVER}/${workerDatabase()}`,
+    REDIS_URL: TEST_REDIS_URL,
+    HUB_MIGRATE_ON_START: 'false',
+    HUB_BUSINESS_SCHEMA_ON_START: 'false',
+    ...overrides,
+  });
+}
+
+/** The environment for a child process of the built hub (dist/), pointed at this worker's database. */
+export function childEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    HUB_ENV: 'development',
+    LOG_LEVEL: 'info',
+    MYSQL_URL: `${TEST_MYSQL_SERVER}/${workerDatabase()}`,
+    REDIS_URL: TEST_REDIS_URL,
+    ...overrides,
+  };
+}

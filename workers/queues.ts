@@ -1,0 +1,65 @@
+import { Queue, type JobsOptions, type RateLimiterOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE_NAMES, type QueueName } from './queue-names';
+
+export interface QueueSettings {
+  /** Jobs at once per worker process. */
+  concurrency: number;
+  /** Across every worker of the queue: a vendor account's published limit. */
+  limiter?: RateLimiterOptions;
+}
+
+/** Concurrency and limits per queue; batch queues run few at once so they never starve MySQL. */
+export const QUEUE_SETTINGS: Record<QueueName, QueueSettings> = {
+  payments: { concurrency: 20 },
+  reconcile: { concurrency: 1 },
+  refunds: { concurrency: 10 },
+  marketing: { concurrency: 2 },
+  sms: { concurrency: 20 },
+  'wechat-messages': { concurrency: 20 },
+  email: { concurrency: 5 },
+  messages: { concurrency: 5 },
+  sync: { concurrency: 2 },
+};
+
+const HOUR_S = 3_600;
+
+/**
+ * Retention: completed jobs an hour (10k at most), failed a week for ops to inspect. Correctness
+ * never rests on retention: idempotency keys live in MySQL.
+ */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 5_000, jitter: 0.5 },
+  removeOnComplete: { age: HOUR_S, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * HOUR_S },
+};
+
+/** Producer-side queues, one per name, created on first use over one fail-fast connection. */
+export class QueueSet {
+  private readonly queues = new Map<QueueName, Queue>();
+
+  constructor(
+    private readonly connection: Redis,
+    readonly prefix: string,
+  ) {}
+
+  get(name: QueueName): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      queue.on('error', () => undefined); // surfaced by the failing call itself
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  all(): Queue[] {
+    return QUEUE_NAMES.map((name) => this.get(name));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}
