@@ -38,9 +38,17 @@ export async function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<vo
   });
 }
 
-/** quit() waits for replies; disconnect() is for a connection that is not up. */
+/** Closes gracefully when connected, at once otherwise; resolves when the connection has ended. */
 export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status === 'end') return;
+  const ended = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2_000);
+    redis.once('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
   if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
   else redis.disconnect();
+  await ended;
 }

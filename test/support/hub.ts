@@ -5,6 +5,7 @@ import type { JobRegistry } from '../../jobs/define-job';
 import type { Config } from '../../lib/config';
 import type { Enqueue } from '../../lib/context';
 import type { Logger } from '../../lib/logger';
+import { closeRedis } from '../../lib/redis';
 import { createEnqueue } from '../../workers/enqueue';
 import type { QueueName } from '../../workers/queue-names';
 import { QueueSet } from '../../workers/queues';
@@ -64,7 +65,7 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
         workers: pool.workers,
         async close() {
           await pool.close();
-          connection.disconnect();
+          await closeRedis(connection);
         },
       };
       pools.push(closable);
@@ -75,7 +76,7 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
       await Promise.all(pools.map((p) => p.close()));
       await queues.close();
       await deletePrefix(redis, prefix);
-      redis.disconnect();
+      await closeRedis(redis);
       await db.destroy();
     },
   };

@@ -1,0 +1,55 @@
+import mysql from 'mysql2/promise';
+import { migrate } from '../../entities/migrate';
+import { MIGRATIONS } from '../../entities/migrations';
+import { createLogger } from '../../lib/logger';
+import { TEST_MYSQL_SERVER, childEnv, testConfig, workerDatabase } from '../support/env';
+import { spawnBuilt } from '../support/processes';
+
+const log = createLogger({ level: 'silent' });
+
+async function withServer<T>(work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
+  const conn = await mysql.createConnection(`${TEST_MYSQL_SERVER}/`);
+  try {
+    return await work(conn);
+  } finally {
+    await conn.end();
+  }
+}
+
+const tablesOf = (db: string): Promise<string[]> =>
+  withServer(async (conn) => {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name', [db]);
+    return rows.map((r) => String(r.t));
+  });
+
+const migrationRows = (db: string): Promise<string[]> =>
+  withServer(async (conn) => {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(`SELECT name FROM \`${db}\`.hub_migrations ORDER BY id`);
+    return rows.map((r) => String(r.name));
+  });
+
+describe('migrations', () => {
+  const fresh = `${workerDatabase()}_migrate`;
+  const dropFresh = (): Promise<unknown> => withServer((conn) => conn.query(`DROP DATABASE IF EXISTS \`${fresh}\``));
+
+  beforeEach(dropFresh);
+  afterAll(dropFresh);
+
+  it('creates the database, applies every migration once, and is a no-op the second time', async () => {
+    const config = testConfig({ MYSQL_URL: `${TEST_MYSQL_SERVER}/${fresh}` });
+    expect(await migrate(config, log)).toEqual(MIGRATIONS.map((m) => m.name));
+    expect(await migrate(config, log)).toEqual([]);
+    expect(await tablesOf(fresh)).toEqual(['hub_cursor', 'hub_migrations', 'hub_outbox']);
+    expect(await migrationRows(fresh)).toEqual(MIGRATIONS.map((m) => m.name));
+  });
+
+  it('runs from two processes at once without harm', async () => {
+    const env = childEnv({ MYSQL_URL: `${TEST_MYSQL_SERVER}/${fresh}` });
+    const runs = [spawnBuilt('entities/migrate.main.js', env), spawnBuilt('entities/migrate.main.js', env)];
+    const codes = await Promise.all(runs.map((r) => r.exited()));
+    expect(codes).toEqual([0, 0]);
+    expect(await migrationRows(fresh)).toEqual(MIGRATIONS.map((m) => m.name));
+    const applied = runs.map((r) => /"msg":"migrations applied"/.test(r.stdout()));
+    expect(applied.filter(Boolean)).toHaveLength(1);
+  });
+});

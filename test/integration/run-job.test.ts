@@ -1,0 +1,197 @@
+import type { Job, QueueEvents } from 'bullmq';
+import { z } from 'zod';
+import { HubCursor } from '../../entities';
+import { smsCodeCleanup } from '../../jobs';
+import { buildRegistry, defineJob, done } from '../../jobs/define-job';
+import { DeferredError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
+import type { WorkerPool } from '../../workers/start-workers';
+import { clearTables } from '../support/db';
+import { openTestHub, type TestHub } from '../support/hub';
+import { testQueueEvents } from '../support/queues';
+
+/** When each job's handler started, by key: the ledger the assertions read. */
+const starts = new Map<string, number[]>();
+const started = (key: string): number[] => {
+  const list = starts.get(key) ?? [];
+  list.push(Date.now());
+  starts.set(key, list);
+  return list;
+};
+
+const keyed = z.object({ key: z.string() });
+
+const flaky = defineJob({
+  name: 'test-flaky',
+  queue: 'messages',
+  description: 'fails twice, then succeeds',
+  payload: keyed,
+  options: { attempts: 4, backoff: { type: 'fixed', delay: 300 } },
+  async handle({ key }) {
+    if (started(key).length <= 2) throw new RetryableError('vendor busy');
+    return done('ok');
+  },
+});
+
+const throttled = defineJob({
+  name: 'test-throttled',
+  queue: 'messages',
+  description: 'the vendor account is throttled once',
+  payload: keyed,
+  async handle({ key }) {
+    if (started(key).length === 1) throw new RateLimitedError(700);
+    return done('ok');
+  },
+});
+
+const deferred = defineJob({
+  name: 'test-deferred',
+  queue: 'messages',
+  description: 'this one job waits once',
+  payload: keyed,
+  async handle({ key }) {
+    if (started(key).length === 1) throw new DeferredError(Date.now() + 800, 'this phone is at its per-minute limit');
+    return done('ok');
+  },
+});
+
+const permanent = defineJob({
+  name: 'test-permanent',
+  queue: 'messages',
+  description: 'breaks a business rule',
+  payload: keyed,
+  options: { attempts: 5 },
+  async handle({ key }) {
+    started(key);
+    throw new PermanentError('REFUND_EXCEEDS_PAID', 'refund 200 fen > paid 100 fen');
+  },
+});
+
+const claimOnce = defineJob({
+  name: 'test-claim-once',
+  queue: 'messages',
+  description: 'inserts its idempotency key',
+  payload: keyed,
+  async handle({ key }, ctx) {
+    await ctx.db.getRepository(HubCursor).insert({ name: key, position: '1', updatedTime: ctx.now() });
+    return done('claimed');
+  },
+});
+
+const quick = defineJob({
+  name: 'test-quick',
+  queue: 'messages',
+  description: 'does nothing',
+  payload: keyed,
+  async handle({ key }) {
+    started(key);
+    return done('ok');
+  },
+});
+
+describe('the job runner', () => {
+  let hub: TestHub;
+  let pool: WorkerPool;
+  let events: QueueEvents;
+
+  beforeAll(async () => {
+    hub = await openTestHub(__filename, { registry: buildRegistry([flaky, throttled, deferred, permanent, claimOnce, quick, smsCodeCleanup]) });
+    events = await testQueueEvents('messages', hub.prefix);
+    pool = hub.startWorkers(['messages']);
+    await clearTables(hub.db, [HubCursor]);
+  });
+  afterAll(async () => {
+    await events.close();
+    await clearTables(hub.db, [HubCursor]);
+    await hub.close();
+  });
+
+  const finished = async (job: { id: string }): Promise<Job> => {
+    const j = await hub.queues.get('messages').getJob(job.id);
+    if (!j) throw new Error(`job ${job.id} vanished`);
+    await j.waitUntilFinished(events, 15_000).catch(() => undefined);
+    const after = await hub.queues.get('messages').getJob(job.id);
+    if (!after) throw new Error(`job ${job.id} vanished`);
+    return after;
+  };
+
+  it('retries a RetryableError with backoff, using attempts', async () => {
+    const job = await finished(await hub.enqueue(flaky, { key: 'flaky' }));
+    expect(job.returnvalue).toEqual({ status: 'done', result: 'ok' });
+    const times = starts.get('flaky') ?? [];
+    expect(times).toHaveLength(3);
+    for (let i = 1; i < times.length; i++) expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(290);
+    const baseline = await finished(await hub.enqueue(quick, { key: 'baseline' }));
+    expect(job.attemptsMade).toBe(baseline.attemptsMade + 2);
+  });
+
+  it('pauses the whole queue on RateLimitedError without using an attempt', async () => {
+    const limited = await hub.enqueue(throttled, { key: 'throttled' });
+    await new Promise((r) => setTimeout(r, 100));
+    const other = await hub.enqueue(quick, { key: 'behind-the-limit' });
+    const [limitedJob, otherJob] = [await finished(limited), await finished(other)];
+    const [first, second] = starts.get('throttled') ?? [];
+    expect(limitedJob.returnvalue).toEqual({ status: 'done', result: 'ok' });
+    expect((second as number) - (first as number)).toBeGreaterThanOrEqual(650);
+    expect((otherJob.processedOn as number) - (first as number)).toBeGreaterThanOrEqual(500);
+    expect(limitedJob.attemptsMade).toBe(otherJob.attemptsMade);
+  });
+
+  it('delays only the job that throws DeferredError, without using an attempt', async () => {
+    const waiting = await hub.enqueue(deferred, { key: 'deferred' });
+    await new Promise((r) => setTimeout(r, 100));
+    const other = await hub.enqueue(quick, { key: 'not-held-up' });
+    const otherJob = await finished(other);
+    const waitingJob = await finished(waiting);
+    const [first, second] = starts.get('deferred') ?? [];
+    expect(waitingJob.returnvalue).toEqual({ status: 'done', result: 'ok' });
+    expect((second as number) - (first as number)).toBeGreaterThanOrEqual(750);
+    expect(otherJob.finishedOn as number).toBeLessThan(second as number);
+    expect(waitingJob.attemptsMade).toBe(otherJob.attemptsMade);
+  });
+
+  it('fails a PermanentError at once with its reason, whatever the attempts', async () => {
+    const job = await finished(await hub.enqueue(permanent, { key: 'permanent' }));
+    expect(await job.getState()).toBe('failed');
+    expect(job.failedReason).toBe('REFUND_EXCEEDS_PAID: refund 200 fen > paid 100 fen');
+    expect(starts.get('permanent')).toHaveLength(1);
+  });
+
+  it('turns a duplicate idempotency key into skipped', async () => {
+    const first = await finished(await hub.enqueue(claimOnce, { key: 'order-42' }));
+    const second = await finished(await hub.enqueue(claimOnce, { key: 'order-42' }));
+    expect(first.returnvalue).toEqual({ status: 'done', result: 'claimed' });
+    expect(second.returnvalue).toEqual({ status: 'skipped', reason: 'duplicate key: the work was already done' });
+    expect(await hub.db.getRepository(HubCursor).countBy({ name: 'order-42' })).toBe(1);
+  });
+
+  it('fails an invalid payload added straight to BullMQ at once, naming the field', async () => {
+    const added = await hub.queues.get('messages').add('sms-code-cleanup', { batchSize: 'lots' }, { attempts: 5 });
+    const job = await finished({ id: added.id as string });
+    expect(await job.getState()).toBe('failed');
+    expect(job.failedReason).toMatch(/^INVALID_PAYLOAD: batchSize: .*expected number/);
+    expect(job.attemptsStarted).toBe(1);
+  });
+
+  it('fails a job name this hub does not know at once', async () => {
+    const added = await hub.queues.get('messages').add('no-such-job', {}, { attempts: 5 });
+    const job = await finished({ id: added.id as string });
+    expect(job.failedReason).toBe('UNKNOWN_JOB: no job named "no-such-job" in this hub');
+    expect(job.attemptsStarted).toBe(1);
+  });
+
+  it('refuses to enqueue an invalid payload or an unsafe job id', async () => {
+    await expect(hub.enqueue(smsCodeCleanup, { batchSize: 0 })).rejects.toThrow(/INVALID_PAYLOAD|batchSize/);
+    await expect(hub.enqueue(quick, { key: 'x' }, { jobId: 'a:b' })).rejects.toThrow('must be 1-512 characters, contain no ":"');
+    await expect(hub.enqueue(quick, { key: 'x' }, { jobId: '123' })).rejects.toThrow('not be a bare integer');
+  });
+
+  it('adds a deterministic job id once', async () => {
+    const a = await hub.enqueue(quick, { key: 'once' }, { jobId: 'quick-once' });
+    const b = await hub.enqueue(quick, { key: 'once' }, { jobId: 'quick-once' });
+    expect(a.id).toBe('quick-once');
+    expect(b.id).toBe('quick-once');
+    await finished(a);
+    expect(starts.get('once')).toHaveLength(1);
+    expect(pool.workers).toHaveLength(1);
+  });
+});
