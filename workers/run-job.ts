@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, RateLimitError, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { writeAudit } from '../lib/audit';
@@ -16,6 +16,8 @@ import {
 import type { Logger } from '../lib/logger';
 import { describeIssues } from '../lib/validation';
 import { skipped, type JobDefinition, type JobRegistry, type JobResult } from '../jobs/define-job';
+import type { QueueName } from './queue-names';
+import type { QueueSet } from './queues';
 
 export interface RunnerDeps {
   config: Config;
@@ -24,6 +26,8 @@ export interface RunnerDeps {
   log: Logger;
   registry: JobRegistry;
   enqueue: Enqueue;
+  /** Producer-side queues: a vendor's rate limit is set on the queue, for every worker. */
+  queues: QueueSet;
   now: () => Date;
   /** Aborted when the process shuts down. */
   shutdownSignal: AbortSignal;
@@ -35,7 +39,7 @@ export type JobProcessor = (job: Job, token?: string, signal?: AbortSignal) => P
  * The one processor every queue runs: find the job → validate the payload again → build a
  * job-scoped context → handle → turn our error classes into BullMQ's behaviour (DESIGN §4).
  */
-export function createProcessor(deps: RunnerDeps, worker: () => Worker): JobProcessor {
+export function createProcessor(deps: RunnerDeps): JobProcessor {
   return async (job, token, cancelSignal) => {
     const log = deps.log.child({ job: job.name, jobId: job.id, queue: job.queueName, attempt: job.attemptsMade + 1 });
     const started = performance.now();
@@ -48,7 +52,7 @@ export function createProcessor(deps: RunnerDeps, worker: () => Worker): JobProc
       log.info({ status: result.status, ms: Math.round(performance.now() - started) }, 'job finished');
       return result;
     } catch (err) {
-      return handleFailure(err, { job, token, log, worker: worker() });
+      return handleFailure(err, { job, token, log, queues: deps.queues });
     }
   };
 }
@@ -78,19 +82,19 @@ interface FailureScope {
   job: Job;
   token: string | undefined;
   log: Logger;
-  worker: Worker;
+  queues: QueueSet;
 }
 
 /** Returns a result (duplicate key: already done) or throws what BullMQ understands. */
-async function handleFailure(err: unknown, { job, token, log, worker }: FailureScope): Promise<JobResult> {
+async function handleFailure(err: unknown, { job, token, log, queues }: FailureScope): Promise<JobResult> {
   if (isDuplicateKeyError(err)) {
     log.info({ err }, 'idempotency key already present: skipped');
     return skipped('duplicate key: the work was already done');
   }
   if (err instanceof RateLimitedError) {
     log.warn({ retryAfterMs: err.retryAfterMs }, 'queue rate limited');
-    await worker.rateLimit(err.retryAfterMs);
-    throw Worker.RateLimitError();
+    await queues.get(job.queueName as QueueName).rateLimit(err.retryAfterMs);
+    throw new RateLimitError();
   }
   if (err instanceof DeferredError) {
     log.info({ until: new Date(err.untilMs).toISOString(), reason: err.message }, 'job deferred');

@@ -16,15 +16,21 @@ export interface WorkerPoolOptions {
   prefix: string;
 }
 
+/**
+ * BullMQ honours a manual rate limit (a vendor's 429) only on queues that have a limiter, so a
+ * queue without a vendor limit gets one no real load reaches.
+ */
+const UNTHROTTLED = { max: 100_000, duration: 1_000 };
+
 /** One BullMQ worker per selected queue, all running the same processor. */
 export function startWorkers(deps: RunnerDeps, options: WorkerPoolOptions): WorkerPool {
   const workers = options.queues.map((queue) => {
     const settings = QUEUE_SETTINGS[queue];
-    const worker: Worker = new Worker(queue, createProcessor(deps, () => worker), {
+    const worker = new Worker(queue, createProcessor(deps), {
       connection: options.connection,
       prefix: options.prefix,
       concurrency: settings.concurrency,
-      ...(settings.limiter ? { limiter: settings.limiter } : {}),
+      limiter: settings.limiter ?? UNTHROTTLED,
     });
     worker.on('error', (err) => deps.log.error({ err, queue }, 'worker error'));
     worker.on('failed', (job, err) => {

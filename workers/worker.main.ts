@@ -22,6 +22,7 @@ async function main(): Promise<void> {
       log,
       registry,
       enqueue: runtime.enqueue,
+      queues: runtime.queues,
       now: () => new Date(),
       shutdownSignal: shutdown.signal,
     },

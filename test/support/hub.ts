@@ -57,7 +57,7 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
     startWorkers(names) {
       const connection = track({ kind: 'redis', value: redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }) });
       const pool = startWorkers(
-        { config, db, redis, log, registry: options.registry ?? defaultRegistry, enqueue, now: options.now ?? (() => new Date()), shutdownSignal: shutdown.signal },
+        { config, db, redis, log, registry: options.registry ?? defaultRegistry, enqueue, queues, now: options.now ?? (() => new Date()), shutdownSignal: shutdown.signal },
         { queues: names, connection, prefix },
       );
       for (const w of pool.workers) track({ kind: 'worker', value: w });
