@@ -2,9 +2,7 @@ import type { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { SmsCodeTemp } from '../../entities';
-import { smsCodeCleanup } from '../../jobs';
 import { closeRedis } from '../../lib/redis';
-import { createEnqueue } from '../../workers/enqueue';
 import { QueueSet } from '../../workers/queues';
 import { clearTables, openTestDataSource } from '../support/db';
 import { TEST_REDIS_URL, childEnv, testConfig } from '../support/env';
@@ -47,7 +45,9 @@ describe('the worker process (dist/workers/worker.main.js)', () => {
       const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: prefix, HUB_QUEUES: 'messages', HUB_MIGRATE_ON_START: 'true' }));
       try {
         await worker.waitFor(/"msg":"workers started"/);
-        const { id } = await createEnqueue(queues)(smsCodeCleanup, {});
+        const cli = spawnBuilt('workers/enqueue.main.js', childEnv({ HUB_QUEUE_PREFIX: prefix }), ['sms-code-cleanup', '{"batchSize":1}']);
+        expect(await cli.exited()).toBe(0);
+        const { id } = JSON.parse(cli.stdout()) as { id: string };
         const result = await (await queues.get('messages').getJob(id))?.waitUntilFinished(events, 20_000);
         expect(result).toEqual({ status: 'done', result: { deleted: 2 } });
         expect((await db.getRepository(SmsCodeTemp).find()).map((r) => r.phone)).toEqual(['13700000003']);
@@ -59,6 +59,12 @@ describe('the worker process (dist/workers/worker.main.js)', () => {
       expect(worker.stdout()).toContain('"msg":"shut down cleanly"');
       expect(worker.stdout()).not.toMatch(/137000000\d\d/);
     });
+  });
+
+  it('refuses to enqueue an invalid payload from the command line, naming the field', async () => {
+    const cli = spawnBuilt('workers/enqueue.main.js', childEnv(), ['sms-code-cleanup', '{"batchSize":"many"}']);
+    expect(await cli.exited()).toBe(1);
+    expect(cli.stderr()).toContain('invalid payload: batchSize:');
   });
 
   it('refuses to start on a bad environment, naming every bad variable', async () => {

@@ -13,11 +13,11 @@ export interface HubProcess {
 }
 
 /** Runs a built entry point (`dist/...`): multi-process tests exercise what production runs. */
-export function spawnBuilt(entry: string, env: NodeJS.ProcessEnv): HubProcess {
+export function spawnBuilt(entry: string, env: NodeJS.ProcessEnv, args: string[] = []): HubProcess {
   const root = projectRoot();
   const script = join(root, 'dist', entry);
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` (npm test does)`);
-  const child = spawn(process.execPath, [script], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
