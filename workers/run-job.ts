@@ -29,9 +29,9 @@ export interface RunnerDeps {
   /** Producer-side queues: a vendor's rate limit is set on the queue, for every worker. */
   queues: QueueSet;
   now: () => Date;
-  /** Aborted when the process shuts down. */
-  shutdownSignal: AbortSignal;
 }
+
+const NEVER_ABORTED = new AbortController().signal;
 
 export type JobProcessor = (job: Job, token?: string, signal?: AbortSignal) => Promise<JobResult>;
 
@@ -47,7 +47,8 @@ export function createProcessor(deps: RunnerDeps): JobProcessor {
       const def = deps.registry.get(job.name);
       if (!def) throw new PermanentError('UNKNOWN_JOB', `no job named ${JSON.stringify(job.name)} in this hub`);
       const payload = parsePayload(def, job.data);
-      const signal = cancelSignal ? AbortSignal.any([deps.shutdownSignal, cancelSignal]) : deps.shutdownSignal;
+      // BullMQ aborts it on worker.cancelJob / cancelAllJobs (shutdown).
+      const signal = cancelSignal ?? NEVER_ABORTED;
       const result = await def.handle(payload, buildContext(deps, job, log, signal));
       log.info({ status: result.status, ms: Math.round(performance.now() - started) }, 'job finished');
       return result;

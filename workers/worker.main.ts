@@ -13,7 +13,6 @@ async function main(): Promise<void> {
   logProcessFaults(log);
   const runtime = await openRuntime(config, log);
   const workerConnection = createRedis(config.redis.url, 'worker');
-  const shutdown = new AbortController();
   const pool = startWorkers(
     {
       config,
@@ -24,12 +23,10 @@ async function main(): Promise<void> {
       enqueue: runtime.enqueue,
       queues: runtime.queues,
       now: () => new Date(),
-      shutdownSignal: shutdown.signal,
     },
     { queues: config.queues, connection: workerConnection, prefix: config.redis.queuePrefix },
   );
   onShutdown(log, config.shutdownGraceMs, async () => {
-    shutdown.abort();
     await pool.close();
     await closeRedis(workerConnection);
     await runtime.close();

@@ -44,7 +44,6 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
   const { log, text } = captureLogger('debug');
   const enqueue = createEnqueue(queues);
   const pools: WorkerPool[] = [];
-  const shutdown = new AbortController();
   return {
     config,
     db,
@@ -57,7 +56,7 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
     startWorkers(names) {
       const connection = track({ kind: 'redis', value: redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }) });
       const pool = startWorkers(
-        { config, db, redis, log, registry: options.registry ?? defaultRegistry, enqueue, queues, now: options.now ?? (() => new Date()), shutdownSignal: shutdown.signal },
+        { config, db, redis, log, registry: options.registry ?? defaultRegistry, enqueue, queues, now: options.now ?? (() => new Date()) },
         { queues: names, connection, prefix },
       );
       for (const w of pool.workers) track({ kind: 'worker', value: w });
@@ -72,8 +71,7 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
       return closable;
     },
     async close() {
-      shutdown.abort();
-      await Promise.all(pools.map((p) => p.close()));
+        await Promise.all(pools.map((p) => p.close()));
       await queues.close();
       await deletePrefix(redis, prefix);
       await closeRedis(redis);

@@ -1,0 +1,93 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue, Worker, type Processor } from 'bullmq';
+import pino from 'pino';
+import { z } from 'zod';
+import { createDataSource } from '../entities/data-source';
+import { buildRegistry, defineJob, done } from '../jobs/define-job';
+import type { Config } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { closeRedis, createRedis, waitForRedis } from '../lib/redis';
+import { createEnqueue } from '../workers/enqueue';
+import { QueueSet } from '../workers/queues';
+import { createProcessor } from '../workers/run-job';
+import { median, type BenchRow } from './table';
+
+const JOBS = 50_000;
+const CONCURRENCY = 50;
+const RUNS = 3;
+const QUEUE = 'messages';
+
+const noop = defineJob({
+  name: 'bench-noop',
+  queue: QUEUE,
+  description: 'does nothing: measures the pipeline (its one log line is the runner\'s)',
+  payload: z.object({ n: z.number().int() }),
+  async handle() {
+    return done(null);
+  },
+});
+
+/** Pre-fills `JOBS` jobs with addBulk, then times one worker draining them at `CONCURRENCY`. */
+async function drain(config: Config, prefix: string, processor: Processor): Promise<number> {
+  const connection = createRedis(config.redis.url, 'worker', 'jobhub-bench');
+  const queue = new Queue(QUEUE, { connection, prefix });
+  for (let i = 0; i < JOBS; i += 1_000) {
+    await queue.addBulk(Array.from({ length: Math.min(1_000, JOBS - i) }, (_, k) => ({ name: noop.name, data: { n: i + k }, opts: { removeOnComplete: true } })));
+  }
+  let completed = 0;
+  const started = performance.now();
+  const worker = new Worker(QUEUE, processor, { connection, prefix, concurrency: CONCURRENCY, limiter: { max: 100_000, duration: 1_000 } });
+  const finished = new Promise<number>((resolve, reject) => {
+    worker.on('completed', () => {
+      if (++completed === JOBS) resolve(performance.now() - started);
+    });
+    worker.on('failed', (job, err) => reject(new Error(`bench job ${job?.id} failed: ${err.message}`)));
+  });
+  const ms = await finished;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await closeRedis(connection);
+  return (JOBS / ms) * 1_000;
+}
+
+/** No-op jobs through our runner (validation, context, one log line) against a bare BullMQ processor. */
+export async function benchPipeline(config: Config): Promise<BenchRow> {
+  const logDir = mkdtempSync(join(tmpdir(), 'jobhub-bench-'));
+  const log = createLogger({ level: 'info', destination: pino.destination({ dest: join(logDir, 'pipeline.log'), sync: false }) });
+  const db = await createDataSource(config);
+  const redis = createRedis(config.redis.url, 'producer', 'jobhub-bench');
+  await waitForRedis(redis);
+  const prefix = `jobhub-bench-${process.pid}`;
+  const queues = new QueueSet(redis, prefix);
+  const ours = createProcessor({
+    config,
+    db,
+    redis,
+    log,
+    registry: buildRegistry([noop]),
+    enqueue: createEnqueue(queues),
+    queues,
+    now: () => new Date(),
+  });
+  const bare: Processor = async () => null;
+  const bareRates: number[] = [];
+  const ourRates: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    bareRates.push(await drain(config, `${prefix}-bare`, bare));
+    ourRates.push(await drain(config, `${prefix}-hub`, ours));
+  }
+  await queues.close();
+  await closeRedis(redis);
+  await db.destroy();
+  return {
+    scenario: `no-op jobs: ${JOBS.toLocaleString('en-US')} pre-filled, concurrency ${CONCURRENCY}, median of ${RUNS}`,
+    unit: 'jobs/s',
+    baseline: { label: 'bare BullMQ', value: median(bareRates) },
+    ours: { label: 'hub pipeline', value: median(ourRates) },
+    targetRatio: 0.85,
+    notes: `runs bare ${bareRates.map(Math.round).join(', ')}; hub ${ourRates.map(Math.round).join(', ')}; logs in ${logDir}`,
+  };
+}

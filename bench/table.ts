@@ -1,0 +1,34 @@
+/** A benchmark row: our figure against a baseline measured in the same run. */
+export interface BenchRow {
+  scenario: string;
+  unit: string;
+  baseline: { label: string; value: number };
+  ours: { label: string; value: number };
+  /** ours / baseline must reach this. */
+  targetRatio: number;
+  notes?: string;
+}
+
+export const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+export function formatTable(rows: readonly BenchRow[]): string {
+  const header = ['scenario', 'baseline', 'jobhub', 'ratio', 'target', 'result'];
+  const body = rows.map((r) => {
+    const ratio = r.ours.value / r.baseline.value;
+    return [
+      r.scenario,
+      `${r.baseline.label}: ${Math.round(r.baseline.value).toLocaleString('en-US')} ${r.unit}`,
+      `${r.ours.label}: ${Math.round(r.ours.value).toLocaleString('en-US')} ${r.unit}`,
+      ratio.toFixed(3),
+      `≥ ${r.targetRatio}`,
+      ratio >= r.targetRatio ? 'met' : 'MISSED',
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
