@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from './logger';
 
 /**
  * Two kinds of connection (BullMQ's production guide):
@@ -51,4 +52,22 @@ export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
   else redis.disconnect();
   await ended;
+}
+
+/**
+ * BullMQ loses jobs under eviction and after a crash without AOF (its production guide), so a
+ * production process says so at start. Managed Redis may refuse CONFIG: that is logged, not fatal.
+ */
+export async function checkRedisDurability(redis: Redis, log: Logger, production: boolean): Promise<string[]> {
+  const warnings: string[] = [];
+  try {
+    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
+    const [, aof] = (await redis.config('GET', 'appendonly')) as [string, string];
+    if (policy !== 'noeviction') warnings.push(`maxmemory-policy is ${policy}: set noeviction, or Redis may evict queued jobs`);
+    if (aof !== 'yes') warnings.push('appendonly is off: set appendonly yes (appendfsync everysec), or a Redis crash loses queued jobs');
+  } catch (err) {
+    warnings.push(`could not read Redis settings (${(err as Error).message}): check noeviction and AOF by hand`);
+  }
+  for (const warning of warnings) (production ? log.warn : log.debug).call(log, { redis: redis.options.host }, warning);
+  return warnings;
 }

@@ -6,7 +6,7 @@ import { migrate } from '../entities/migrate';
 import type { Config } from '../lib/config';
 import type { Enqueue } from '../lib/context';
 import type { Logger } from '../lib/logger';
-import { closeRedis, createRedis, waitForRedis } from '../lib/redis';
+import { checkRedisDurability, closeRedis, createRedis, waitForRedis } from '../lib/redis';
 import { createEnqueue } from './enqueue';
 import { QueueSet } from './queues';
 
@@ -32,6 +32,7 @@ export async function openRuntime(config: Config, log: Logger): Promise<Runtime>
     await db.destroy();
     throw err;
   }
+  await checkRedisDurability(redis, log, config.env === 'production');
   const queues = new QueueSet(redis, config.redis.queuePrefix);
   return {
     db,
