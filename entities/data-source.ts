@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import mysql2 from 'mysql2';
 import { DataSource, getMetadataArgsStorage } from 'typeorm';
 import type { Config, MysqlConfig } from '../lib/config';
-import { ENTITY_SYSTEMS } from './index';
+import { ENTITIES, ENTITY_SYSTEMS } from './index';
 import { detectServer, type MysqlDriverType } from './mysql-server';
 
 /**
@@ -54,14 +54,14 @@ export async function createDataSource(config: Pick<Config, 'mysql'>): Promise<D
   // with different database maps (tests) initialize one at a time.
   const run = initializing.then(async () => {
     for (const table of getMetadataArgsStorage().tables) {
-      const system = ENTITY_SYSTEMS.get(table.target as object as never);
+      const system = ENTITY_SYSTEMS.get(table.target);
       if (!system) continue;
       const database = config.mysql.databases[system];
       table.database = database === config.mysql.database ? undefined : database;
     }
     const dataSource = new DataSource({
       ...baseDataSourceOptions(config.mysql, server.type, config.mysql.database),
-      entities: [...ENTITY_SYSTEMS.keys()],
+      entities: ENTITIES,
     });
     return dataSource.initialize();
   });

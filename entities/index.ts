@@ -6,13 +6,14 @@ import { HubOutbox } from './hub/hub-outbox.entity';
 
 export { DmsBusinessLog, HubCursor, HubOutbox, SmsCodeTemp };
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export type EntityClass = Function;
-
 /** Every entity and the system (hence the database) its table belongs to. */
-export const ENTITY_SYSTEMS: ReadonlyMap<EntityClass, SystemName> = new Map<EntityClass, SystemName>([
+const ENTITY_LIST = [
   [SmsCodeTemp, 'customerService'],
   [DmsBusinessLog, 'customer'],
   [HubOutbox, 'hub'],
   [HubCursor, 'hub'],
-]);
+] as const satisfies readonly (readonly [new () => object, SystemName])[];
+
+export const ENTITIES = ENTITY_LIST.map(([entity]) => entity);
+
+export const ENTITY_SYSTEMS: ReadonlyMap<unknown, SystemName> = new Map<unknown, SystemName>(ENTITY_LIST);

@@ -122,6 +122,8 @@ describe('the job runner', () => {
     for (let i = 1; i < times.length; i++) expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(290);
     const baseline = await finished(await hub.enqueue(quick, { key: 'baseline' }));
     expect(job.attemptsMade).toBe(baseline.attemptsMade + 2);
+    expect(hub.logText()).toMatch(/"job":"test-flaky".*"msg":"job attempt failed"/);
+    expect(hub.logText()).not.toMatch(/"job":"test-flaky".*"msg":"job failed for good"/);
   });
 
   it('pauses the whole queue on RateLimitedError without using an attempt', async () => {
@@ -154,6 +156,7 @@ describe('the job runner', () => {
     expect(await job.getState()).toBe('failed');
     expect(job.failedReason).toBe('REFUND_EXCEEDS_PAID: refund 200 fen > paid 100 fen');
     expect(starts.get('permanent')).toHaveLength(1);
+    expect(hub.logText()).toMatch(/"job":"test-permanent".*"reason":"REFUND_EXCEEDS_PAID: [^"]*".*"msg":"job failed for good"/);
   });
 
   it('turns a duplicate idempotency key into skipped', async () => {
