@@ -1,8 +1,9 @@
-import type { Job, QueueEvents } from 'bullmq';
+import type { Job, JobsOptions, QueueEvents } from 'bullmq';
 import { z } from 'zod';
 import { HubCursor } from '../../entities';
 import { smsCodeCleanup } from '../../jobs';
-import { buildRegistry, defineJob, done } from '../../jobs/define-job';
+import { buildRegistry, defineJob, done, type JobResult } from '../../jobs/define-job';
+import type { JobContext } from '../../lib/context';
 import { DeferredError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
 import type { WorkerPool } from '../../workers/start-workers';
 import { clearTables } from '../support/db';
@@ -18,74 +19,47 @@ const started = (key: string): number[] => {
   return list;
 };
 
-const keyed = z.object({ key: z.string() });
+/** A job on the messages queue whose payload is `{ key }`. */
+const testJob = (name: string, handle: (key: string, ctx: JobContext) => Promise<JobResult>, options?: JobsOptions) =>
+  defineJob({ name, queue: 'messages', description: name, payload: z.object({ key: z.string() }), options, handle: ({ key }, ctx) => handle(key, ctx) });
 
-const flaky = defineJob({
-  name: 'test-flaky',
-  queue: 'messages',
-  description: 'fails twice, then succeeds',
-  payload: keyed,
-  options: { attempts: 4, backoff: { type: 'fixed', delay: 300 } },
-  async handle({ key }) {
+const flaky = testJob(
+  'test-flaky',
+  async (key) => {
     if (started(key).length <= 2) throw new RetryableError('vendor busy');
     return done('ok');
   },
+  { attempts: 4, backoff: { type: 'fixed', delay: 300 } },
+);
+
+const throttled = testJob('test-throttled', async (key) => {
+  if (started(key).length === 1) throw new RateLimitedError(700);
+  return done('ok');
 });
 
-const throttled = defineJob({
-  name: 'test-throttled',
-  queue: 'messages',
-  description: 'the vendor account is throttled once',
-  payload: keyed,
-  async handle({ key }) {
-    if (started(key).length === 1) throw new RateLimitedError(700);
-    return done('ok');
-  },
+const deferred = testJob('test-deferred', async (key) => {
+  if (started(key).length === 1) throw new DeferredError(Date.now() + 800, 'this phone is at its per-minute limit');
+  return done('ok');
 });
 
-const deferred = defineJob({
-  name: 'test-deferred',
-  queue: 'messages',
-  description: 'this one job waits once',
-  payload: keyed,
-  async handle({ key }) {
-    if (started(key).length === 1) throw new DeferredError(Date.now() + 800, 'this phone is at its per-minute limit');
-    return done('ok');
-  },
-});
-
-const permanent = defineJob({
-  name: 'test-permanent',
-  queue: 'messages',
-  description: 'breaks a business rule',
-  payload: keyed,
-  options: { attempts: 5 },
-  async handle({ key }) {
+const permanent = testJob(
+  'test-permanent',
+  async (key) => {
     started(key);
     throw new PermanentError('REFUND_EXCEEDS_PAID', 'refund 200 fen > paid 100 fen');
   },
+  { attempts: 5 },
+);
+
+/** Inserts its idempotency key: the second run hits the unique key. */
+const claimOnce = testJob('test-claim-once', async (key, ctx) => {
+  await ctx.db.getRepository(HubCursor).insert({ name: key, position: '1', updatedTime: ctx.now() });
+  return done('claimed');
 });
 
-const claimOnce = defineJob({
-  name: 'test-claim-once',
-  queue: 'messages',
-  description: 'inserts its idempotency key',
-  payload: keyed,
-  async handle({ key }, ctx) {
-    await ctx.db.getRepository(HubCursor).insert({ name: key, position: '1', updatedTime: ctx.now() });
-    return done('claimed');
-  },
-});
-
-const quick = defineJob({
-  name: 'test-quick',
-  queue: 'messages',
-  description: 'does nothing',
-  payload: keyed,
-  async handle({ key }) {
-    started(key);
-    return done('ok');
-  },
+const quick = testJob('test-quick', async (key) => {
+  started(key);
+  return done('ok');
 });
 
 describe('the job runner', () => {
