@@ -16,17 +16,36 @@ const PHONE = /(?<![\d])(?:\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?![\d])/g;
 const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})/g;
 const ID_NUMBER = /(?<![\dA-Za-z])(\d{6})(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}([\dXx])(?![\dA-Za-z])/g;
 
+const MAY_HOLD_PERSONAL_DATA = /[\d@]/;
+
 /** Masks phone numbers, e-mail addresses and ID numbers found anywhere in a string. */
 export function maskText(text: string): string {
+  if (!MAY_HOLD_PERSONAL_DATA.test(text)) return text;
   return text
     .replace(ID_NUMBER, '$1********$2')
     .replace(PHONE, '$1****$3')
     .replace(EMAIL, '$1***@$2');
 }
 
+type KeyKind = 'secret' | 'personal' | 'plain';
+
+// Log lines reuse a small set of keys: classify each once.
+const keyKinds = new Map<string, KeyKind>();
+const MAX_CACHED_KEYS = 10_000;
+
+function kindOf(key: string): KeyKind {
+  let kind = keyKinds.get(key);
+  if (kind === undefined) {
+    kind = SECRET_KEY.test(key) ? 'secret' : PHONE_KEY.test(key) || EMAIL_KEY.test(key) || ID_NUMBER_KEY.test(key) ? 'personal' : 'plain';
+    if (keyKinds.size < MAX_CACHED_KEYS) keyKinds.set(key, kind);
+  }
+  return kind;
+}
+
 function maskByKey(key: string, value: string): string {
-  if (SECRET_KEY.test(key)) return REDACTED;
-  if (PHONE_KEY.test(key) || EMAIL_KEY.test(key) || ID_NUMBER_KEY.test(key)) {
+  const kind = kindOf(key);
+  if (kind === 'secret') return REDACTED;
+  if (kind === 'personal') {
     const masked = maskText(value);
     // A value that matched no pattern under a personal-data key is still personal data.
     return masked === value && value.length > 0 ? REDACTED : masked;
@@ -43,11 +62,10 @@ const MAX_DEPTH = 8;
 export function redactDeep(value: unknown, key = '', depth = 0): unknown {
   if (typeof value === 'string') return key ? maskByKey(key, value) : maskText(value);
   if (typeof value === 'number' || typeof value === 'bigint') {
-    if (key && (SECRET_KEY.test(key) || PHONE_KEY.test(key) || ID_NUMBER_KEY.test(key))) return REDACTED;
-    return value;
+    return key && kindOf(key) !== 'plain' ? REDACTED : value;
   }
   if (value === null || typeof value !== 'object' || depth >= MAX_DEPTH) return value;
-  if (key && SECRET_KEY.test(key)) return REDACTED;
+  if (key && kindOf(key) === 'secret') return REDACTED;
   if (Array.isArray(value)) return value.map((item) => redactDeep(item, key, depth + 1));
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;

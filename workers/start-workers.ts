@@ -20,7 +20,7 @@ export interface WorkerPoolOptions {
  * BullMQ honours a manual rate limit (a vendor's 429) only on queues that have a limiter, so a
  * queue without a vendor limit gets one no real load reaches.
  */
-const UNTHROTTLED = { max: 100_000, duration: 1_000 };
+export const UNTHROTTLED = { max: 100_000, duration: 1_000 };
 
 /** One BullMQ worker per selected queue, all running the same processor. */
 export function startWorkers(deps: RunnerDeps, options: WorkerPoolOptions): WorkerPool {
