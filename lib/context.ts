@@ -32,7 +32,7 @@ export interface EnqueuedJob {
 
 export type Enqueue = <S extends z.ZodType>(def: Enqueueable<S>, payload: z.input<S>, options?: EnqueueOptions) => Promise<EnqueuedJob>;
 
-/** Everything a handler may use; explicit, no container (DESIGN §4). */
+/** Everything a handler may use; explicit, no container. */
 export interface JobContext {
   readonly config: Config;
   readonly db: DataSource;

@@ -1,5 +1,5 @@
 /**
- * The hub's error taxonomy (DESIGN §4). Integrations turn vendor codes into these; only
+ * The hub's error taxonomy. Integrations turn vendor codes into these; only
  * `workers/run-job.ts` turns these into BullMQ behaviour.
  */
 

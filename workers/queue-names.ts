@@ -1,5 +1,5 @@
 /**
- * Queue names (DESIGN §6): one per rate-limited outside account or channel, one per batch domain,
+ * Queue names: one per rate-limited outside account or channel, one per batch domain,
  * long jobs on their own. Kept apart from `queues.ts` so configuration can validate HUB_QUEUES
  * without loading BullMQ settings.
  */

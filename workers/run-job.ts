@@ -37,7 +37,7 @@ export type JobProcessor = (job: Job, token?: string, signal?: AbortSignal) => P
 
 /**
  * The one processor every queue runs: find the job → validate the payload again → build a
- * job-scoped context → handle → turn our error classes into BullMQ's behaviour (DESIGN §4).
+ * job-scoped context → handle → turn our error classes into BullMQ's behaviour.
  */
 export function createProcessor(deps: RunnerDeps): JobProcessor {
   return async (job, token, cancelSignal) => {
