@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { describeIssues } from './validation';
 import { QUEUE_NAMES, type QueueName } from '../workers/queue-names';
 
 /**
@@ -103,8 +104,7 @@ const DEV_REDIS_URL = 'redis://127.0.0.1:6379';
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
-    throw new ConfigError(problems);
+    throw new ConfigError(describeIssues(parsed.error, '(environment)'));
   }
   const e = parsed.data;
   const mysqlUrl = new URL(e.MYSQL_URL ?? DEV_MYSQL_URL);

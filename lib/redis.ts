@@ -68,6 +68,9 @@ export async function checkRedisDurability(redis: Redis, log: Logger, production
   } catch (err) {
     warnings.push(`could not read Redis settings (${(err as Error).message}): check noeviction and AOF by hand`);
   }
-  for (const warning of warnings) (production ? log.warn : log.debug).call(log, { redis: redis.options.host }, warning);
+  for (const warning of warnings) {
+    if (production) log.warn({ redis: redis.options.host }, warning);
+    else log.debug({ redis: redis.options.host }, warning);
+  }
   return warnings;
 }

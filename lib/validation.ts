@@ -1,6 +1,14 @@
 import type { z } from 'zod';
+import { InvalidPayloadError } from './errors';
 
-/** zod issues as `field.path: message` lines, the form every 400 and failed job uses. */
+/** zod issues as `field.path: message` lines, the form every 400, failed job and config error uses. */
 export function describeIssues(error: z.ZodError, root = '(payload)'): string[] {
   return error.issues.map((issue) => `${issue.path.map(String).join('.') || root}: ${issue.message}`);
+}
+
+/** A job payload checked against its schema, whether it is being enqueued or run. */
+export function parsePayload<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new InvalidPayloadError(describeIssues(parsed.error));
+  return parsed.data;
 }

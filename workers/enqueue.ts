@@ -1,7 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { Enqueue, EnqueueOptions } from '../lib/context';
-import { InvalidPayloadError } from '../lib/errors';
-import { describeIssues } from '../lib/validation';
+import { parsePayload } from '../lib/validation';
 import type { QueueSet } from './queues';
 
 /** BullMQ's rules for custom ids: `:` splits its keys, and integers collide with its own ids. */
@@ -14,8 +13,7 @@ export function assertJobId(id: string): void {
 /** `ctx.enqueue` and every other producer: the payload is validated before it reaches Redis. */
 export function createEnqueue(queues: QueueSet): Enqueue {
   return async (def, payload, options: EnqueueOptions = {}) => {
-    const parsed = def.payload.safeParse(payload);
-    if (!parsed.success) throw new InvalidPayloadError(describeIssues(parsed.error));
+    const data = parsePayload(def.payload, payload);
     const opts: JobsOptions = { ...def.options };
     if (options.jobId !== undefined) {
       assertJobId(options.jobId);
@@ -24,7 +22,7 @@ export function createEnqueue(queues: QueueSet): Enqueue {
     if (options.deduplicationId !== undefined) opts.deduplication = { id: options.deduplicationId };
     if (options.delay !== undefined) opts.delay = options.delay;
     if (options.priority !== undefined) opts.priority = options.priority;
-    const job = await queues.get(def.queue).add(def.name, parsed.data, opts);
+    const job = await queues.get(def.queue).add(def.name, data, opts);
     if (!job.id) throw new Error(`BullMQ returned no id for ${def.name}`);
     return { id: job.id, name: def.name, queue: def.queue };
   };

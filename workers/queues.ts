@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions, type RateLimiterOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_NAMES, type QueueName } from './queue-names';
+import type { QueueName } from './queue-names';
 
 export interface QueueSettings {
   /** Jobs at once per worker process. */
@@ -52,10 +52,6 @@ export class QueueSet {
       this.queues.set(name, queue);
     }
     return queue;
-  }
-
-  all(): Queue[] {
-    return QUEUE_NAMES.map((name) => this.get(name));
   }
 
   async close(): Promise<void> {

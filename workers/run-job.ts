@@ -6,7 +6,6 @@ import type { Config } from '../lib/config';
 import type { Enqueue, JobContext } from '../lib/context';
 import {
   DeferredError,
-  InvalidPayloadError,
   PermanentError,
   RateLimitedError,
   RetryableError,
@@ -14,8 +13,8 @@ import {
   isTransientDatabaseError,
 } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { describeIssues } from '../lib/validation';
-import { skipped, type JobDefinition, type JobRegistry, type JobResult } from '../jobs/define-job';
+import { parsePayload } from '../lib/validation';
+import { skipped, type JobRegistry, type JobResult } from '../jobs/define-job';
 import type { QueueName } from './queue-names';
 import type { QueueSet } from './queues';
 
@@ -46,7 +45,7 @@ export function createProcessor(deps: RunnerDeps): JobProcessor {
     try {
       const def = deps.registry.get(job.name);
       if (!def) throw new PermanentError('UNKNOWN_JOB', `no job named ${JSON.stringify(job.name)} in this hub`);
-      const payload = parsePayload(def, job.data);
+      const payload = parsePayload(def.payload, job.data);
       // BullMQ aborts it on worker.cancelJob / cancelAllJobs (shutdown).
       const signal = cancelSignal ?? NEVER_ABORTED;
       const result = await def.handle(payload, buildContext(deps, job, log, signal));
@@ -56,12 +55,6 @@ export function createProcessor(deps: RunnerDeps): JobProcessor {
       return handleFailure(err, { job, token, log, queues: deps.queues });
     }
   };
-}
-
-function parsePayload(def: JobDefinition, data: unknown): unknown {
-  const parsed = def.payload.safeParse(data);
-  if (!parsed.success) throw new InvalidPayloadError(describeIssues(parsed.error));
-  return parsed.data;
 }
 
 function buildContext(deps: RunnerDeps, job: Job, log: Logger, signal: AbortSignal): JobContext {

@@ -1,20 +1,14 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { migrate } from '../../entities/migrate';
 import { MIGRATIONS } from '../../entities/migrations';
+import { withServerConnection } from '../../entities/mysql-server';
 import { createLogger } from '../../lib/logger';
 import { TEST_MYSQL_SERVER, childEnv, testConfig, workerDatabase } from '../support/env';
 import { spawnBuilt } from '../support/processes';
 
 const log = createLogger({ level: 'silent' });
 
-async function withServer<T>(work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
-  const conn = await mysql.createConnection(`${TEST_MYSQL_SERVER}/`);
-  try {
-    return await work(conn);
-  } finally {
-    await conn.end();
-  }
-}
+const withServer = <T>(work: (conn: mysql.Connection) => Promise<T>): Promise<T> => withServerConnection(testConfig().mysql, work);
 
 const tablesOf = (db: string): Promise<string[]> =>
   withServer(async (conn) => {

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { loadConfig } from '../../lib/config';
 import { assertMysqlUp, assertRedisUp } from '../support/services';
 
 /** A loopback port nothing listens on. */
@@ -13,7 +14,7 @@ async function closedPort(): Promise<number> {
 describe('a missing service', () => {
   it('fails the run loudly, naming MariaDB/MySQL and its address', async () => {
     const port = await closedPort();
-    await expect(assertMysqlUp(`mysql://root@127.0.0.1:${port}`)).rejects.toThrow(`MariaDB/MySQL is not reachable at 127.0.0.1:${port}`);
+    await expect(assertMysqlUp(loadConfig({ MYSQL_URL: `mysql://root@127.0.0.1:${port}/jobhub` }).mysql)).rejects.toThrow(`MariaDB/MySQL is not reachable at 127.0.0.1:${port}`);
   });
 
   it('fails the run loudly, naming Redis and its address', async () => {

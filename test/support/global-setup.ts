@@ -1,8 +1,9 @@
 import type mysql from 'mysql2/promise';
 import { applyBusinessSchema } from '../../entities/apply-business-schema';
 import { migrate } from '../../entities/migrate';
+import { withServerConnection } from '../../entities/mysql-server';
 import { createLogger } from '../../lib/logger';
-import { TEST_MYSQL_SERVER, TEST_REDIS_URL, testConfig } from './env';
+import { TEST_REDIS_URL, testConfig } from './env';
 import { assertMysqlUp, assertRedisUp } from './services';
 
 /**
@@ -11,10 +12,12 @@ import { assertMysqlUp, assertRedisUp } from './services';
  */
 export default async function globalSetup(globalConfig: { maxWorkers: number }): Promise<void> {
   await assertRedisUp(TEST_REDIS_URL);
-  const conn = await assertMysqlUp(TEST_MYSQL_SERVER);
-  const [dbs] = await conn.query<mysql.RowDataPacket[]>("SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE 'jobhub\\_test\\_%'");
-  for (const row of dbs) await conn.query(`DROP DATABASE \`${String(row.name)}\``);
-  await conn.end();
+  const server = testConfig().mysql;
+  await assertMysqlUp(server);
+  await withServerConnection(server, async (conn) => {
+    const [dbs] = await conn.query<mysql.RowDataPacket[]>("SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE 'jobhub\\_test\\_%'");
+    for (const row of dbs) await conn.query(`DROP DATABASE \`${String(row.name)}\``);
+  });
 
   const log = createLogger({ level: 'silent' });
   for (let worker = 1; worker <= Math.max(1, globalConfig.maxWorkers); worker++) {

@@ -1,20 +1,13 @@
 import { Redis } from 'ioredis';
-import mysql from 'mysql2/promise';
+import { withServerConnection } from '../../entities/mysql-server';
+import type { MysqlConfig } from '../../lib/config';
 
 /** Throws, naming the service and how to start it, when MariaDB/MySQL does not accept a login. */
-export async function assertMysqlUp(serverUrl: string): Promise<mysql.Connection> {
-  const server = new URL(serverUrl);
-  return mysql
-    .createConnection({
-      host: server.hostname,
-      port: Number(server.port || 3306),
-      user: decodeURIComponent(server.username || 'root'),
-      password: decodeURIComponent(server.password),
-      connectTimeout: 5_000,
-    })
-    .catch((err: Error) => {
-      throw new Error(`MariaDB/MySQL is not reachable at ${server.host} (${err.message}). Start it (bash .ci/run does): the tests never skip.`);
-    });
+export async function assertMysqlUp(mysqlConfig: MysqlConfig): Promise<void> {
+  await withServerConnection(mysqlConfig, (conn) => conn.query('SELECT 1')).catch((err: Error) => {
+    const at = `${mysqlConfig.host}:${mysqlConfig.port}`;
+    throw new Error(`MariaDB/MySQL is not reachable at ${at} (${err.message}). Start it (bash .ci/run does): the tests never skip.`);
+  });
 }
 
 /** Throws, naming the service and how to start it, when Redis does not answer PING. */
