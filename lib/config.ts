@@ -27,6 +27,34 @@ const databaseName = optionalText.refine((v) => v === undefined || SQL_IDENTIFIE
   message: 'expected a database name of letters, digits and _ (at most 64)',
 });
 
+const port = z.coerce.number().int().min(0).max(65_535);
+
+/** `client:token,client:token` → client by token; null when malformed. */
+function parseApiTokens(text: string): ApiToken[] | null {
+  const tokens: ApiToken[] = [];
+  for (const pair of text.split(',')) {
+    const match = /^\s*([A-Za-z0-9_-]{1,32}):(\S{16,})\s*$/.exec(pair);
+    if (!match?.[1] || !match[2]) return null;
+    tokens.push({ client: match[1], token: match[2] });
+  }
+  return tokens;
+}
+
+export interface ApiToken {
+  /** Names the caller in logs and in idempotent job ids. */
+  readonly client: string;
+  readonly token: string;
+}
+
+export interface BoardAccount {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** Development defaults so `npm start` works out of the box; production refuses to start without real ones. */
+const DEV_API_TOKEN = 'demo-token-change-me';
+const DEV_BOARD_ADMIN: BoardAccount = { username: 'admin', password: 'admin' };
+
 const envSchema = z
   .object({
     HUB_ENV: z.enum(['development', 'production']).default('development'),
@@ -53,10 +81,28 @@ const envSchema = z
       { message: `expected a comma-separated subset of ${QUEUE_NAMES.join(',')}` },
     ),
     HUB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
+    HUB_PORT: port.default(3000),
+    HUB_METRICS_PORT: port.default(9464),
+    HUB_API_TOKENS: optionalText.refine((v) => v === undefined || parseApiTokens(v) !== null, {
+      message: 'expected comma-separated client:token pairs (client: letters, digits, _ or -; token at least 16 characters)',
+    }),
+    BOARD_USERNAME: optionalText,
+    BOARD_PASSWORD: optionalText,
+    BOARD_VIEWER_USERNAME: optionalText,
+    BOARD_VIEWER_PASSWORD: optionalText,
+    HUB_OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
   })
   .superRefine((env, ctx) => {
+    if (Boolean(env.BOARD_VIEWER_USERNAME) !== Boolean(env.BOARD_VIEWER_PASSWORD)) {
+      const missing = env.BOARD_VIEWER_USERNAME ? 'BOARD_VIEWER_PASSWORD' : 'BOARD_VIEWER_USERNAME';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'the viewer account needs both a username and a password' });
+    }
+    if (Boolean(env.BOARD_USERNAME) !== Boolean(env.BOARD_PASSWORD)) {
+      const missing = env.BOARD_USERNAME ? 'BOARD_PASSWORD' : 'BOARD_USERNAME';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'the admin account needs both a username and a password' });
+    }
     if (env.HUB_ENV !== 'production') return;
-    for (const name of ['MYSQL_URL', 'REDIS_URL'] as const) {
+    for (const name of ['MYSQL_URL', 'REDIS_URL', 'HUB_API_TOKENS', 'BOARD_USERNAME', 'BOARD_PASSWORD'] as const) {
       if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when HUB_ENV=production' });
     }
     if (env.HUB_BUSINESS_SCHEMA_ON_START) {
@@ -65,6 +111,15 @@ const envSchema = z
         path: ['HUB_BUSINESS_SCHEMA_ON_START'],
         message: 'the business tables belong to their systems: never created by the hub in production',
       });
+    }
+    if (env.HUB_API_TOKENS?.includes(DEV_API_TOKEN)) {
+      ctx.addIssue({ code: 'custom', path: ['HUB_API_TOKENS'], message: 'the development token is public: set real tokens' });
+    }
+    for (const name of ['BOARD_PASSWORD', 'BOARD_VIEWER_PASSWORD'] as const) {
+      const value = env[name];
+      if (value !== undefined && value.length < 12) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'at least 12 characters in production' });
+      }
     }
     if (env.HUB_LOG_FORMAT === 'pretty') {
       ctx.addIssue({ code: 'custom', path: ['HUB_LOG_FORMAT'], message: 'pretty logs are for development only' });
@@ -96,6 +151,15 @@ export interface Config {
   /** Queues this process works on (HUB_QUEUES), all by default. */
   readonly queues: readonly QueueName[];
   readonly shutdownGraceMs: number;
+  readonly http: {
+    /** The web process (and `npm start`): API, dashboard, health and metrics. */
+    readonly port: number;
+    /** Worker and clock processes serve `/metrics` and `/healthz` here. */
+    readonly metricsPort: number;
+  };
+  readonly apiTokens: readonly ApiToken[];
+  readonly board: { readonly admin: BoardAccount; readonly viewer: BoardAccount | null };
+  readonly outboxPollMs: number;
 }
 
 const DEV_MYSQL_URL = 'mysql://root@127.0.0.1:3306/jobhub';
@@ -136,6 +200,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis: { url: e.REDIS_URL ?? DEV_REDIS_URL, queuePrefix: e.HUB_QUEUE_PREFIX },
     queues,
     shutdownGraceMs: e.HUB_SHUTDOWN_GRACE_MS,
+    http: { port: e.HUB_PORT, metricsPort: e.HUB_METRICS_PORT },
+    apiTokens: parseApiTokens(e.HUB_API_TOKENS ?? `demo:${DEV_API_TOKEN}`) ?? [],
+    board: {
+      admin: e.BOARD_USERNAME && e.BOARD_PASSWORD ? { username: e.BOARD_USERNAME, password: e.BOARD_PASSWORD } : DEV_BOARD_ADMIN,
+      viewer:
+        e.BOARD_VIEWER_USERNAME && e.BOARD_VIEWER_PASSWORD
+          ? { username: e.BOARD_VIEWER_USERNAME, password: e.BOARD_VIEWER_PASSWORD }
+          : null,
+    },
+    outboxPollMs: e.HUB_OUTBOX_POLL_MS,
   });
 }
 

@@ -33,6 +33,9 @@ export function childEnv(overrides: Record<string, string> = {}): NodeJS.Process
     LOG_LEVEL: 'info',
     MYSQL_URL: `${TEST_MYSQL_SERVER}/${workerDatabase()}`,
     REDIS_URL: TEST_REDIS_URL,
+    // Free ports, so processes of parallel test files never collide; they log the port they took.
+    HUB_PORT: '0',
+    HUB_METRICS_PORT: '0',
     ...overrides,
   };
 }

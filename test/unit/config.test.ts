@@ -28,7 +28,49 @@ describe('loadConfig', () => {
 
   it('requires explicit connections in production and refuses creating business tables there', () => {
     const problems = problemsOf({ HUB_ENV: 'production', HUB_BUSINESS_SCHEMA_ON_START: 'true' });
-    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['HUB_BUSINESS_SCHEMA_ON_START', 'MYSQL_URL', 'REDIS_URL']);
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'BOARD_PASSWORD',
+      'BOARD_USERNAME',
+      'HUB_API_TOKENS',
+      'HUB_BUSINESS_SCHEMA_ON_START',
+      'MYSQL_URL',
+      'REDIS_URL',
+    ]);
+  });
+
+  it('refuses the development credentials and short dashboard passwords in production', () => {
+    const problems = problemsOf({
+      HUB_ENV: 'production',
+      MYSQL_URL: 'mysql://hub:pw@db:3306/hub',
+      REDIS_URL: 'redis://redis:6379',
+      HUB_API_TOKENS: 'crm:0123456789abcdef0123,demo:demo-token-change-me',
+      BOARD_USERNAME: 'ops',
+      BOARD_PASSWORD: 'admin',
+      BOARD_VIEWER_USERNAME: 'look',
+      BOARD_VIEWER_PASSWORD: 'short',
+    });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['BOARD_PASSWORD', 'BOARD_VIEWER_PASSWORD', 'HUB_API_TOKENS']);
+  });
+
+  it('parses API tokens and dashboard accounts, and wants both halves of an account', () => {
+    const config = loadConfig({
+      HUB_API_TOKENS: ' crm:0123456789abcdef , app-backend:fedcba9876543210xyz',
+      BOARD_USERNAME: 'ops',
+      BOARD_PASSWORD: 'a-long-password',
+      BOARD_VIEWER_USERNAME: 'finance',
+      BOARD_VIEWER_PASSWORD: 'another-password',
+      HUB_PORT: '8080',
+    });
+    expect(config.apiTokens).toEqual([
+      { client: 'crm', token: '0123456789abcdef' },
+      { client: 'app-backend', token: 'fedcba9876543210xyz' },
+    ]);
+    expect(config.board).toEqual({ admin: { username: 'ops', password: 'a-long-password' }, viewer: { username: 'finance', password: 'another-password' } });
+    expect(config.http).toEqual({ port: 8080, metricsPort: 9464 });
+    expect(problemsOf({ HUB_API_TOKENS: 'crm:short' })[0]).toMatch(/^HUB_API_TOKENS: /);
+    expect(problemsOf({ HUB_API_TOKENS: 'no-colon-here-0123456789' })[0]).toMatch(/^HUB_API_TOKENS: /);
+    expect(problemsOf({ BOARD_VIEWER_USERNAME: 'finance' })[0]).toMatch(/^BOARD_VIEWER_PASSWORD: /);
+    expect(problemsOf({ BOARD_PASSWORD: 'x' })[0]).toMatch(/^BOARD_USERNAME: /);
   });
 
   it('gives a laptop working defaults and every system the database of MYSQL_URL', () => {
@@ -38,6 +80,9 @@ describe('loadConfig', () => {
     expect(Object.values(config.mysql.databases)).toEqual(['jobhub', 'jobhub', 'jobhub', 'jobhub', 'jobhub']);
     expect(config.queues).toContain('messages');
     expect(config.businessSchemaOnStart).toBe(true);
+    expect(config.apiTokens).toEqual([{ client: 'demo', token: 'demo-token-change-me' }]);
+    expect(config.board).toEqual({ admin: { username: 'admin', password: 'admin' }, viewer: null });
+    expect(config.http).toEqual({ port: 3000, metricsPort: 9464 });
   });
 
   it('parses credentials, per-system databases and the queue selection', () => {
@@ -47,6 +92,9 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://:secret@redis.internal:6380/2',
       MARKETING_DB: 'marketing',
       HUB_QUEUES: 'sms, email',
+      HUB_API_TOKENS: 'crm:0123456789abcdef0123',
+      BOARD_USERNAME: 'ops',
+      BOARD_PASSWORD: 'a-long-password',
     });
     expect(config.mysql).toMatchObject({ user: 'hub', password: 'p@ss', port: 3307, database: 'hubdb' });
     expect(config.mysql.databases).toEqual({ marketing: 'marketing', app: 'hubdb', customerService: 'hubdb', customer: 'hubdb', hub: 'hubdb' });
