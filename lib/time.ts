@@ -22,10 +22,10 @@ export function formatBeijing(at: Date): string {
   return `${p.y}-${p.mo}-${p.d} ${p.h}:${p.mi}:${p.s}`;
 }
 
-/** `yyyyMMddHHmm` in Beijing time: the slot part of cron job ids. */
-export function beijingSlot(at: Date): string {
+/** `yyyyMMddHHmm` in Beijing time, `yyyyMMddHHmmss` with seconds: the slot part of cron job ids. */
+export function beijingSlot(at: Date, withSeconds = false): string {
   const p = beijingParts(at);
-  return `${p.y}${p.mo}${p.d}${p.h}${p.mi}`;
+  return `${p.y}${p.mo}${p.d}${p.h}${p.mi}${withSeconds ? p.s : ''}`;
 }
 
 /** Parses `YYYY-MM-DD[ HH:mm[:ss]]` (or with `T`) read as Beijing time. */

@@ -1,6 +1,7 @@
 import type { JobsOptions } from 'bullmq';
-import type { Enqueue, EnqueueOptions } from '../lib/context';
+import type { Enqueue, Enqueueable, EnqueueOptions } from '../lib/context';
 import { parsePayload } from '../lib/validation';
+import type { QueueName } from './queue-names';
 import type { QueueSet } from './queues';
 
 /** BullMQ's rules for custom ids: `:` splits its keys, and integers collide with its own ids. */
@@ -10,20 +11,34 @@ export function assertJobId(id: string): void {
   }
 }
 
-/** `ctx.enqueue` and every other producer: the payload is validated before it reaches Redis. */
+/** A job ready for `queue.add` or `addBulk`: validated payload, the job's options, the caller's. */
+export interface PreparedJob {
+  queue: QueueName;
+  name: string;
+  data: unknown;
+  opts: JobsOptions;
+}
+
+/** Every producer goes through here: throws `InvalidPayloadError` naming the fields before anything reaches Redis. */
+export function prepareJob(def: Enqueueable, payload: unknown, options: EnqueueOptions = {}): PreparedJob {
+  const data: unknown = parsePayload(def.payload, payload);
+  const opts: JobsOptions = { ...def.options };
+  if (options.jobId !== undefined) {
+    assertJobId(options.jobId);
+    opts.jobId = options.jobId;
+  }
+  if (options.deduplicationId !== undefined) opts.deduplication = { id: options.deduplicationId };
+  if (options.delay !== undefined) opts.delay = options.delay;
+  if (options.priority !== undefined) opts.priority = options.priority;
+  return { queue: def.queue, name: def.name, data, opts };
+}
+
+/** `ctx.enqueue` and every other single-job producer. */
 export function createEnqueue(queues: QueueSet): Enqueue {
-  return async (def, payload, options: EnqueueOptions = {}) => {
-    const data = parsePayload(def.payload, payload);
-    const opts: JobsOptions = { ...def.options };
-    if (options.jobId !== undefined) {
-      assertJobId(options.jobId);
-      opts.jobId = options.jobId;
-    }
-    if (options.deduplicationId !== undefined) opts.deduplication = { id: options.deduplicationId };
-    if (options.delay !== undefined) opts.delay = options.delay;
-    if (options.priority !== undefined) opts.priority = options.priority;
-    const job = await queues.get(def.queue).add(def.name, data, opts);
-    if (!job.id) throw new Error(`BullMQ returned no id for ${def.name}`);
-    return { id: job.id, name: def.name, queue: def.queue };
+  return async (def, payload, options) => {
+    const job = prepareJob(def, payload, options);
+    const added = await queues.get(job.queue).add(job.name, job.data, job.opts);
+    if (!added.id) throw new Error(`BullMQ returned no id for ${def.name}`);
+    return { id: added.id, name: def.name, queue: def.queue };
   };
 }

@@ -1,5 +1,7 @@
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { jobDuration, jobsCompleted, jobsFailed, jobsRetried } from '../lib/metrics';
+import type { JobResult } from '../jobs/define-job';
 import type { QueueName } from './queue-names';
 import { QUEUE_SETTINGS } from './queues';
 import { createProcessor, type RunnerDeps } from './run-job';
@@ -22,6 +24,11 @@ export interface WorkerPoolOptions {
  */
 export const UNTHROTTLED = { max: 100_000, duration: 1_000 };
 
+function observeDuration(job: Job, queue: QueueName): void {
+  if (job.processedOn === undefined) return;
+  jobDuration.observe({ job: job.name, queue }, Math.max(0, (job.finishedOn ?? Date.now()) - job.processedOn) / 1_000);
+}
+
 /** One BullMQ worker per selected queue, all running the same processor. */
 export function startWorkers(deps: RunnerDeps, options: WorkerPoolOptions): WorkerPool {
   const workers = options.queues.map((queue) => {
@@ -33,9 +40,15 @@ export function startWorkers(deps: RunnerDeps, options: WorkerPoolOptions): Work
       limiter: settings.limiter ?? UNTHROTTLED,
     });
     worker.on('error', (err) => deps.log.error({ err, queue }, 'worker error'));
+    worker.on('completed', (job, result: JobResult | undefined) => {
+      jobsCompleted.inc({ job: job.name, queue, status: result?.status ?? 'done' });
+      observeDuration(job, queue);
+    });
     worker.on('failed', (job, err) => {
       if (!job) return;
       const final = job.finishedOn !== undefined;
+      (final ? jobsFailed : jobsRetried).inc({ job: job.name, queue });
+      observeDuration(job, queue);
       deps.log[final ? 'error' : 'warn'](
         { job: job.name, jobId: job.id, queue, attemptsMade: job.attemptsMade, reason: err.message },
         final ? 'job failed for good' : 'job attempt failed',

@@ -1,0 +1,59 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The process's Prometheus registry and the hub's own series. Every process serves it at `/metrics`;
+ * queue depth gauges are added by the process that owns the queue view (web, or `npm start`).
+ */
+export const metricsRegistry = new Registry();
+
+export const jobsCompleted = new Counter({
+  name: 'jobhub_jobs_completed_total',
+  help: 'Jobs that completed, by outcome (done or skipped)',
+  labelNames: ['job', 'queue', 'status'] as const,
+  registers: [metricsRegistry],
+});
+
+export const jobsFailed = new Counter({
+  name: 'jobhub_jobs_failed_total',
+  help: 'Jobs that failed for good (attempts used up or a permanent error)',
+  labelNames: ['job', 'queue'] as const,
+  registers: [metricsRegistry],
+});
+
+export const jobsRetried = new Counter({
+  name: 'jobhub_jobs_retried_total',
+  help: 'Attempts that failed and will be retried',
+  labelNames: ['job', 'queue'] as const,
+  registers: [metricsRegistry],
+});
+
+export const jobDuration = new Histogram({
+  name: 'jobhub_job_duration_seconds',
+  help: 'Time an attempt spent running, from pick-up to outcome',
+  labelNames: ['job', 'queue'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+  registers: [metricsRegistry],
+});
+
+export const outboxRows = new Counter({
+  name: 'jobhub_outbox_rows_total',
+  help: 'hub_outbox rows the relay handled, by outcome (enqueued or failed)',
+  labelNames: ['outcome'] as const,
+  registers: [metricsRegistry],
+});
+
+export const clockSlots = new Counter({
+  name: 'jobhub_clock_slots_total',
+  help: 'Schedule slots the clock handled, by outcome (enqueued, duplicate, dropped, error)',
+  labelNames: ['job', 'outcome'] as const,
+  registers: [metricsRegistry],
+});
+
+let defaultsOn = false;
+
+/** Process metrics (CPU, memory, event-loop lag); entry points call it once. */
+export function collectProcessMetrics(): void {
+  if (defaultsOn) return;
+  defaultsOn = true;
+  collectDefaultMetrics({ register: metricsRegistry, prefix: 'jobhub_' });
+}
