@@ -10,6 +10,12 @@ import { checkRedisDurability, closeRedis, createRedis, waitForRedis } from '../
 import { createEnqueue } from './enqueue';
 import { QueueSet } from './queues';
 
+/** A part of a process (web, worker, clock): one process runs one role, or all three. */
+export interface Role {
+  /** Stops taking work and releases what the role holds; the runtime is closed by the caller. */
+  close(): Promise<void>;
+}
+
 /** What every process holds: the data source, a producer connection and the queues it enqueues to. */
 export interface Runtime {
   readonly db: DataSource;

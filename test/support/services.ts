@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { withServerConnection } from '../../entities/mysql-server';
+import { closeRedis } from '../../lib/redis';
 import type { MysqlConfig } from '../../lib/config';
 
 /** Throws, naming the service and how to start it, when MariaDB/MySQL does not accept a login. */
@@ -20,6 +21,6 @@ export async function assertRedisUp(url: string): Promise<void> {
   } catch (err) {
     throw new Error(`Redis is not reachable at ${url} (${(err as Error).message}). Start it (bash .ci/run does): the tests never skip.`);
   } finally {
-    redis.disconnect();
+    await closeRedis(redis);
   }
 }

@@ -1,0 +1,85 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import type { JobRegistry } from '../jobs/define-job';
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/logger';
+import { QUEUE_NAMES } from '../workers/queue-names';
+import type { QueueSet } from '../workers/queues';
+import { registerBoard } from './board.routes';
+import { registerHealthRoutes, type ReadinessCheck } from './health.routes';
+import { isRedisUnavailable, sendError } from './http-errors';
+import { registerJobRoutes } from './jobs.routes';
+import { registerMetricsRoute } from './metrics-server';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  db: DataSource;
+  /** The producer connection the queues use: fail-fast, so an outage answers 503 at once. */
+  redis: Redis;
+  queues: QueueSet;
+  registry: JobRegistry;
+}
+
+/** Job payloads carry ids and parameters; anything near this size is a mistake. */
+export const BODY_LIMIT_BYTES = 256 * 1024;
+
+/** The web face without `listen()`: tests drive it with `inject`. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, trustProxy: false });
+  const { log } = deps;
+
+  app.addHook('onResponse', async (request, reply) => {
+    const quiet = reply.statusCode < 400 && (request.method === 'GET' || request.method === 'HEAD');
+    log[quiet ? 'debug' : 'info'](
+      { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'http request',
+    );
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (isRedisUnavailable(err)) {
+      log.warn({ err, route: request.routeOptions.url }, 'redis unavailable');
+      reply.header('retry-after', '5');
+      return sendError(reply, 503, { error: 'queue_unavailable', message: 'the queue store (Redis) is unavailable; retry later' });
+    }
+    const status = err.statusCode ?? 500;
+    if (status < 500) {
+      return sendError(reply, status, { error: (err.code ?? 'bad_request').toLowerCase(), message: err.message });
+    }
+    log.error({ err, route: request.routeOptions.url }, 'request failed');
+    return sendError(reply, 500, { error: 'internal', message: 'internal error; see the hub logs' });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, { error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+
+  const names = QUEUE_NAMES; // HUB_QUEUES narrows what a worker serves, never what ops can see
+  for (const name of names) deps.queues.get(name); // every queue connected now, never first while Redis is away
+
+  registerHealthRoutes(app, readinessChecks(deps));
+  registerMetricsRoute(app);
+  registerJobRoutes(app, { registry: deps.registry, queues: deps.queues, redis: deps.redis, apiTokens: deps.config.apiTokens, log });
+  await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, log });
+  await app.ready();
+  return app;
+}
+
+function readinessChecks(deps: AppDeps): ReadinessCheck[] {
+  return [
+    {
+      name: 'redis',
+      async run() {
+        if (deps.redis.status !== 'ready') throw new Error(`connection is ${deps.redis.status}`);
+        await deps.redis.ping();
+      },
+    },
+    {
+      name: 'mysql',
+      async run() {
+        await deps.db.query('SELECT 1');
+      },
+    },
+  ];
+}

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+
+/** One thing `/readyz` needs: resolves when fine, throws saying what is wrong. */
+export interface ReadinessCheck {
+  readonly name: string;
+  run(): Promise<void>;
+}
+
+interface CheckOutcome {
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+const CHECK_TIMEOUT_MS = 3_000;
+
+/** `/healthz`: the process is up. `/readyz`: it can do its work now (every check passes). */
+export function registerHealthRoutes(app: FastifyInstance, checks: readonly ReadinessCheck[]): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const outcomes = await Promise.all(checks.map(runCheck));
+    const results = Object.fromEntries(checks.map((check, i) => [check.name, outcomes[i]]));
+    const ready = outcomes.every((o) => o.ok);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: results });
+  });
+}
+
+async function runCheck(check: ReadinessCheck): Promise<CheckOutcome> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      check.run(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      }),
+    ]);
+    return { ok: true, ms: Math.round(performance.now() - started) };
+  } catch (err) {
+    return { ok: false, ms: Math.round(performance.now() - started), error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,41 @@
+import type { FastifyReply } from 'fastify';
+
+/** The one error body every API route answers with: a code for programs, a message for people. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  [detail: string]: unknown;
+}
+
+export function sendError(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
+  return reply.code(status).send(body);
+}
+
+/** Errors of a producer connection that cannot reach Redis (fail-fast: no offline queue). */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|redis unavailable/i.test(err.message)
+  );
+}
+
+export class RedisUnavailableError extends Error {
+  constructor(reason: string) {
+    super(`redis unavailable: ${reason}`);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+/** Bounds a Redis round trip so a request never hangs on a half-dead connection. */
+export async function withRedisTimeout<T>(work: Promise<T>, ms = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisUnavailableError(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

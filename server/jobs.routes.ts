@@ -1,0 +1,174 @@
+import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type { Job } from 'bullmq';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { JobDefinition, JobRegistry } from '../jobs/define-job';
+import { InvalidPayloadError } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import { describeIssues } from '../lib/validation';
+import { prepareJob, type PreparedJob } from '../workers/enqueue';
+import type { QueueSet } from '../workers/queues';
+import { clientForBearer } from './auth';
+import { RedisUnavailableError, sendError, withRedisTimeout } from './http-errors';
+import type { ApiToken } from '../lib/config';
+
+export interface JobsRouteDeps {
+  registry: JobRegistry;
+  queues: QueueSet;
+  redis: Redis;
+  apiTokens: readonly ApiToken[];
+  log: Logger;
+}
+
+const MAX_DELAY_MS = 366 * 24 * 3_600_000;
+const enqueueQuery = z
+  .object({
+    delay: z.coerce.number().int().min(0).max(MAX_DELAY_MS).optional(),
+    priority: z.coerce.number().int().min(1).max(2_097_152).optional(),
+  })
+  .strict();
+const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces');
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API client of the Bearer token (`HUB_API_TOKENS`). */
+    apiClient: string;
+  }
+}
+
+/** `api-<client>-<sha256(job + key)>`: the same key from the same client always names the same job. */
+export function idempotentJobId(client: string, job: string, key: string): string {
+  return `api-${client}-${createHash('sha256').update(`${job}\n${key}`).digest('hex')}`;
+}
+
+/** The enqueue API and the catalogue, behind Bearer tokens. */
+export function registerJobRoutes(app: FastifyInstance, deps: JobsRouteDeps): void {
+  const catalogue = [...deps.registry.values()].map((def) => ({
+    name: def.name,
+    queue: def.queue,
+    description: def.description,
+    payloadSchema: z.toJSONSchema(def.payload, { io: 'input', unrepresentable: 'any' }),
+  }));
+
+  void app.register(async (api) => {
+    api.decorateRequest('apiClient', '');
+    api.addHook('onRequest', async (request, reply) => {
+      const client = clientForBearer(request.headers.authorization, deps.apiTokens);
+      if (!client) {
+        reply.header('www-authenticate', 'Bearer realm="jobhub"');
+        return sendError(reply, 401, { error: 'unauthorized', message: 'a valid Bearer token is required' });
+      }
+      request.apiClient = client;
+    });
+
+    api.get('/api/v1/jobs', async () => ({ jobs: catalogue }));
+
+    api.post<{ Params: { name: string } }>('/api/v1/jobs/:name', async (request, reply) => {
+      const def = deps.registry.get(request.params.name);
+      if (!def) return unknownJob(reply, request.params.name);
+      const query = enqueueQuery.safeParse(request.query);
+      if (!query.success) {
+        return sendError(reply, 400, { error: 'invalid_query', message: 'invalid query', fields: describeIssues(query.error, '(query)') });
+      }
+      const key = readIdempotencyKey(request);
+      if (key && !key.success) {
+        return sendError(reply, 400, { error: 'invalid_idempotency_key', message: 'invalid Idempotency-Key', fields: describeIssues(key.error, 'Idempotency-Key') });
+      }
+      const jobId = key ? idempotentJobId(request.apiClient, def.name, key.data) : undefined;
+      let prepared: PreparedJob;
+      try {
+        prepared = prepareJob(def, request.body ?? {}, { jobId, ...query.data });
+      } catch (err) {
+        if (!(err instanceof InvalidPayloadError)) throw err;
+        return sendError(reply, 400, { error: 'invalid_payload', message: `invalid payload for ${def.name}`, fields: err.fieldErrors });
+      }
+      assertRedisReady(deps.redis);
+      const queue = deps.queues.get(def.queue);
+      if (jobId) {
+        const existing = await withRedisTimeout(queue.getJob(jobId));
+        if (existing) return replay(reply, def, existing, prepared);
+      }
+      const added = await withRedisTimeout(queue.add(prepared.name, prepared.data, prepared.opts));
+      if (jobId) {
+        // Two requests with one key may race past the lookup: BullMQ keeps the first, so compare with it.
+        const stored = await withRedisTimeout(queue.getJob(jobId));
+        if (stored && !sameData(stored.data, prepared.data)) return keyReused(reply, def);
+      }
+      deps.log.info({ job: def.name, jobId: added.id, client: request.apiClient }, 'job enqueued over the API');
+      return reply.code(202).send({ id: added.id, name: def.name, queue: def.queue });
+    });
+
+    api.get<{ Params: { name: string; id: string } }>('/api/v1/jobs/:name/:id', async (request, reply) => {
+      const def = deps.registry.get(request.params.name);
+      if (!def) return unknownJob(reply, request.params.name);
+      assertRedisReady(deps.redis);
+      const queue = deps.queues.get(def.queue);
+      // State first: a job that finishes between the two reads then shows its final fields.
+      const state = await withRedisTimeout(queue.getJobState(request.params.id));
+      const job = await withRedisTimeout(queue.getJob(request.params.id));
+      if (!job || job.name !== def.name) {
+        return sendError(reply, 404, { error: 'job_not_found', message: `no ${def.name} job ${request.params.id} (finished jobs are kept an hour, failed ones a week)` });
+      }
+      return describeJob(def, job, state);
+    });
+  });
+}
+
+function readIdempotencyKey(request: FastifyRequest): ReturnType<typeof idempotencyKey.safeParse> | null {
+  const header = request.headers['idempotency-key'];
+  if (header === undefined) return null;
+  return idempotencyKey.safeParse(Array.isArray(header) ? header.join(',') : header);
+}
+
+function assertRedisReady(redis: Redis): void {
+  if (redis.status !== 'ready') throw new RedisUnavailableError(`connection is ${redis.status}`);
+}
+
+/** JSON round trip: what Redis holds is what the payload serialises to. */
+function sameData(stored: unknown, prepared: unknown): boolean {
+  return isDeepStrictEqual(stored, JSON.parse(JSON.stringify(prepared ?? null)));
+}
+
+async function replay(reply: FastifyReply, def: JobDefinition, existing: Job, prepared: PreparedJob): Promise<FastifyReply> {
+  if (!sameData(existing.data, prepared.data)) return keyReused(reply, def);
+  const state = await withRedisTimeout(existing.getState());
+  if (state === 'failed') {
+    return sendError(reply, 409, {
+      error: 'idempotency_key_failed',
+      message: `the ${def.name} job under this Idempotency-Key failed; use a new key to try again`,
+      ...describeJob(def, existing, state),
+    });
+  }
+  reply.header('idempotent-replayed', 'true');
+  return reply.code(202).send({ id: existing.id, name: def.name, queue: def.queue });
+}
+
+function keyReused(reply: FastifyReply, def: JobDefinition): FastifyReply {
+  return sendError(reply, 409, {
+    error: 'idempotency_key_reused',
+    message: `this Idempotency-Key was already used for ${def.name} with a different body`,
+  });
+}
+
+function unknownJob(reply: FastifyReply, name: string): FastifyReply {
+  return sendError(reply, 404, { error: 'unknown_job', message: `no job named ${JSON.stringify(name)}; GET /api/v1/jobs lists them` });
+}
+
+function describeJob(def: JobDefinition, job: Job, state: string): Record<string, unknown> {
+  const iso = (ms: number | undefined): string | null => (ms ? new Date(ms).toISOString() : null);
+  return {
+    id: job.id,
+    name: def.name,
+    queue: def.queue,
+    state,
+    progress: job.progress,
+    result: job.returnvalue ?? null,
+    failedReason: job.failedReason ?? null,
+    attemptsMade: job.attemptsMade,
+    createdAt: iso(job.timestamp),
+    processedAt: iso(job.processedOn),
+    finishedAt: iso(job.finishedOn),
+  };
+}

@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import { registry } from '../jobs';
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/logger';
+import { QUEUE_NAMES } from '../workers/queue-names';
+import { watchQueueMetrics } from '../workers/queue-metrics';
+import type { Role, Runtime } from '../workers/runtime';
+import { buildApp } from './app';
+
+export interface WebRole extends Role {
+  readonly app: FastifyInstance;
+  readonly port: number;
+}
+
+/** The web role: API, dashboard, health and metrics on HUB_PORT. It also reports queue depth. */
+export async function startWebRole(runtime: Runtime, config: Config, log: Logger): Promise<WebRole> {
+  const app = await buildApp({ config, log, db: runtime.db, redis: runtime.redis, queues: runtime.queues, registry });
+  const unwatch = watchQueueMetrics(runtime.queues, QUEUE_NAMES);
+  await app.listen({ port: config.http.port, host: '0.0.0.0' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  log.info({ port, dashboard: `http://127.0.0.1:${port}/admin/queues` }, 'web listening');
+  return {
+    app,
+    port,
+    async close() {
+      unwatch();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { Redis } from 'ioredis';
+import { closeRedis } from '../../lib/redis';
+import { track } from './resources';
+
+export interface PrivateRedis {
+  /** `redis://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server (connections see it go away, as in an outage); `start` brings it back on the same port. */
+  stop(): Promise<void>;
+  /** Starts it again, empty (nothing is persisted), and resolves once it answers PING. */
+  start(): Promise<void>;
+  /** Stops it for good; call it in afterAll. */
+  close(): Promise<void>;
+}
+
+/** A port nobody listens on right now: the OS picks it, we release it for redis-server. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+async function answersPing(port: number): Promise<boolean> {
+  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    // quit, not disconnect: ioredis keeps a 2 s timer for a dropped socket, which would hold jest open.
+    await closeRedis(probe);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A redis-server of the test's own, for outages: the shared Redis is never stopped, since other
+ * test files use it at the same time. Needs `redis-server` on PATH; stores nothing on disk.
+ */
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  let child: ChildProcess | undefined;
+  let output = '';
+  let port = await freePort();
+  const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
+
+  const launch = async (): Promise<void> => {
+    if (running()) return;
+    output = '';
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    proc.once('error', (err) => (output += `\n${err.message}`));
+    child = proc;
+    for (let waited = 0; waited < 10_000; waited += 50) {
+      if (!running()) throw new Error(`redis-server on port ${port} exited at start:\n${output}`);
+      if (await answersPing(port)) return;
+      await sleep(50);
+    }
+    await halt();
+    throw new Error(`redis-server on port ${port} did not answer within 10 s:\n${output}`);
+  };
+
+  const halt = async (): Promise<void> => {
+    const proc = child;
+    if (!proc || !running()) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill('SIGKILL');
+    await exited;
+  };
+
+  // The port was free a moment ago; another process may take it first, so pick again a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      port = await freePort();
+    }
+  }
+  const url = `redis://127.0.0.1:${port}`;
+  track({ kind: 'closable', label: `redis-server :${port}`, value: { isOpen: running } });
+  return { url, port, stop: halt, start: launch, close: halt };
+}
