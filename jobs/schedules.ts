@@ -1,0 +1,20 @@
+import type { z } from 'zod';
+import type { JobDefinition } from './define-job';
+import { smsCodeCleanup } from './sms-code-cleanup.job';
+
+/** Every pattern is read in Beijing time, the business day of the systems the jobs touch. */
+export const CLOCK_TIMEZONE = 'Asia/Shanghai';
+
+export interface Schedule<S extends z.ZodType = z.ZodType> {
+  /** A job of the registry; each job is scheduled at most once, since its slot ids would collide. */
+  readonly job: JobDefinition<S>;
+  /** node-cron: 5 fields, or 6 with seconds first. */
+  readonly cron: string;
+  /** Checked against the job's schema when the clock starts, so a bad one stops it at once. */
+  readonly payload: z.input<S>;
+}
+
+/** The cron table: data only; `workers/clock.ts` enqueues, workers run. */
+export const SCHEDULES: readonly Schedule[] = [
+  { job: smsCodeCleanup, cron: '0 * * * *', payload: {} },
+];
