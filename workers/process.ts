@@ -1,0 +1,30 @@
+import { loadConfigOrExit, type Config } from '../lib/config';
+import { createLogger, type Logger } from '../lib/logger';
+import { collectProcessMetrics } from '../lib/metrics';
+import { openRuntime, type Role, type Runtime } from './runtime';
+import { logProcessFaults, onShutdown } from './shutdown';
+
+export type StartRoles = (runtime: Runtime, config: Config, log: Logger) => Promise<Role[]>;
+
+/**
+ * The life of every process: configuration (exit 1 listing every bad variable), logger, runtime,
+ * then its roles; on SIGTERM the roles close in the order given, then the runtime.
+ */
+export function runProcess(proc: string, startRoles: StartRoles): void {
+  const main = async (): Promise<void> => {
+    const config = loadConfigOrExit();
+    const log = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { proc } });
+    logProcessFaults(log);
+    collectProcessMetrics();
+    const runtime = await openRuntime(config, log);
+    const roles = await startRoles(runtime, config, log);
+    onShutdown(log, config.shutdownGraceMs, async () => {
+      for (const role of roles) await role.close();
+      await runtime.close();
+    });
+  };
+  main().catch((err: unknown) => {
+    console.error(`jobhub ${proc} failed to start:`, err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
