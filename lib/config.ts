@@ -83,6 +83,9 @@ const envSchema = z
     HUB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
     HUB_PORT: port.default(3000),
     HUB_METRICS_PORT: port.default(9464),
+    HUB_PUBLIC_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), {
+      message: 'expected the origin browsers use, e.g. https://jobhub.example.com',
+    }),
     HUB_API_TOKENS: optionalText.refine((v) => v === undefined || parseApiTokens(v) !== null, {
       message: 'expected comma-separated client:token pairs (client: letters, digits, _ or -; token at least 16 characters)',
     }),
@@ -154,8 +157,10 @@ export interface Config {
   readonly http: {
     /** The web process (and `npm start`): API, dashboard, health and metrics. */
     readonly port: number;
-    /** Worker and clock processes serve `/metrics` and `/healthz` here. */
+    /** Worker and clock processes serve `/metrics`, `/healthz` and `/readyz` here. */
     readonly metricsPort: number;
+    /** The origin browsers use to reach the dashboard, when a proxy in front changes host or scheme. */
+    readonly publicUrl: string | null;
   };
   readonly apiTokens: readonly ApiToken[];
   readonly board: { readonly admin: BoardAccount; readonly viewer: BoardAccount | null };
@@ -200,7 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis: { url: e.REDIS_URL ?? DEV_REDIS_URL, queuePrefix: e.HUB_QUEUE_PREFIX },
     queues,
     shutdownGraceMs: e.HUB_SHUTDOWN_GRACE_MS,
-    http: { port: e.HUB_PORT, metricsPort: e.HUB_METRICS_PORT },
+    http: { port: e.HUB_PORT, metricsPort: e.HUB_METRICS_PORT, publicUrl: e.HUB_PUBLIC_URL ?? null },
     apiTokens: parseApiTokens(e.HUB_API_TOKENS ?? `demo:${DEV_API_TOKEN}`) ?? [],
     board: {
       admin: e.BOARD_USERNAME && e.BOARD_PASSWORD ? { username: e.BOARD_USERNAME, password: e.BOARD_PASSWORD } : DEV_BOARD_ADMIN,

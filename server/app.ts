@@ -7,7 +7,7 @@ import type { Logger } from '../lib/logger';
 import { QUEUE_NAMES } from '../workers/queue-names';
 import type { QueueSet } from '../workers/queues';
 import { registerBoard } from './board.routes';
-import { registerHealthRoutes, type ReadinessCheck } from './health.routes';
+import { connectionChecks, registerHealthRoutes } from './health.routes';
 import { isRedisUnavailable, sendError } from './http-errors';
 import { registerJobRoutes } from './jobs.routes';
 import { registerMetricsRoute } from './metrics-server';
@@ -58,28 +58,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const names = QUEUE_NAMES; // HUB_QUEUES narrows what a worker serves, never what ops can see
   for (const name of names) deps.queues.get(name); // every queue connected now, never first while Redis is away
 
-  registerHealthRoutes(app, readinessChecks(deps));
+  registerHealthRoutes(app, connectionChecks(deps.db, deps.redis));
   registerMetricsRoute(app);
   registerJobRoutes(app, { registry: deps.registry, queues: deps.queues, redis: deps.redis, apiTokens: deps.config.apiTokens, log });
-  await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, log });
+  await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, publicUrl: deps.config.http.publicUrl, log });
   await app.ready();
   return app;
-}
-
-function readinessChecks(deps: AppDeps): ReadinessCheck[] {
-  return [
-    {
-      name: 'redis',
-      async run() {
-        if (deps.redis.status !== 'ready') throw new Error(`connection is ${deps.redis.status}`);
-        await deps.redis.ping();
-      },
-    },
-    {
-      name: 'mysql',
-      async run() {
-        await deps.db.query('SELECT 1');
-      },
-    },
-  ];
 }

@@ -48,14 +48,17 @@ function accountMatches(username: string, password: string, account: BoardAccoun
 }
 
 /**
- * A write must come from a page of this very origin: the browser sends `Origin` on every
- * cross-site and every non-GET fetch, so a missing or foreign one is refused (CSRF).
+ * A write must come from a page of the dashboard's own origin: browsers send `Origin` on every
+ * non-GET fetch, so a missing or foreign one is refused (CSRF). Behind a proxy that rewrites the
+ * host or ends TLS, `publicUrl` (HUB_PUBLIC_URL) is the origin browsers see; otherwise the origin's
+ * host must be the request's `Host`.
  */
-export function isSameOrigin(origin: string | undefined, host: string | undefined, protocol: string): boolean {
-  if (!origin || !host) return false;
+export function isSameOrigin(origin: string | undefined, host: string | undefined, publicUrl: string | null): boolean {
+  if (!origin) return false;
   try {
-    const url = new URL(origin);
-    return url.host === host && url.protocol === `${protocol}:`;
+    const from = new URL(origin);
+    if (publicUrl) return from.origin === new URL(publicUrl).origin;
+    return host !== undefined && from.host === host;
   } catch {
     return false;
   }

@@ -15,6 +15,8 @@ export interface BoardDeps {
   queues: QueueSet;
   names: readonly QueueName[];
   accounts: { admin: BoardAccount; viewer: BoardAccount | null };
+  /** The dashboard's address as browsers see it, when a proxy changes it (HUB_PUBLIC_URL). */
+  publicUrl: string | null;
   log: Logger;
 }
 
@@ -44,7 +46,7 @@ export async function registerBoard(app: FastifyInstance, deps: BoardDeps): Prom
       if (role !== 'admin') {
         return sendError(reply, 403, { error: 'forbidden', message: 'the viewer account is read-only' });
       }
-      if (!isSameOrigin(request.headers.origin, request.headers.host, request.protocol)) {
+      if (!isSameOrigin(request.headers.origin, request.headers.host, deps.publicUrl)) {
         return sendError(reply, 403, { error: 'cross_origin', message: 'dashboard writes must come from the dashboard itself' });
       }
       deps.log.info({ method: request.method, route: request.url.split('?')[0], board: role }, 'dashboard write');

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
 
 /** One thing `/readyz` needs: resolves when fine, throws saying what is wrong. */
 export interface ReadinessCheck {
@@ -41,4 +43,23 @@ async function runCheck(check: ReadinessCheck): Promise<CheckOutcome> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What every process needs to work: Redis answering on its producer connection, MySQL answering a query. */
+export function connectionChecks(db: DataSource, redis: Redis): ReadinessCheck[] {
+  return [
+    {
+      name: 'redis',
+      async run() {
+        if (redis.status !== 'ready') throw new Error(`connection is ${redis.status}`);
+        await redis.ping();
+      },
+    },
+    {
+      name: 'mysql',
+      async run() {
+        await db.query('SELECT 1');
+      },
+    },
+  ];
 }

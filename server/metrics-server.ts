@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../lib/logger';
 import { metricsRegistry } from '../lib/metrics';
+import { registerHealthRoutes, type ReadinessCheck } from './health.routes';
 
 /** `GET /metrics` for Prometheus, in the form prom-client renders. */
 export function registerMetricsRoute(app: FastifyInstance): void {
@@ -16,13 +17,13 @@ export interface MetricsServer {
 }
 
 /**
- * Worker and clock processes have no web face: they serve `/metrics` and `/healthz` on their own
- * port (HUB_METRICS_PORT; 0 picks a free one, as tests do).
+ * Worker and clock processes have no web face: they serve `/metrics`, `/healthz` and `/readyz` on
+ * their own port (HUB_METRICS_PORT; 0 picks a free one, as tests do).
  */
-export async function serveMetrics(port: number, log: Logger): Promise<MetricsServer> {
+export async function serveMetrics(port: number, log: Logger, checks: readonly ReadinessCheck[]): Promise<MetricsServer> {
   const app = Fastify({ logger: false });
   registerMetricsRoute(app);
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  registerHealthRoutes(app, checks);
   const address = await app.listen({ port, host: '0.0.0.0' });
   const bound = app.server.address();
   const actualPort = typeof bound === 'object' && bound ? bound.port : port;

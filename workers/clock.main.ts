@@ -1,3 +1,4 @@
+import { connectionChecks } from '../server/health.routes';
 import { serveMetrics } from '../server/metrics-server';
 import { startClockRole } from './clock';
 import { runProcess } from './process';
@@ -8,5 +9,5 @@ import { runProcess } from './process';
  */
 runProcess('clock', async (runtime, config, log) => [
   startClockRole(runtime, config, log),
-  await serveMetrics(config.http.metricsPort, log),
+  await serveMetrics(config.http.metricsPort, log, connectionChecks(runtime.db, runtime.redis)),
 ]);

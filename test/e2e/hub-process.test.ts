@@ -102,7 +102,9 @@ describe('the whole hub in one process (npm start: dist/server/hub.main.js)', ()
       const { id } = (await enqueued.json()) as { id: string };
       await waitForState(base, `/api/v1/jobs/sms-code-cleanup/${id}`, 'completed');
 
-      const workerMetrics = await (await fetch(`http://127.0.0.1:${listeningPort(worker, 'metrics listening')}/metrics`)).text();
+      const workerBase = `http://127.0.0.1:${listeningPort(worker, 'metrics listening')}`;
+      expect((await fetch(`${workerBase}/readyz`)).status).toBe(200);
+      const workerMetrics = await (await fetch(`${workerBase}/metrics`)).text();
       expect(workerMetrics).toMatch(/^jobhub_jobs_completed_total\{job="sms-code-cleanup",queue="messages",status="done"\} 1$/m);
       const webMetrics = await (await fetch(`${base}/metrics`)).text();
       expect(webMetrics).toMatch(/^jobhub_queue_jobs\{queue="messages",state="completed"\} \d+$/m);

@@ -110,6 +110,23 @@ describe('the enqueue API', () => {
     expect(await hub.queues.get('messages').count()).toBe(before);
   });
 
+  it('never answers 500 to malformed input', async () => {
+    const odd: { payload: string; type: string; expected: number }[] = [
+      { payload: '[1,2]', type: 'application/json', expected: 400 },
+      { payload: '"memberId"', type: 'application/json', expected: 400 },
+      { payload: 'null', type: 'application/json', expected: 400 },
+      { payload: '{"memberId": "1", "__proto__": {"admin": true}}', type: 'application/json', expected: 400 },
+      { payload: 'memberId=1', type: 'application/x-www-form-urlencoded', expected: 415 },
+      { payload: 'memberId: 1', type: 'text/plain', expected: 400 },
+      { payload: '', type: 'application/json', expected: 400 },
+    ];
+    for (const { payload, type, expected } of odd) {
+      const res = await app.inject({ method: 'POST', url: '/api/v1/jobs/test-greet', headers: { ...auth, 'content-type': type }, payload });
+      expect({ payload, status: res.statusCode }).toEqual({ payload, status: expected });
+      expect(res.json()).toMatchObject({ error: expect.any(String), message: expect.any(String) });
+    }
+  });
+
   it('401 without a token or with a wrong one, on every API route', async () => {
     for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: `Basic ${TOKEN}` }]) {
       const post = await app.inject({ method: 'POST', url: '/api/v1/jobs/test-greet', headers, payload: { memberId: '1' } });

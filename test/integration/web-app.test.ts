@@ -120,7 +120,7 @@ describe('the web app: dashboard, health and metrics', () => {
   it('refuses an admin write without a same-origin Origin, and lets a same-origin one act', async () => {
     const { failed, waiting } = await seedJobs();
     const queue = hub.queues.get('messages');
-    for (const origin of [undefined, 'https://evil.example', 'https://hub.example:3000']) {
+    for (const origin of [undefined, 'https://evil.example', 'http://hub.example:3001', 'not a url']) {
       const headers: Record<string, string> = { authorization: basic(ADMIN) };
       if (origin) headers.origin = origin;
       const res = await board('PUT', '/api/queues/messages/retry/failed', headers);

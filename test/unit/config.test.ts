@@ -66,11 +66,13 @@ describe('loadConfig', () => {
       { client: 'app-backend', token: 'fedcba9876543210xyz' },
     ]);
     expect(config.board).toEqual({ admin: { username: 'ops', password: 'a-long-password' }, viewer: { username: 'finance', password: 'another-password' } });
-    expect(config.http).toEqual({ port: 8080, metricsPort: 9464 });
+    expect(config.http).toEqual({ port: 8080, metricsPort: 9464, publicUrl: null });
     expect(problemsOf({ HUB_API_TOKENS: 'crm:short' })[0]).toMatch(/^HUB_API_TOKENS: /);
     expect(problemsOf({ HUB_API_TOKENS: 'no-colon-here-0123456789' })[0]).toMatch(/^HUB_API_TOKENS: /);
     expect(problemsOf({ BOARD_VIEWER_USERNAME: 'finance' })[0]).toMatch(/^BOARD_VIEWER_PASSWORD: /);
     expect(problemsOf({ BOARD_PASSWORD: 'x' })[0]).toMatch(/^BOARD_USERNAME: /);
+    expect(problemsOf({ HUB_PUBLIC_URL: 'jobhub.example.com/admin' })[0]).toMatch(/^HUB_PUBLIC_URL: /);
+    expect(loadConfig({ HUB_PUBLIC_URL: 'https://jobhub.example.com' }).http.publicUrl).toBe('https://jobhub.example.com');
   });
 
   it('gives a laptop working defaults and every system the database of MYSQL_URL', () => {
@@ -82,7 +84,7 @@ describe('loadConfig', () => {
     expect(config.businessSchemaOnStart).toBe(true);
     expect(config.apiTokens).toEqual([{ client: 'demo', token: 'demo-token-change-me' }]);
     expect(config.board).toEqual({ admin: { username: 'admin', password: 'admin' }, viewer: null });
-    expect(config.http).toEqual({ port: 3000, metricsPort: 9464 });
+    expect(config.http).toEqual({ port: 3000, metricsPort: 9464, publicUrl: null });
   });
 
   it('parses credentials, per-system databases and the queue selection', () => {
