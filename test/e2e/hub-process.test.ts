@@ -4,6 +4,7 @@ import { clearTables, openTestDataSource } from '../support/db';
 import { childEnv, testConfig } from '../support/env';
 import { spawnBuilt, type HubProcess } from '../support/processes';
 import { deletePrefix, testPrefix, testRedis } from '../support/queues';
+import { until } from '../support/wait';
 import { closeRedis } from '../../lib/redis';
 import { beijingSlot } from '../../lib/time';
 
@@ -16,13 +17,14 @@ function listeningPort(hub: HubProcess, msg = 'web listening'): number {
 }
 
 async function waitForState(base: string, path: string, state: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 200; i++) {
+  let body: Record<string, unknown> = {};
+  const fetchState = async (): Promise<boolean> => {
     const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    const body = (await res.json()) as Record<string, unknown>;
-    if (body.state === state) return body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${path} never reached ${state}`);
+    body = (await res.json()) as Record<string, unknown>;
+    return body.state === state;
+  };
+  await until(`${path} to reach ${state}`, fetchState, 20_000, 100);
+  return body;
 }
 
 describe('the whole hub in one process (npm start: dist/server/hub.main.js)', () => {

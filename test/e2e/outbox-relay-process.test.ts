@@ -1,50 +1,32 @@
-import type { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { HubOutbox } from '../../entities';
-import { closeRedis } from '../../lib/redis';
-import { QueueSet } from '../../workers/queues';
 import { clearTables, openTestDataSource } from '../support/db';
 import { childEnv, testConfig } from '../support/env';
 import { spawnBuilt, type HubProcess } from '../support/processes';
-import { deletePrefix, testPrefix, testQueueEvents, testRedis } from '../support/queues';
+import { openQueueLedger, type QueueLedger } from '../support/queue-ledger';
+import { testPrefix } from '../support/queues';
+import { until } from '../support/wait';
 
 const INSERTERS = 10;
 const TRANSACTIONS_PER_INSERTER = 5;
 const ROWS_PER_TRANSACTION = 20;
 const TOTAL = INSERTERS * TRANSACTIONS_PER_INSERTER * ROWS_PER_TRANSACTION;
 
-/** Polls `check` until it is true; the assertions that follow say what went wrong if it never is. */
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** Waits for the relays to settle; on a timeout it carries on, since the assertions that follow name the rows and jobs that went wrong. */
+const settle = (what: string, check: () => Promise<boolean>): Promise<void> => until(what, check, 15_000, 100).catch(() => undefined);
 
 describe('two worker processes relaying one hub_outbox (dist/workers/worker.main.js)', () => {
   const prefix = testPrefix(__filename);
   let db: DataSource;
-  let redis: Redis;
-  let queues: QueueSet;
-  let events: QueueEvents;
-  const added: string[] = [];
-  const duplicated: string[] = [];
+  let ledger: QueueLedger;
 
   beforeAll(async () => {
     db = await openTestDataSource(testConfig());
-    redis = await testRedis();
-    queues = new QueueSet(redis, prefix);
-    events = await testQueueEvents('messages', prefix);
-    events.on('added', ({ jobId }) => added.push(jobId));
-    events.on('duplicated', ({ jobId }) => duplicated.push(jobId));
+    ledger = await openQueueLedger(prefix);
     await clearTables(db, [HubOutbox]);
   });
   afterAll(async () => {
-    await events.close();
-    await queues.close();
-    await deletePrefix(redis, prefix);
-    await closeRedis(redis);
+    await ledger.close();
     await clearTables(db, [HubOutbox]);
     await db.destroy();
   });
@@ -58,6 +40,7 @@ describe('two worker processes relaying one hub_outbox (dist/workers/worker.main
       HUB_MIGRATE_ON_START: 'false',
       HUB_BUSINESS_SCHEMA_ON_START: 'false',
     });
+    const messages = ledger.queues.get('messages');
     const workers: HubProcess[] = [spawnBuilt('workers/worker.main.js', env), spawnBuilt('workers/worker.main.js', env)];
     try {
       await Promise.all(workers.map((w) => w.waitFor(/"msg":"workers started"/)));
@@ -78,8 +61,8 @@ describe('two worker processes relaying one hub_outbox (dist/workers/worker.main
       );
 
       const repo = db.getRepository(HubOutbox);
-      await until(async () => (await repo.countBy({ status: 'PENDING' })) === 0, 15_000);
-      await until(async () => (await queues.get('messages').getCompletedCount()) >= TOTAL, 15_000);
+      await settle('no PENDING rows', async () => (await repo.countBy({ status: 'PENDING' })) === 0);
+      await settle(`${TOTAL} completed jobs`, async () => (await messages.getCompletedCount()) >= TOTAL);
     } finally {
       for (const w of workers) w.child.kill('SIGTERM');
     }
@@ -91,9 +74,9 @@ describe('two worker processes relaying one hub_outbox (dist/workers/worker.main
     expect(notOnce.map((r) => `${r.id}:${r.status}:${r.attempts}`)).toEqual([]);
 
     const expectedIds = rows.map((r) => `outbox-${r.id}`).sort();
-    const completed = await queues.get('messages').getJobs(['completed'], 0, -1);
+    const completed = await messages.getJobs(['completed'], 0, -1);
     expect(completed.map((j) => j.id).sort()).toEqual(expectedIds);
-    expect(await queues.get('messages').getJobCounts('wait', 'active', 'delayed', 'failed', 'prioritized')).toEqual({
+    expect(await messages.getJobCounts('wait', 'active', 'delayed', 'failed', 'prioritized')).toEqual({
       wait: 0,
       active: 0,
       delayed: 0,
@@ -101,10 +84,9 @@ describe('two worker processes relaying one hub_outbox (dist/workers/worker.main
       prioritized: 0,
     });
 
-    // The events stream is ordered: once the sentinel's 'added' arrives, every earlier event has too.
-    await queues.get('messages').add('sentinel', {}, { jobId: 'sentinel' });
-    await until(async () => added.includes('sentinel'), 10_000);
-    expect(added.filter((id) => id !== 'sentinel').sort()).toEqual(expectedIds);
-    expect(duplicated).toEqual([]);
+    // The events stream is ordered: once the ledger's sentinel arrives, every earlier event has too.
+    await ledger.drain();
+    expect([...ledger.added].sort()).toEqual(expectedIds);
+    expect(ledger.duplicated).toEqual([]);
   });
 });

@@ -1,4 +1,3 @@
-import type { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import cron from 'node-cron';
 import { z } from 'zod';
@@ -12,7 +11,9 @@ import { createEnqueue } from '../../workers/enqueue';
 import { QueueSet } from '../../workers/queues';
 import { captureLogger } from '../support/logs';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis';
-import { deletePrefix, testPrefix, testQueueEvents, testRedis } from '../support/queues';
+import { openQueueLedger, type QueueLedger } from '../support/queue-ledger';
+import { testPrefix, testRedis } from '../support/queues';
+import { until } from '../support/wait';
 
 const job = (name: string) =>
   defineJob({ name, queue: 'messages', description: name, payload: z.strictObject({}), handle: async () => done(null) });
@@ -27,12 +28,6 @@ const stranger = job('test-clock-stranger');
 const registry = buildRegistry([pair, slow, fast, hourly, daily, minutely, retried]);
 
 type Line = Record<string, unknown>;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  for (const start = Date.now(); !(await check()); await sleep(20)) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-  }
-}
 /** The slot instant a job id names (`<job>@yyyyMMddHHmm[ss]`, Beijing time). */
 function slotOf(id: string): Date {
   const [, y, mo, d, h, mi, s = '00'] = /@(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?$/.exec(id) ?? [];
@@ -46,13 +41,11 @@ const slotCount = async (job: string, outcome: string): Promise<number> =>
 
 describe('the clock', () => {
   const prefix = testPrefix(__filename);
+  /** Every 'added' event of the messages queue, by job id: the ledger of what reached BullMQ. */
+  let ledger: QueueLedger;
   let redis: Redis;
   let queues: QueueSet;
-  let events: QueueEvents;
-  /** Every 'added' event of the messages queue, by job id: the ledger of what reached BullMQ. */
-  const added: string[] = [];
   const running: Clock[] = [];
-  const addedCount = (id: string): number => added.filter((a) => a === id).length;
   const jobIds = async (name: string): Promise<string[]> =>
     (await queues.get('messages').getJobs()).filter((j) => j.name === name).map((j) => j.id as string).sort();
 
@@ -66,17 +59,12 @@ describe('the clock', () => {
   };
 
   beforeAll(async () => {
-    redis = await testRedis();
-    queues = new QueueSet(redis, prefix);
-    events = await testQueueEvents('messages', prefix);
-    events.on('added', ({ jobId }) => added.push(jobId));
+    ledger = await openQueueLedger(prefix);
+    ({ redis, queues } = ledger);
   });
   afterAll(async () => {
     await Promise.all(running.map((c) => c.stop()));
-    await events.close();
-    await queues.close();
-    await deletePrefix(redis, prefix);
-    await closeRedis(redis);
+    await ledger.close();
   });
 
   it('enqueues each slot once when two clocks run on the same prefix', async () => {
@@ -86,10 +74,10 @@ describe('the clock', () => {
     await until('three slots', async () => (await jobIds(pair.name)).length >= 3, 9_000);
     await Promise.all([a.clock.stop(), b.clock.stop()]);
     const ids = await jobIds(pair.name);
-    await until('the added events', () => ids.every((id) => addedCount(id) >= 1), 3_000);
+    await until('the added events', () => ids.every((id) => ledger.count(id) >= 1), 3_000);
     for (const id of ids) {
       expect(id).toMatch(/^test-clock-pair@\d{13}[02468]$/);
-      expect(addedCount(id)).toBe(1);
+      expect(ledger.count(id)).toBe(1);
       expect([...a.find('slot enqueued'), ...b.find('slot enqueued')].filter((l) => l.jobId === id)).toHaveLength(1);
     }
     // Both clocks fired the slots: the one that lost the race found it enqueued.
@@ -162,9 +150,9 @@ describe('the clock', () => {
     await redis.del(`${prefix}:clock:${ids[0] as string}`);
     const withoutMarker = await start();
     expect(withoutMarker.find('slot enqueued').map((l) => l.jobId)).toEqual([ids[0]]);
-    await until('the added events', () => addedCount(ids[0] as string) >= 2, 3_000);
-    expect(addedCount(ids[0] as string)).toBe(2);
-    expect(addedCount(ids[1] as string)).toBe(1);
+    await until('the added events', () => ledger.count(ids[0] as string) >= 2, 3_000);
+    expect(ledger.count(ids[0] as string)).toBe(2);
+    expect(ledger.count(ids[1] as string)).toBe(1);
   });
 
   describe('with a Redis that goes away', () => {
