@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import { withTimeout } from '../lib/async';
 
 /** The one error body every API route answers with: a code for programs, a message for people. */
 export interface ErrorBody {
@@ -13,10 +14,11 @@ export function sendError(reply: FastifyReply, status: number, body: ErrorBody):
 
 /** Errors of a producer connection that cannot reach Redis (fail-fast: no offline queue). */
 export function isRedisUnavailable(err: unknown): boolean {
+  if (err instanceof RedisUnavailableError) return true;
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|redis unavailable/i.test(err.message)
+    /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable/i.test(err.message)
   );
 }
 
@@ -28,14 +30,6 @@ export class RedisUnavailableError extends Error {
 }
 
 /** Bounds a Redis round trip so a request never hangs on a half-dead connection. */
-export async function withRedisTimeout<T>(work: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisUnavailableError(`no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function withRedisTimeout<T>(work: Promise<T>, ms = 5_000): Promise<T> {
+  return withTimeout(work, ms, () => new RedisUnavailableError(`no answer within ${ms} ms`));
 }

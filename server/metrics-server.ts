@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../lib/logger';
 import { metricsRegistry } from '../lib/metrics';
 import { registerHealthRoutes, type ReadinessCheck } from './health.routes';
+import { listen } from './listen';
 
 /** `GET /metrics` for Prometheus, in the form prom-client renders. */
 export function registerMetricsRoute(app: FastifyInstance): void {
@@ -24,9 +25,7 @@ export async function serveMetrics(port: number, log: Logger, checks: readonly R
   const app = Fastify({ logger: false });
   registerMetricsRoute(app);
   registerHealthRoutes(app, checks);
-  const address = await app.listen({ port, host: '0.0.0.0' });
-  const bound = app.server.address();
-  const actualPort = typeof bound === 'object' && bound ? bound.port : port;
-  log.info({ address, port: actualPort }, 'metrics listening');
-  return { port: actualPort, close: () => app.close() };
+  const bound = await listen(app, port);
+  log.info({ port: bound }, 'metrics listening');
+  return { port: bound, close: () => app.close() };
 }

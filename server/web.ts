@@ -6,6 +6,7 @@ import { QUEUE_NAMES } from '../workers/queue-names';
 import { watchQueueMetrics } from '../workers/queue-metrics';
 import type { Role, Runtime } from '../workers/runtime';
 import { buildApp } from './app';
+import { listen } from './listen';
 
 export interface WebRole extends Role {
   readonly app: FastifyInstance;
@@ -16,9 +17,7 @@ export interface WebRole extends Role {
 export async function startWebRole(runtime: Runtime, config: Config, log: Logger): Promise<WebRole> {
   const app = await buildApp({ config, log, db: runtime.db, redis: runtime.redis, queues: runtime.queues, registry });
   const unwatch = watchQueueMetrics(runtime.queues, QUEUE_NAMES);
-  await app.listen({ port: config.http.port, host: '0.0.0.0' });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  const port = await listen(app, config.http.port);
   log.info({ port, dashboard: `http://127.0.0.1:${port}/admin/queues` }, 'web listening');
   return {
     app,

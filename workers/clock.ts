@@ -6,6 +6,7 @@ import { CLOCK_TIMEZONE, SCHEDULES, type Schedule } from '../jobs/schedules';
 import type { Config } from '../lib/config';
 import type { Enqueue } from '../lib/context';
 import type { Logger } from '../lib/logger';
+import { createSleeper } from '../lib/async';
 import { clockSlots } from '../lib/metrics';
 import { beijingSlot } from '../lib/time';
 import { describeIssues } from '../lib/validation';
@@ -124,22 +125,9 @@ function latestSlot(entry: Entry, now: Date): Date | undefined {
 export function startClock(deps: ClockDeps, schedules: readonly Schedule[]): Clock {
   const { log, redis } = deps;
   const inflight = new Set<Promise<void>>();
-  const wakers = new Set<() => void>();
-  let stopped = false;
+  const sleeper = createSleeper();
 
   const count = (job: string, outcome: Outcome): void => clockSlots.inc({ job, outcome });
-
-  /** Resolves false when the clock stops first. */
-  const sleep = (ms: number): Promise<boolean> =>
-    new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        wakers.delete(wake);
-        resolve(!stopped);
-      };
-      const timer = setTimeout(wake, ms);
-      wakers.add(wake);
-    });
 
   // The marker outlives BullMQ's retention of the job, so a restart cannot fire a slot again;
   // SET NX decides which of two racing clocks reports the slot, the job id already deduped the add.
@@ -165,11 +153,11 @@ export function startClock(deps: ClockDeps, schedules: readonly Schedule[]): Clo
         else log.debug({ job, jobId }, 'slot already enqueued');
         return;
       } catch (err) {
-        const wait = stopped ? 0 : Math.min(delay, deadline - Date.now());
+        const wait = sleeper.stopped ? 0 : Math.min(delay, deadline - Date.now());
         if (wait > 0) log.warn({ err, job, jobId, retryInMs: wait }, 'slot enqueue failed: retrying');
-        if (wait <= 0 || !(await sleep(wait))) {
+        if (wait <= 0 || !(await sleeper.sleep(wait))) {
           count(job, 'error');
-          log.error({ err, job, jobId }, stopped ? 'slot not enqueued: clock stopped' : 'slot not enqueued: gave up at the next slot');
+          log.error({ err, job, jobId }, sleeper.stopped ? 'slot not enqueued: clock stopped' : 'slot not enqueued: gave up at the next slot');
           return;
         }
       }
@@ -177,7 +165,7 @@ export function startClock(deps: ClockDeps, schedules: readonly Schedule[]): Clo
   };
 
   const run = (entry: Entry, slot: Date): Promise<void> => {
-    if (stopped) return Promise.resolve();
+    if (sleeper.stopped) return Promise.resolve();
     const p = fire(entry, slot).finally(() => inflight.delete(p));
     inflight.add(p);
     return p;
@@ -202,7 +190,7 @@ export function startClock(deps: ClockDeps, schedules: readonly Schedule[]): Clo
   const now = deps.now();
   const catchUps = entries.filter((e) => e.periodMs >= HOUR_MS).map((e) => ({ e, slot: latestSlot(e, now) }));
   void Promise.all(catchUps.map(({ e, slot }) => (slot ? run(e, slot) : undefined))).then(() => {
-    if (!stopped) log.info({ jobs: catchUps.map(({ e }) => e.schedule.job.name) }, 'clock caught up');
+    if (!sleeper.stopped) log.info({ jobs: catchUps.map(({ e }) => e.schedule.job.name) }, 'clock caught up');
   });
 
   const settled = async (): Promise<void> => {
@@ -211,9 +199,8 @@ export function startClock(deps: ClockDeps, schedules: readonly Schedule[]): Clo
   return {
     settled,
     async stop() {
-      stopped = true;
+      sleeper.stop();
       for (const entry of entries) await entry.task.destroy();
-      for (const wake of [...wakers]) wake();
       await settled();
     },
   };

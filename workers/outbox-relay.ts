@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { createSleeper } from '../lib/async';
 import { HubOutbox } from '../entities/hub/hub-outbox.entity';
 import type { JobRegistry } from '../jobs/define-job';
 import { InvalidPayloadError } from '../lib/errors';
@@ -143,19 +144,12 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
     return { claimed: done.claimed, enqueued: done.ready, failed: done.failed.map((f) => f.id), deferred: [] };
   }
 
-  let stopped = false;
+  const sleeper = createSleeper();
   let loop: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
-  const pause = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      wake = resolve;
-      timer = setTimeout(resolve, ms);
-    });
 
   async function run(): Promise<void> {
     let failures = 0;
-    while (!stopped) {
+    while (!sleeper.stopped) {
       let full = false;
       try {
         const report = await relayOnce();
@@ -166,19 +160,17 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
         log.warn({ err }, 'outbox relay batch failed: backing off');
       }
       // A full batch means a backlog: the next one at once; after failures, exponentially later.
-      if (!full && !stopped) await pause(Math.min(options.pollMs * 2 ** Math.min(failures, 16), maxBackoffMs));
+      if (!full) await sleeper.sleep(Math.min(options.pollMs * 2 ** Math.min(failures, 16), maxBackoffMs));
     }
   }
 
   return {
     relayOnce,
     start() {
-      if (!loop && !stopped) loop = run();
+      if (!loop && !sleeper.stopped) loop = run();
     },
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      wake?.();
+      sleeper.stop();
       await loop;
     },
   };
