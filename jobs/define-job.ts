@@ -3,6 +3,9 @@ import type { z } from 'zod';
 import type { JobContext } from '../lib/context';
 import { isQueueName, type QueueName } from '../workers/queue-names';
 
+/** An entity class (a TypeORM-decorated class). */
+export type EntityClass = new () => object;
+
 export type JobResult<R = unknown> = { status: 'done'; result: R } | { status: 'skipped'; reason: string };
 
 export const done = <R>(result: R): JobResult<R> => ({ status: 'done', result });
@@ -18,6 +21,11 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
   readonly payload: S;
   /** Attempts, backoff and retention for this job, over the queue's defaults. */
   readonly options?: JobsOptions;
+  /**
+   * The entities whose tables the job reads or writes. The runner refuses to run the job while the
+   * schema check finds one of them missing a table, a column or the unique key its idempotency relies on.
+   */
+  readonly entities?: readonly EntityClass[];
   handle(payload: z.output<S>, ctx: JobContext): Promise<JobResult<R>>;
 }
 

@@ -11,6 +11,7 @@ export const smsCodeCleanup = defineJob({
   queue: 'messages',
   description: 'Delete expired one-time SMS codes (sms_code_temps) in primary-key batches',
   payload: z.strictObject({ batchSize: z.number().int().min(1).max(10_000).default(5_000) }),
+  entities: [SmsCodeTemp],
   options: { attempts: 3, backoff: { type: 'exponential', delay: 10_000, jitter: 0.5 } },
   async handle({ batchSize }, ctx) {
     const now = ctx.now();

@@ -4,11 +4,20 @@ import { loadConfig, type Config } from '../../lib/config';
 export const TEST_MYSQL_SERVER = (process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/jobhub').replace(/\/[^/]*$/, '');
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-export const TEST_DB_PATTERN = /^jobhub_test_\d+(_[a-z0-9]+)?$/;
+export const TEST_DB_PATTERN = /^jobhub_test_([a-z]+_)?\d+(_[a-z0-9]+)?$/;
+
+/**
+ * `JOBHUB_TEST_RUN` (letters) keeps the databases of one jest run apart from another's running at
+ * the same time on the same server: `jobhub_test_<run>_<n>` instead of `jobhub_test_<n>`.
+ */
+const RUN = /^[a-z]+$/.test(process.env.JOBHUB_TEST_RUN ?? '') ? `${process.env.JOBHUB_TEST_RUN}_` : '';
+
+/** The databases global-setup drops and creates again: this run's, never another run's. */
+export const RUN_DATABASES_REGEXP = `^jobhub_test_${RUN}[0-9]`;
 
 /** Each jest worker owns `jobhub_test_<n>`, prepared by global-setup. */
 export function workerDatabase(): string {
-  return `jobhub_test_${process.env.JEST_WORKER_ID ?? '1'}`;
+  return `jobhub_test_${RUN}${process.env.JEST_WORKER_ID ?? '1'}`;
 }
 
 /** Configuration as a process would load it, pointed at this worker's database. */

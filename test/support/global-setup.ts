@@ -3,7 +3,7 @@ import { applyBusinessSchema } from '../../entities/apply-business-schema';
 import { migrate } from '../../entities/migrate';
 import { withServerConnection } from '../../entities/mysql-server';
 import { createLogger } from '../../lib/logger';
-import { TEST_REDIS_URL, testConfig } from './env';
+import { RUN_DATABASES_REGEXP, TEST_REDIS_URL, testConfig } from './env';
 import { assertMysqlUp, assertRedisUp } from './services';
 
 /**
@@ -15,7 +15,7 @@ export default async function globalSetup(globalConfig: { maxWorkers: number }):
   const server = testConfig().mysql;
   await assertMysqlUp(server);
   await withServerConnection(server, async (conn) => {
-    const [dbs] = await conn.query<mysql.RowDataPacket[]>("SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE 'jobhub\\_test\\_%'");
+    const [dbs] = await conn.query<mysql.RowDataPacket[]>('SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name REGEXP ?', [RUN_DATABASES_REGEXP]);
     for (const row of dbs) await conn.query(`DROP DATABASE \`${String(row.name)}\``);
   });
 
