@@ -7,6 +7,11 @@ export interface SchemaProblem {
   table: string;
   column?: string;
   problem: string;
+  /**
+   * A missing table, column or unique key: jobs using the table would fail, or worse, write
+   * duplicates. Type, length and nullability differences are reported but let jobs run.
+   */
+  blocking: boolean;
 }
 
 interface DbColumn {
@@ -30,27 +35,32 @@ export async function checkSchema(db: DataSource): Promise<SchemaProblem[]> {
     const table = `${database}.${meta.tableName}`;
     const columns = await readColumns(db, database, meta.tableName);
     if (columns.size === 0) {
-      problems.push({ table, problem: 'table missing' });
+      problems.push({ table, problem: 'table missing', blocking: true });
       continue;
     }
     for (const column of meta.columns) {
       const actual = columns.get(column.databaseName.toLowerCase());
-      if (!actual) problems.push({ table, column: column.databaseName, problem: 'column missing' });
-      else for (const problem of compareColumn(db, column, actual)) problems.push({ table, column: column.databaseName, problem });
+      if (!actual) problems.push({ table, column: column.databaseName, problem: 'column missing', blocking: true });
+      else for (const problem of compareColumn(db, column, actual)) problems.push({ table, column: column.databaseName, problem, blocking: false });
     }
     const uniques = await readUniqueKeys(db, database, meta.tableName);
     for (const key of expectedUniqueKeys(meta)) {
       if (!uniques.some((u) => sameSet(u, key))) {
-        problems.push({ table, problem: `unique key (${key.join(', ')}) missing: duplicates would no longer be refused` });
+        problems.push({ table, problem: `unique key (${key.join(', ')}) missing: duplicates would no longer be refused`, blocking: true });
       }
     }
   }
   return problems;
 }
 
+/** `database.table[.column]: problem`: one problem on one line, as the report and the guard print it. */
+export function describeSchemaProblem(p: SchemaProblem): string {
+  return `${p.table}${p.column ? `.${p.column}` : ''}: ${p.problem}`;
+}
+
 export function formatSchemaReport(problems: readonly SchemaProblem[]): string {
   if (problems.length === 0) return 'schema check: every entity matches the database';
-  const lines = problems.map((p) => `  ${p.table}${p.column ? `.${p.column}` : ''}: ${p.problem}`);
+  const lines = problems.map((p) => `  ${describeSchemaProblem(p)}`);
   return `schema check: ${problems.length} problem(s)\n${lines.join('\n')}`;
 }
 

@@ -28,9 +28,9 @@ describe('schema check', () => {
       await db.query('ALTER TABLE hub_cursor DROP PRIMARY KEY');
       const problems = await checkSchema(db);
       expect(problems).toEqual([
-        { table: `${scratch}.sms_code_temps`, column: 'phone', problem: 'length is 11, expected 20' },
-        { table: `${scratch}.sms_code_temps`, column: 'used', problem: 'column missing' },
-        { table: `${scratch}.hub_cursor`, problem: 'unique key (name) missing: duplicates would no longer be refused' },
+        { table: `${scratch}.sms_code_temps`, column: 'phone', problem: 'length is 11, expected 20', blocking: false },
+        { table: `${scratch}.sms_code_temps`, column: 'used', problem: 'column missing', blocking: true },
+        { table: `${scratch}.hub_cursor`, problem: 'unique key (name) missing: duplicates would no longer be refused', blocking: true },
       ]);
       expect(formatSchemaReport(problems)).toContain('schema check: 3 problem(s)');
     } finally {
