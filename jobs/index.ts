@@ -1,9 +1,10 @@
 import { buildRegistry, type JobDefinition } from './define-job';
+import { hubCanary } from './hub-canary.job';
 import { smsCodeCleanup } from './sms-code-cleanup.job';
 
 /** Every job the hub runs: the only registry. */
-export const JOBS: readonly JobDefinition[] = [smsCodeCleanup];
+export const JOBS: readonly JobDefinition[] = [smsCodeCleanup, hubCanary];
 
 export const registry = buildRegistry(JOBS);
 
-export { smsCodeCleanup };
+export { hubCanary, smsCodeCleanup };

@@ -49,6 +49,20 @@ export const clockSlots = new Counter({
   registers: [metricsRegistry],
 });
 
+export const sweeperRestored = new Counter({
+  name: 'jobhub_sweeper_restored_total',
+  help: 'Jobs a sweeper added again because MySQL says unfinished and Redis no longer had them',
+  labelNames: ['sweeper'] as const,
+  registers: [metricsRegistry],
+});
+
+export const sweeperRuns = new Counter({
+  name: 'jobhub_sweeper_runs_total',
+  help: 'Sweeper passes, by outcome (swept, skipped_locked: another process swept this period, error)',
+  labelNames: ['sweeper', 'outcome'] as const,
+  registers: [metricsRegistry],
+});
+
 let defaultsOn = false;
 
 /** Process metrics (CPU, memory, event-loop lag); entry points call it once. */
@@ -57,3 +71,17 @@ export function collectProcessMetrics(): void {
   defaultsOn = true;
   collectDefaultMetrics({ register: metricsRegistry, prefix: 'jobhub_' });
 }
+
+export const workersRecreated = new Counter({
+  name: 'jobhub_workers_recreated_total',
+  help: 'Workers the watchdog replaced because their blocking connection stayed down while Redis answered',
+  labelNames: ['queue'] as const,
+  registers: [metricsRegistry],
+});
+
+export const jobsHandedBack = new Counter({
+  name: 'jobhub_jobs_handed_back_total',
+  help: 'Running jobs moved back to wait by a shutting-down worker, for another worker to run',
+  labelNames: ['job', 'queue'] as const,
+  registers: [metricsRegistry],
+});

@@ -2,11 +2,20 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { createSleeper } from '../lib/async';
 import { HubOutbox } from '../entities/hub/hub-outbox.entity';
 import type { JobRegistry } from '../jobs/define-job';
-import { InvalidPayloadError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { outboxRows } from '../lib/metrics';
-import { prepareJob, type PreparedJob } from './enqueue';
-import type { QueueName } from './queue-names';
+import type { PreparedJob } from './enqueue';
+import {
+  OUTBOX_JOB_PREFIX,
+  addByQueue,
+  bigIds,
+  fitLastError,
+  markOutboxRowsFailed,
+  prepareOutboxJob,
+  selectOutboxRows,
+  type OutboxFailure,
+  type OutboxRow,
+} from './outbox-rows';
 import type { QueueSet } from './queues';
 
 export interface OutboxRelayDeps { db: DataSource; registry: JobRegistry; queues: QueueSet; log: Logger; now: () => Date }
@@ -31,32 +40,13 @@ export interface OutboxRelay {
   stop(): Promise<void>;
 }
 
-const LAST_ERROR_CHARS = 1_000;
 /** The longest wait between tries while Redis or MySQL keeps failing. */
 const MAX_BACKOFF_MS = 30_000;
-type ClaimedRow = { id: string; jobName: string; payload: string | null };
-type FailedRow = { id: string; reason: string };
 
 /** Thrown inside the claim transaction so that it rolls back. */
 class EnqueueRefused extends Error {
   constructor(readonly claimed: number, readonly ids: string[], readonly reason: unknown) {
     super(`enqueue failed: ${reason instanceof Error ? reason.message : String(reason)}`);
-  }
-}
-
-/** Cut by characters, not UTF-16 units: no surrogate pair is split, and strict mode never refuses the UPDATE. */
-const fitLastError = (text: string): string => [...text].slice(0, LAST_ERROR_CHARS).join('');
-
-/** The job ready for addBulk, or why the row can never be enqueued. */
-function prepareRow(registry: JobRegistry, row: ClaimedRow): PreparedJob | string {
-  const def = registry.get(row.jobName);
-  if (!def) return `no job named ${JSON.stringify(row.jobName)} in this hub`;
-  try {
-    return prepareJob(def, JSON.parse(row.payload ?? 'null'), { jobId: `outbox-${row.id}` });
-  } catch (err) {
-    if (err instanceof InvalidPayloadError) return `invalid payload for ${def.name}: ${err.message}`;
-    if (err instanceof SyntaxError) return `payload of ${def.name} is not JSON`;
-    throw err;
   }
 }
 
@@ -66,63 +56,45 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
   const batchSize = options.batchSize ?? 500;
   const maxBackoffMs = Math.max(MAX_BACKOFF_MS, options.pollMs);
   const update = (manager: EntityManager) => manager.createQueryBuilder().update(HubOutbox);
-  const bigIds = (ids: readonly string[]) => ids.map((id) => BigInt(id));
-  const claim = (manager: EntityManager, at: Date): Promise<ClaimedRow[]> =>
-    manager
-      .createQueryBuilder(HubOutbox, 'o')
-      .select('o.id', 'id').addSelect('o.job_name', 'jobName')
-      // MySQL 8 returns JSON parsed and MariaDB as text: as text from both, parsed in one place.
-      .addSelect('CAST(o.payload AS CHAR)', 'payload')
+  const claim = (manager: EntityManager, at: Date): Promise<OutboxRow[]> =>
+    selectOutboxRows(manager)
       .where("o.status = 'PENDING' AND (o.run_at IS NULL OR o.run_at <= :at)", { at })
       .orderBy('o.id', 'ASC').limit(batchSize)
       // SKIP LOCKED: relays in other processes take the next rows instead of waiting for these.
       .setLock('pessimistic_write').setOnLocked('skip_locked')
-      .getRawMany<ClaimedRow>();
-
-  async function markFailed(manager: EntityManager, failed: readonly FailedRow[], at: Date): Promise<void> {
-    if (failed.length === 0) return;
-    // Each row has its own reason, yet one statement: a CASE over the ids.
-    const params: Record<string, unknown> = {};
-    const cases = failed.map((f, i) => {
-      params[`fid${i}`] = BigInt(f.id);
-      params[`reason${i}`] = fitLastError(f.reason);
-      return `WHEN :fid${i} THEN :reason${i}`;
-    });
-    await update(manager)
-      .set({ status: 'FAILED', attempts: () => 'attempts + 1', lastError: () => `CASE id ${cases.join(' ')} END`, updatedTime: at })
-      .where('id IN (:...failedIds)', { failedIds: bigIds(failed.map((f) => f.id)) })
-      .setParameters(params)
-      .execute();
-  }
+      .getRawMany<OutboxRow>();
 
   async function relayOnce(): Promise<RelayReport> {
     const at = now();
-    let done: { claimed: number; ready: string[]; failed: FailedRow[] };
+    let done: { claimed: number; ready: string[]; failed: OutboxFailure[] };
     try {
       // READ COMMITTED: no gap locks, so the other systems' inserts never wait for the relay.
       done = await db.transaction('READ COMMITTED', async (manager) => {
         const rows = await claim(manager, at);
-        const failed: FailedRow[] = [];
-        const byQueue = new Map<QueueName, PreparedJob[]>();
+        const failed: OutboxFailure[] = [];
+        const jobs: PreparedJob[] = [];
+        const ready: string[] = [];
         for (const row of rows) {
-          const job = prepareRow(registry, row);
-          if (typeof job === 'string') failed.push({ id: row.id, reason: job });
-          else byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+          const job = prepareOutboxJob(registry, row);
+          if (typeof job === 'string') {
+            failed.push({ id: row.id, reason: job });
+          } else {
+            jobs.push(job);
+            ready.push(row.id);
+          }
         }
-        const ready = rows.map((r) => r.id).filter((id) => !failed.some((f) => f.id === id));
         // Added before the commit: should the commit fail, the next try adds the same job ids, which BullMQ
         // ignores while it still holds them (completed jobs are kept an hour).
-        const adds = [...byQueue].map(([queue, jobs]) => queues.get(queue).addBulk(jobs.map(({ name, data, opts }) => ({ name, data, opts }))));
-        await Promise.all(adds).catch((err: unknown) => {
+        await addByQueue(queues, jobs).catch((err: unknown) => {
           throw new EnqueueRefused(rows.length, ready, err);
         });
         if (ready.length > 0) {
           await update(manager)
-            .set({ status: 'ENQUEUED', jobId: () => "CONCAT('outbox-', id)", attempts: () => 'attempts + 1', updatedTime: at })
+            .set({ status: 'ENQUEUED', jobId: () => `CONCAT('${OUTBOX_JOB_PREFIX}', id)`, attempts: () => 'attempts + 1', updatedTime: at })
             .where('id IN (:...ids)', { ids: bigIds(ready) })
             .execute();
         }
-        await markFailed(manager, failed, at);
+        await markOutboxRowsFailed(manager, failed, at, 'PENDING');
         return { claimed: rows.length, ready, failed };
       });
     } catch (err) {

@@ -1,6 +1,11 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-export type OutboxStatus = 'PENDING' | 'ENQUEUED' | 'FAILED';
+/**
+ * PENDING: waits for the relay. ENQUEUED: its job is in Redis (or lost there: the outbox sweeper adds it
+ * again). DONE: the job completed, so a job missing from Redis is retention, not loss. FAILED: never
+ * enqueued (unknown job, invalid payload) or failed for good; `last_error` says why.
+ */
+export type OutboxStatus = 'PENDING' | 'ENQUEUED' | 'DONE' | 'FAILED';
 
 /**
  * Other systems insert a row here in their own transaction; the relay (worker process) enqueues it
@@ -8,6 +13,7 @@ export type OutboxStatus = 'PENDING' | 'ENQUEUED' | 'FAILED';
  */
 @Entity('hub_outbox')
 @Index('idx_hub_outbox_status_run_at', ['status', 'runAt', 'id'])
+@Index('idx_hub_outbox_status_id', ['status', 'id'])
 export class HubOutbox {
   @PrimaryGeneratedColumn({ type: 'bigint', unsigned: true })
   id!: string;

@@ -1,4 +1,6 @@
 import { HubOutboxAndCursor1763900000000 } from './1763900000000-hub-outbox-and-cursor';
+import { HubCanary1764000000000 } from './1764000000000-hub-canary';
+import { HubOutboxStatusIdIndex1764000000001 } from './1764000000001-hub-outbox-status-id-index';
 
 /** In order. A migration, once released, is never edited: add a new one. */
-export const MIGRATIONS = [HubOutboxAndCursor1763900000000];
+export const MIGRATIONS = [HubOutboxAndCursor1763900000000, HubCanary1764000000000, HubOutboxStatusIdIndex1764000000001];

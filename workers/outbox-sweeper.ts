@@ -1,0 +1,115 @@
+import type { DataSource } from 'typeorm';
+import { HubOutbox } from '../entities/hub/hub-outbox.entity';
+import type { PreparedJob } from './enqueue';
+import {
+  addByQueue,
+  bigIds,
+  markOutboxRowsFailed,
+  outboxJobId,
+  prepareOutboxJob,
+  selectOutboxRows,
+  type OutboxFailure,
+  type OutboxRow,
+} from './outbox-rows';
+import type { SweepScope, Sweeper } from './sweeper';
+
+/**
+ * hub_outbox rows ENQUEUED whose job Redis no longer holds. The runner marks a row DONE while its
+ * job is still active, and FAILED once it failed for good, so such a row is lost work, not work
+ * retention removed: it is added again as `outbox-<id>`, from the row's payload, validated again.
+ */
+
+const BATCH_SIZE = 500;
+
+type ListedRow = { id: string; jobName: string };
+
+/** The next batch after `afterId` by primary key: ids and names only, payloads are read for the missing ones. */
+function listEnqueued(db: DataSource, afterId: string): Promise<ListedRow[]> {
+  return db
+    .createQueryBuilder(HubOutbox, 'o')
+    .select('o.id', 'id')
+    .addSelect('o.job_name', 'jobName')
+    .where("o.status = 'ENQUEUED' AND o.id > :afterId", { afterId: BigInt(afterId) })
+    .orderBy('o.id', 'ASC')
+    .limit(BATCH_SIZE)
+    .getRawMany<ListedRow>();
+}
+
+/**
+ * The rows whose job hash is gone: one pipeline of EXISTS on `queue.toKey(jobId)`, the key BullMQ
+ * keeps a job's hash under until it removes the job. A job name this hub no longer knows has no
+ * queue to look in, and no worker here could run it: it counts as missing, and is failed on restore.
+ */
+async function missingIds({ redis, queues, registry }: SweepScope, rows: readonly ListedRow[]): Promise<string[]> {
+  const missing: string[] = [];
+  const checks: { id: string; key: string }[] = [];
+  for (const row of rows) {
+    const def = registry.get(row.jobName);
+    if (def) checks.push({ id: row.id, key: queues.get(def.queue).toKey(outboxJobId(row.id)) });
+    else missing.push(row.id);
+  }
+  if (checks.length === 0) return missing;
+  const replies = await redis.pipeline(checks.map(({ key }) => ['exists', key])).exec();
+  if (!replies || replies.length !== checks.length) throw new Error('Redis answered the EXISTS pipeline only in part');
+  replies.forEach(([err, exists], i) => {
+    if (err) throw err;
+    if (exists === 0) missing.push((checks[i] as { id: string }).id);
+  });
+  return missing;
+}
+
+/** Adds the missing jobs again, or fails the rows that can no longer be enqueued; returns how many were added. */
+async function restore(scope: SweepScope, ids: readonly string[]): Promise<number> {
+  const { db, queues, registry, log } = scope;
+  const at = scope.now();
+  // Read again after EXISTS: a job that finished meanwhile marked its row DONE before it left Redis.
+  const rows = await selectOutboxRows(db.manager)
+    .where("o.status = 'ENQUEUED' AND o.id IN (:...ids)", { ids: bigIds(ids) })
+    .orderBy('o.id', 'ASC')
+    .getRawMany<OutboxRow>();
+  const jobs: PreparedJob[] = [];
+  const restored: string[] = [];
+  const failed: OutboxFailure[] = [];
+  for (const row of rows) {
+    const job = prepareOutboxJob(registry, row);
+    if (typeof job === 'string') {
+      failed.push({ id: row.id, reason: job });
+    } else {
+      jobs.push(job);
+      restored.push(row.id);
+    }
+  }
+  // Same job ids: should another pass or process add one first, BullMQ keeps the one it has.
+  await addByQueue(queues, jobs);
+  if (restored.length > 0) {
+    // attempts counts enqueues, as the relay's does: ops see a row that had to be restored.
+    await db
+      .createQueryBuilder()
+      .update(HubOutbox)
+      .set({ attempts: () => 'attempts + 1', updatedTime: at })
+      .where("id IN (:...ids) AND status = 'ENQUEUED'", { ids: bigIds(restored) })
+      .execute();
+    log.debug({ outboxIds: restored }, 'outbox jobs added again');
+  }
+  await markOutboxRowsFailed(db.manager, failed, at, 'ENQUEUED');
+  for (const f of failed) log.warn({ outboxId: f.id, reason: f.reason }, 'outbox row failed: its job is gone from Redis and cannot be added again');
+  return jobs.length;
+}
+
+export const outboxSweeper: Sweeper = {
+  name: 'outbox',
+  everyMs: 60_000,
+  async sweep(scope) {
+    let restored = 0;
+    // Keyset by primary key: bounded memory, and rows restored or failed behind the cursor are not seen twice.
+    for (let afterId = '0'; !scope.signal.aborted; ) {
+      const rows = await listEnqueued(scope.db, afterId);
+      const missing = await missingIds(scope, rows);
+      if (missing.length > 0) restored += await restore(scope, missing);
+      const last = rows.at(-1);
+      if (!last || rows.length < BATCH_SIZE) break;
+      afterId = last.id;
+    }
+    return restored;
+  },
+};

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import type { JobRegistry } from '../jobs/define-job';
+import { createSleeper } from '../lib/async';
+import type { Logger } from '../lib/logger';
+import { sweeperRestored, sweeperRuns } from '../lib/metrics';
+import type { QueueSet } from './queues';
+
+/**
+ * Redis is not the system of record: a sweeper adds again, with the same job id, the work MySQL
+ * says is unfinished but whose job Redis no longer holds (flushed, lost in a crash without AOF).
+ * Each sweeper owns the rule for its table; this file runs them.
+ */
+
+export interface SweepScope {
+  db: DataSource;
+  /** The producer connection: the lock and the existence checks fail fast while Redis is away. */
+  redis: Redis;
+  queues: QueueSet;
+  registry: JobRegistry;
+  log: Logger;
+  now: () => Date;
+  /** Aborted when the loop stops: a sweeper checks it between batches and returns what it restored. */
+  signal: AbortSignal;
+}
+
+export interface Sweeper {
+  /** The lock key and the metrics' label: unique, stable. */
+  readonly name: string;
+  /** How often. */
+  readonly everyMs: number;
+  /** One pass; returns how many jobs it restored. Adds with the work's own job id, so a pass run twice adds nothing twice. */
+  sweep(scope: SweepScope): Promise<number>;
+}
+
+export interface SweeperLoop {
+  /** Aborts the scope's signal and waits for a pass in flight; leaves no timer behind. */
+  stop(): Promise<void>;
+}
+
+export type SweepDeps = Omit<SweepScope, 'signal'>;
+
+/** A few seconds: a starting process serves first, and a fleet started together spreads its first tries. */
+const FIRST_DELAY_MS = 5_000;
+
+/** Held for a whole period, never released: one pass per period across every process. */
+export const sweeperLockKey = (prefix: string, name: string): string => `${prefix}:sweeper:${name}`;
+
+/** Names who holds the lock, for ops reading the key. */
+const lockToken = (): string => `${hostname()}:${process.pid}:${randomUUID()}`;
+
+/** One pass, counted; 'locked' when another process swept this period. Throws what the pass threw. */
+async function runPass(deps: SweepDeps, sweeper: Sweeper, signal: AbortSignal, lock: boolean): Promise<number | 'locked'> {
+  const labels = { sweeper: sweeper.name };
+  const started = Date.now();
+  let restored: number;
+  try {
+    if (lock) {
+      const taken = await deps.redis.set(sweeperLockKey(deps.queues.prefix, sweeper.name), lockToken(), 'PX', sweeper.everyMs, 'NX');
+      if (taken !== 'OK') {
+        sweeperRuns.inc({ ...labels, outcome: 'skipped_locked' });
+        deps.log.debug(labels, 'sweep skipped: another process swept this period');
+        return 'locked';
+      }
+    }
+    restored = await sweeper.sweep({ ...deps, signal });
+  } catch (err) {
+    sweeperRuns.inc({ ...labels, outcome: 'error' });
+    throw err;
+  }
+  sweeperRuns.inc({ ...labels, outcome: 'swept' });
+  sweeperRestored.inc(labels, restored);
+  if (restored > 0) deps.log.info({ ...labels, restored, ms: Date.now() - started }, 'sweeper restored jobs lost from Redis');
+  return restored;
+}
+
+/**
+ * One pass now, for tests and ops; returns how many jobs it restored. Without the lock by default:
+ * whoever calls it wants the pass, and job ids make it harmless next to a loop's. With `lock: true`
+ * it is a loop's pass, returning 0 when another process holds the period.
+ */
+export async function sweepOnce(deps: SweepDeps, sweeper: Sweeper, options: { lock?: boolean } = {}): Promise<number> {
+  const restored = await runPass(deps, sweeper, new AbortController().signal, options.lock ?? false);
+  return restored === 'locked' ? 0 : restored;
+}
+
+/** One loop per sweeper: the first pass after `firstDelayMs`, then one every `everyMs`, each under the lock. */
+export function startSweepers(deps: SweepDeps, sweepers: readonly Sweeper[], options: { firstDelayMs?: number } = {}): SweeperLoop {
+  const names = new Set<string>();
+  for (const s of sweepers) {
+    // A shared name would share a lock: one of the two would never run.
+    if (names.has(s.name)) throw new Error(`sweeper ${s.name} is registered twice`);
+    if (!(s.everyMs > 0)) throw new Error(`sweeper ${s.name}: everyMs must be positive`);
+    names.add(s.name);
+  }
+  const sleeper = createSleeper();
+  const controller = new AbortController();
+
+  const loop = async (sweeper: Sweeper): Promise<void> => {
+    const firstDelayMs = options.firstDelayMs ?? FIRST_DELAY_MS * (1 + Math.random());
+    for (let wait = firstDelayMs; await sleeper.sleep(wait); wait = sweeper.everyMs) {
+      try {
+        await runPass(deps, sweeper, controller.signal, true);
+      } catch (err) {
+        // The lock stays taken: the next try is a period later, in whichever process gets there first.
+        deps.log.warn({ err, sweeper: sweeper.name }, 'sweep failed: tried again next period');
+      }
+    }
+  };
+  const loops = sweepers.map(loop);
+
+  return {
+    async stop() {
+      controller.abort();
+      sleeper.stop();
+      await Promise.all(loops);
+    },
+  };
+}
