@@ -39,3 +39,21 @@ export async function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: ()
     clearTimeout(timer);
   }
 }
+
+/** True once `work` settles within `ms`, false if it is still running then (it is left to run). */
+export async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  const settled = work.then(
+    () => true,
+    () => true,
+  );
+  if (!Number.isFinite(ms)) return settled;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

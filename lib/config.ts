@@ -81,6 +81,8 @@ const envSchema = z
       { message: `expected a comma-separated subset of ${QUEUE_NAMES.join(',')}` },
     ),
     HUB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
+    HUB_JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+    HUB_WORKER_WATCHDOG_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
     HUB_PORT: port.default(3000),
     HUB_METRICS_PORT: port.default(9464),
     HUB_PUBLIC_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), {
@@ -154,6 +156,12 @@ export interface Config {
   /** Queues this process works on (HUB_QUEUES), all by default. */
   readonly queues: readonly QueueName[];
   readonly shutdownGraceMs: number;
+  readonly worker: {
+    /** A job's lock: a worker that dies mid-job has its job picked up again after about this long. */
+    readonly lockMs: number;
+    /** How long a worker's blocking connection may stay down, Redis being reachable, before the worker is recreated. */
+    readonly watchdogMs: number;
+  };
   readonly http: {
     /** The web process (and `npm start`): API, dashboard, health and metrics. */
     readonly port: number;
@@ -205,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis: { url: e.REDIS_URL ?? DEV_REDIS_URL, queuePrefix: e.HUB_QUEUE_PREFIX },
     queues,
     shutdownGraceMs: e.HUB_SHUTDOWN_GRACE_MS,
+    worker: { lockMs: e.HUB_JOB_LOCK_MS, watchdogMs: e.HUB_WORKER_WATCHDOG_MS },
     http: { port: e.HUB_PORT, metricsPort: e.HUB_METRICS_PORT, publicUrl: e.HUB_PUBLIC_URL ?? null },
     apiTokens: parseApiTokens(e.HUB_API_TOKENS ?? `demo:${DEV_API_TOKEN}`) ?? [],
     board: {

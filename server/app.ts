@@ -7,7 +7,7 @@ import type { Logger } from '../lib/logger';
 import { QUEUE_NAMES } from '../workers/queue-names';
 import type { QueueSet } from '../workers/queues';
 import { registerBoard } from './board.routes';
-import { connectionChecks, registerHealthRoutes } from './health.routes';
+import { connectionChecks, registerHealthRoutes, type ReadinessCheck } from './health.routes';
 import { isRedisUnavailable, sendError } from './http-errors';
 import { registerJobRoutes } from './jobs.routes';
 import { registerMetricsRoute } from './metrics-server';
@@ -20,6 +20,8 @@ export interface AppDeps {
   redis: Redis;
   queues: QueueSet;
   registry: JobRegistry;
+  /** What `/readyz` checks; Redis and MySQL when not given. Read at each request, so roles started later add theirs. */
+  readiness?: readonly ReadinessCheck[];
 }
 
 /** Job payloads carry ids and parameters; anything near this size is a mistake. */
@@ -58,7 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const names = QUEUE_NAMES; // HUB_QUEUES narrows what a worker serves, never what ops can see
   for (const name of names) deps.queues.get(name); // every queue connected now, never first while Redis is away
 
-  registerHealthRoutes(app, connectionChecks(deps.db, deps.redis));
+  registerHealthRoutes(app, deps.readiness ?? connectionChecks(deps.db, deps.redis));
   registerMetricsRoute(app);
   registerJobRoutes(app, { registry: deps.registry, queues: deps.queues, redis: deps.redis, apiTokens: deps.config.apiTokens, log });
   await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, publicUrl: deps.config.http.publicUrl, log });

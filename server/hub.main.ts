@@ -6,7 +6,7 @@ import { startWebRole } from './web';
 /**
  * `npm start`: web, worker and clock in one process, sharing one data source and one producer
  * connection. The embedded default for a laptop or a small site; larger ones run the three apart.
- * On shutdown the clock stops first, then the web, then the workers.
+ * On shutdown the three stop together: workers stop fetching at once and hand back what they cannot finish.
  */
 runProcess('hub', async (runtime, config, log) => {
   const worker = startWorkerRole(runtime, config, log);

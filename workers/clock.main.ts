@@ -1,4 +1,3 @@
-import { connectionChecks } from '../server/health.routes';
 import { serveMetrics } from '../server/metrics-server';
 import { startClockRole } from './clock';
 import { runProcess } from './process';
@@ -9,5 +8,5 @@ import { runProcess } from './process';
  */
 runProcess('clock', async (runtime, config, log) => [
   startClockRole(runtime, config, log),
-  await serveMetrics(config.http.metricsPort, log, connectionChecks(runtime.db, runtime.redis)),
+  await serveMetrics(config.http.metricsPort, log, runtime.readiness),
 ]);

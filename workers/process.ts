@@ -8,7 +8,7 @@ export type StartRoles = (runtime: Runtime, config: Config, log: Logger) => Prom
 
 /**
  * The life of every process: configuration (exit 1 listing every bad variable), logger, runtime,
- * then its roles; on SIGTERM the roles close in the order given, then the runtime.
+ * then its roles; on SIGTERM the roles close together (workers stop fetching at once), then the runtime.
  */
 export function runProcess(proc: string, startRoles: StartRoles): void {
   const main = async (): Promise<void> => {
@@ -19,7 +19,7 @@ export function runProcess(proc: string, startRoles: StartRoles): void {
     const runtime = await openRuntime(config, log);
     const roles = await startRoles(runtime, config, log);
     onShutdown(log, config.shutdownGraceMs, async () => {
-      for (const role of roles) await role.close();
+      await Promise.all(roles.map((role) => role.close()));
       await runtime.close();
     });
   };

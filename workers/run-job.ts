@@ -1,4 +1,4 @@
-import { DelayedError, RateLimitError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, RateLimitError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { writeAudit } from '../lib/audit';
@@ -13,10 +13,13 @@ import {
   isTransientDatabaseError,
 } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { jobsHandedBack } from '../lib/metrics';
 import { parsePayload } from '../lib/validation';
 import { skipped, type JobRegistry, type JobResult } from '../jobs/define-job';
 import type { QueueName } from './queue-names';
+import { markOutboxDone, outboxIdOf } from './outbox-finish';
 import type { QueueSet } from './queues';
+import type { SchemaGuard } from './schema-guard';
 
 export interface RunnerDeps {
   config: Config;
@@ -28,33 +31,90 @@ export interface RunnerDeps {
   /** Producer-side queues: a vendor's rate limit is set on the queue, for every worker. */
   queues: QueueSet;
   now: () => Date;
+  /** Refuses jobs whose tables lack a column or key they rely on; absent where no check runs. */
+  schema?: Pick<SchemaGuard, 'refusalFor'>;
 }
 
 const NEVER_ABORTED = new AbortController().signal;
 
 export type JobProcessor = (job: Job, token?: string, signal?: AbortSignal) => Promise<JobResult>;
 
+/** A job running in this process, with the lock token that lets the pool hand it back. */
+export interface RunningJob {
+  readonly job: Job;
+  readonly token: string | undefined;
+  /** Set by the pool when it moved the job back to wait at the shutdown deadline. */
+  handedBack: boolean;
+}
+
+/** What the worker pool and the runner share so that a shutdown hands work back instead of dropping it. */
+export interface InFlight {
+  /** Aborted when the process starts shutting down. */
+  readonly stopping: AbortSignal;
+  readonly running: Map<string, RunningJob>;
+}
+
+/** For a runner outside a pool (benchmarks, tests): never shutting down. */
+export const standalone = (): InFlight => ({ stopping: NEVER_ABORTED, running: new Map() });
+
 /**
- * The one processor every queue runs: find the job → validate the payload again → build a
- * job-scoped context → handle → turn our error classes into BullMQ's behaviour.
+ * The one processor every queue runs: find the job → validate the payload again → check the schema
+ * it relies on → build a job-scoped context → handle → turn our error classes into BullMQ's
+ * behaviour. During a shutdown, a job that stops on `ctx.signal` goes straight back to wait.
  */
-export function createProcessor(deps: RunnerDeps): JobProcessor {
+export function createProcessor(deps: RunnerDeps, inFlight: InFlight = standalone()): JobProcessor {
   return async (job, token, cancelSignal) => {
     const log = deps.log.child({ job: job.name, jobId: job.id, queue: job.queueName, attempt: job.attemptsMade + 1 });
     const started = performance.now();
+    const key = job.id ?? '';
+    const running: RunningJob = { job, token, handedBack: false };
+    inFlight.running.set(key, running);
     try {
+      if (inFlight.stopping.aborted) return await handBack(running, log, 'the worker is shutting down');
       const def = deps.registry.get(job.name);
       if (!def) throw new PermanentError('UNKNOWN_JOB', `no job named ${JSON.stringify(job.name)} in this hub`);
       const payload = parsePayload(def.payload, job.data);
+      const refusal = deps.schema?.refusalFor(def);
+      if (refusal) throw new PermanentError('SCHEMA_MISMATCH', refusal);
       // BullMQ aborts it on worker.cancelJob / cancelAllJobs (shutdown).
       const signal = cancelSignal ?? NEVER_ABORTED;
       const result = await def.handle(payload, buildContext(deps, job, log, signal));
+      if (running.handedBack) return await handBack(running, log, 'finished after the shutdown deadline');
+      await markOutboxFinished(deps, job, log);
       log.info({ status: result.status, ms: Math.round(performance.now() - started) }, 'job finished');
       return result;
     } catch (err) {
-      return handleFailure(err, { job, token, log, queues: deps.queues });
+      if (err instanceof WaitingError) throw err;
+      if (inFlight.stopping.aborted && !isDuplicateKeyError(err)) return await handBack(running, log, 'stopped for the shutdown');
+      return await handleFailure(err, { job, token, log, queues: deps.queues });
+    } finally {
+      inFlight.running.delete(key);
     }
   };
+}
+
+/**
+ * Back to wait, keeping its attempts: another worker runs it from the start (handlers are
+ * idempotent). Left to stalled detection it would wait a lock's length and count as a stall.
+ */
+async function handBack(running: RunningJob, log: Logger, reason: string): Promise<never> {
+  if (!running.handedBack) {
+    await running.job.moveToWait(running.token);
+    running.handedBack = true;
+    jobsHandedBack.inc({ job: running.job.name, queue: running.job.queueName });
+    log.info({ reason }, 'job handed back to wait');
+  } else {
+    log.warn({ reason }, 'job ran on after it was handed back: its next run finds the work done');
+  }
+  throw new WaitingError();
+}
+
+/** A job from hub_outbox marks its row done while still active, so the sweeper never takes it for lost. */
+async function markOutboxFinished(deps: RunnerDeps, job: Job, log: Logger): Promise<void> {
+  const outboxId = outboxIdOf(job.id);
+  if (outboxId === undefined) return;
+  // Best effort: should it fail, the sweeper may run the job again, and handlers are idempotent.
+  await markOutboxDone(deps.db, outboxId, deps.now()).catch((err: unknown) => log.warn({ err, outboxId }, 'could not mark the outbox row done'));
 }
 
 function buildContext(deps: RunnerDeps, job: Job, log: Logger, signal: AbortSignal): JobContext {

@@ -7,8 +7,10 @@ import type { Config } from '../lib/config';
 import type { Enqueue } from '../lib/context';
 import type { Logger } from '../lib/logger';
 import { checkRedisDurability, closeRedis, createRedis, waitForRedis } from '../lib/redis';
+import { connectionChecks, type ReadinessCheck } from '../server/health.routes';
 import { createEnqueue } from './enqueue';
 import { QueueSet } from './queues';
+import { startSchemaGuard, type SchemaGuard } from './schema-guard';
 
 /** A part of a process (web, worker, clock): one process runs one role, or all three. */
 export interface Role {
@@ -22,6 +24,10 @@ export interface Runtime {
   readonly redis: Redis;
   readonly queues: QueueSet;
   readonly enqueue: Enqueue;
+  /** The schema check, run at start and every minute: `/readyz` reports it, the runner obeys it. */
+  readonly schema: SchemaGuard;
+  /** What this process's `/readyz` checks: Redis, MySQL and the schema; roles add their own. */
+  readonly readiness: ReadinessCheck[];
   close(): Promise<void>;
 }
 
@@ -40,12 +46,16 @@ export async function openRuntime(config: Config, log: Logger): Promise<Runtime>
   }
   await checkRedisDurability(redis, log, config.env === 'production');
   const queues = new QueueSet(redis, config.redis.queuePrefix);
+  const schema = await startSchemaGuard(db, log);
   return {
     db,
     redis,
     queues,
     enqueue: createEnqueue(queues),
+    schema,
+    readiness: [...connectionChecks(db, redis), schema.readiness],
     async close() {
+      schema.stop();
       await queues.close();
       await closeRedis(redis);
       if (db.isInitialized) await db.destroy();

@@ -1,14 +1,26 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { jobDuration, jobsCompleted, jobsFailed, jobsRetried } from '../lib/metrics';
+import { settlesWithin } from '../lib/async';
+import { jobDuration, jobsCompleted, jobsFailed, jobsHandedBack, jobsRetried } from '../lib/metrics';
 import type { JobResult } from '../jobs/define-job';
+import type { ReadinessCheck } from '../server/health.routes';
+import { markOutboxFailed, outboxIdOf } from './outbox-finish';
 import type { QueueName } from './queue-names';
 import { QUEUE_SETTINGS } from './queues';
-import { createProcessor, type RunnerDeps } from './run-job';
+import { createProcessor, type InFlight, type JobProcessor, type RunnerDeps, type RunningJob } from './run-job';
+import { blockingConnectionStatus, startWorkerWatchdog } from './worker-watchdog';
 
 export interface WorkerPool {
+  /** The workers running now: the watchdog may have replaced some since the start. */
   readonly workers: readonly Worker[];
-  close(): Promise<void>;
+  /**
+   * Stops fetching at once and aborts `ctx.signal`; jobs that end within `graceMs` end normally,
+   * those still running then are moved back to wait. Resolves without waiting for those.
+   * Without `graceMs` it waits for every running job.
+   */
+  close(graceMs?: number): Promise<void>;
+  /** For /readyz: every worker's blocking connection is up. */
+  readonly readiness: ReadinessCheck;
 }
 
 export interface WorkerPoolOptions {
@@ -16,6 +28,10 @@ export interface WorkerPoolOptions {
   /** A worker-role connection (maxRetriesPerRequest: null); BullMQ duplicates it for blocking reads. */
   connection: Redis;
   prefix: string;
+  /** A job's lock, and how often stalled jobs are looked for (BullMQ's defaults: 30 s). */
+  lockMs?: number;
+  /** How long a blocking connection may stay down, Redis answering, before its worker is recreated. */
+  watchdogMs?: number;
 }
 
 /**
@@ -31,36 +47,102 @@ function observeDuration(job: Job, queue: QueueName): void {
 
 /** One BullMQ worker per selected queue, all running the same processor. */
 export function startWorkers(deps: RunnerDeps, options: WorkerPoolOptions): WorkerPool {
-  const workers = options.queues.map((queue) => {
-    const settings = QUEUE_SETTINGS[queue];
-    const worker = new Worker(queue, createProcessor(deps), {
-      connection: options.connection,
-      prefix: options.prefix,
-      concurrency: settings.concurrency,
-      limiter: settings.limiter ?? UNTHROTTLED,
-    });
-    worker.on('error', (err) => deps.log.error({ err, queue }, 'worker error'));
-    worker.on('completed', (job, result: JobResult | undefined) => {
-      jobsCompleted.inc({ job: job.name, queue, status: result?.status ?? 'done' });
-      observeDuration(job, queue);
-    });
-    worker.on('failed', (job, err) => {
-      if (!job) return;
-      const final = job.finishedOn !== undefined;
-      (final ? jobsFailed : jobsRetried).inc({ job: job.name, queue });
-      observeDuration(job, queue);
-      deps.log[final ? 'error' : 'warn'](
-        { job: job.name, jobId: job.id, queue, attemptsMade: job.attemptsMade, reason: err.message },
-        final ? 'job failed for good' : 'job attempt failed',
-      );
-    });
-    return worker;
-  });
+  const stopping = new AbortController();
+  const inFlight: InFlight = { stopping: stopping.signal, running: new Map() };
+  const processor = createProcessor(deps, inFlight);
+  const workers = new Map<QueueName, Worker>();
+  for (const queue of options.queues) workers.set(queue, createWorker(deps, options, queue, processor));
   deps.log.info({ queues: options.queues }, 'workers started');
+
+  const watchdog = startWorkerWatchdog({
+    workers: () => [...workers.entries()],
+    redis: deps.redis,
+    downForMs: options.watchdogMs ?? 60_000,
+    log: deps.log,
+    recreate(queue, stuck) {
+      workers.set(queue, createWorker(deps, options, queue, processor));
+      // Its jobs go back to wait for the new worker (they would stall otherwise); a graceful close
+      // would wait forever on the stuck fetch loop.
+      const ownJob = (r: RunningJob): boolean => r.token?.startsWith(`${stuck.id}:`) ?? false;
+      void handBackRunning(inFlight, deps, ownJob, 'worker recreated: its running jobs handed back to wait')
+        .then(() => stuck.close(true))
+        .catch((err: unknown) => deps.log.warn({ err, queue }, 'could not close the replaced worker'));
+    },
+  });
+
   return {
-    workers,
-    async close() {
-      await Promise.all(workers.map((w) => w.close()));
+    get workers() {
+      return [...workers.values()];
+    },
+    readiness: {
+      name: 'workers',
+      async run() {
+        const down: string[] = [];
+        for (const [queue, worker] of workers) {
+          const status = await blockingConnectionStatus(worker);
+          if (status !== 'ready') down.push(`${queue} (${status})`);
+        }
+        if (down.length > 0) throw new Error(`blocking connection not ready: ${down.join(', ')}`);
+      },
+    },
+    async close(graceMs = Number.POSITIVE_INFINITY) {
+      watchdog.stop();
+      stopping.abort();
+      const current = [...workers.values()];
+      const closing = Promise.all(current.map((w) => w.close()));
+      for (const w of current) w.cancelAllJobs('shutting down');
+      if (await settlesWithin(closing, graceMs)) return;
+      await handBackRunning(inFlight, deps, () => true, 'shutdown deadline passed: running jobs handed back to wait');
     },
   };
+}
+
+function createWorker(deps: RunnerDeps, options: WorkerPoolOptions, queue: QueueName, processor: JobProcessor): Worker {
+  const settings = QUEUE_SETTINGS[queue];
+  const lockMs = options.lockMs ?? 30_000;
+  const worker = new Worker(queue, processor, {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: settings.concurrency,
+    limiter: settings.limiter ?? UNTHROTTLED,
+    lockDuration: lockMs,
+    stalledInterval: lockMs,
+  });
+  worker.on('error', (err) => deps.log.error({ err, queue }, 'worker error'));
+  worker.on('completed', (job, result: JobResult | undefined) => {
+    jobsCompleted.inc({ job: job.name, queue, status: result?.status ?? 'done' });
+    observeDuration(job, queue);
+  });
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const final = job.finishedOn !== undefined;
+    (final ? jobsFailed : jobsRetried).inc({ job: job.name, queue });
+    observeDuration(job, queue);
+    const outboxId = final ? outboxIdOf(job.id) : undefined;
+    // Failed for good, its row says so: the sweeper never brings back what ops must look at.
+    if (outboxId) void markOutboxFailed(deps.db, outboxId, err.message, deps.now()).catch((e: unknown) => deps.log.warn({ err: e, outboxId }, 'could not mark the outbox row failed'));
+    deps.log[final ? 'error' : 'warn'](
+      { job: job.name, jobId: job.id, queue, attemptsMade: job.attemptsMade, reason: err.message },
+      final ? 'job failed for good' : 'job attempt failed',
+    );
+  });
+  return worker;
+}
+
+/** Running jobs (those `which` picks) go back to wait, for another worker to run. */
+async function handBackRunning(inFlight: InFlight, deps: RunnerDeps, which: (r: RunningJob) => boolean, message: string): Promise<void> {
+  const running = [...inFlight.running.values()].filter((r) => !r.handedBack && which(r));
+  await Promise.all(
+    running.map(async (r) => {
+      try {
+        await r.job.moveToWait(r.token);
+        r.handedBack = true;
+        jobsHandedBack.inc({ job: r.job.name, queue: r.job.queueName });
+      } catch (err) {
+        deps.log.warn({ err, jobId: r.job.id }, 'could not hand the job back: stalled detection will');
+      }
+    }),
+  );
+  const handedBack = running.filter((r) => r.handedBack).map((r) => r.job.id);
+  if (handedBack.length > 0) deps.log.warn({ jobIds: handedBack }, message);
 }

@@ -3,36 +3,44 @@ import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import { closeRedis, createRedis } from '../lib/redis';
 import { startOutboxRelay } from './outbox-relay';
+import { outboxSweeper } from './outbox-sweeper';
 import type { Role, Runtime } from './runtime';
 import { startWorkers } from './start-workers';
+import { startSweepers } from './sweeper';
 
-/** The worker role: BullMQ workers for the queues of HUB_QUEUES, and the hub_outbox relay. */
+/** Every sweeper the worker runs: MySQL state that says work is unfinished, checked against Redis. */
+const SWEEPERS = [outboxSweeper];
+
+/**
+ * The worker role: BullMQ workers for the queues of HUB_QUEUES, the hub_outbox relay and the
+ * sweepers. Its workers' blocking connections join the process's `/readyz`.
+ */
 export function startWorkerRole(runtime: Runtime, config: Config, log: Logger): Role {
   const now = (): Date => new Date();
   const workerConnection = createRedis(config.redis.url, 'worker');
+  const { db, redis, queues } = runtime;
   const pool = startWorkers(
+    { config, db, redis, log, registry, enqueue: runtime.enqueue, queues, now, schema: runtime.schema },
     {
-      config,
-      db: runtime.db,
-      redis: runtime.redis,
-      log,
-      registry,
-      enqueue: runtime.enqueue,
-      queues: runtime.queues,
-      now,
+      queues: config.queues,
+      connection: workerConnection,
+      prefix: config.redis.queuePrefix,
+      lockMs: config.worker.lockMs,
+      watchdogMs: config.worker.watchdogMs,
     },
-    { queues: config.queues, connection: workerConnection, prefix: config.redis.queuePrefix },
   );
+  runtime.readiness.push(pool.readiness);
   // Every worker process relays: SKIP LOCKED lets them share the table, so one more replica never duplicates a job.
   const relay = startOutboxRelay(
-    { db: runtime.db, registry, queues: runtime.queues, log: log.child({ component: 'outbox-relay' }), now },
+    { db, registry, queues, log: log.child({ component: 'outbox-relay' }), now },
     { pollMs: config.outboxPollMs },
   );
+  const sweepers = startSweepers({ db, redis, queues, registry, log: log.child({ component: 'sweeper' }), now }, SWEEPERS);
   return {
     async close() {
-      // The relay first: a batch in flight still needs the producer queues and the data source.
-      await relay.stop();
-      await pool.close();
+      // The workers stop fetching first, at once; the relay and the sweepers finish a batch in flight meanwhile.
+      const draining = pool.close(config.shutdownGraceMs);
+      await Promise.all([relay.stop(), sweepers.stop(), draining]);
       await closeRedis(workerConnection);
     },
   };

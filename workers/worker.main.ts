@@ -1,4 +1,3 @@
-import { connectionChecks } from '../server/health.routes';
 import { serveMetrics } from '../server/metrics-server';
 import { runProcess } from './process';
 import { startWorkerRole } from './worker-role';
@@ -6,5 +5,5 @@ import { startWorkerRole } from './worker-role';
 /** The worker process: BullMQ workers for the queues of HUB_QUEUES (all by default) and the outbox relay. */
 runProcess('worker', async (runtime, config, log) => [
   startWorkerRole(runtime, config, log),
-  await serveMetrics(config.http.metricsPort, log, connectionChecks(runtime.db, runtime.redis)),
+  await serveMetrics(config.http.metricsPort, log, runtime.readiness),
 ]);

@@ -9,7 +9,8 @@ import { closeRedis } from '../../lib/redis';
 import { createEnqueue } from '../../workers/enqueue';
 import type { QueueName } from '../../workers/queue-names';
 import { QueueSet } from '../../workers/queues';
-import { startWorkers, type WorkerPool } from '../../workers/start-workers';
+import type { RunnerDeps } from '../../workers/run-job';
+import { startWorkers, type WorkerPool, type WorkerPoolOptions } from '../../workers/start-workers';
 import { openTestDataSource } from './db';
 import { testConfig } from './env';
 import { captureLogger } from './logs';
@@ -25,19 +26,25 @@ export interface TestHub {
   prefix: string;
   log: Logger;
   logText(): string;
-  startWorkers(queues: QueueName[]): WorkerPool;
+  /** Real workers on this hub's prefix; `options` sets the lock and watchdog timings. */
+  startWorkers(queues: QueueName[], options?: TestWorkerOptions): WorkerPool;
   close(): Promise<void>;
 }
 
 export interface TestHubOptions {
   registry?: JobRegistry;
   now?: () => Date;
+  /** Another database of the same server (a scratch copy a test may damage); this worker's by default. */
+  mysqlUrl?: string;
 }
+
+/** Lock and watchdog timings, and the schema guard a worker process would pass. */
+export type TestWorkerOptions = Pick<WorkerPoolOptions, 'lockMs' | 'watchdogMs'> & { schema?: RunnerDeps['schema'] };
 
 /** The real pieces of a worker process (data source, producer, queues, workers) on a per-file prefix. */
 export async function openTestHub(file: string, options: TestHubOptions = {}): Promise<TestHub> {
   const prefix = testPrefix(file);
-  const config = testConfig({ HUB_QUEUE_PREFIX: prefix });
+  const config = testConfig({ HUB_QUEUE_PREFIX: prefix, ...(options.mysqlUrl ? { MYSQL_URL: options.mysqlUrl } : {}) });
   const db = await openTestDataSource(config);
   const redis = await testRedis('producer');
   const queues = new QueueSet(redis, prefix);
@@ -53,17 +60,20 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
     prefix,
     log,
     logText: text,
-    startWorkers(names) {
+    startWorkers(names, { schema, ...timings } = {}) {
       const connection = track({ kind: 'redis', value: redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }) });
       const pool = startWorkers(
-        { config, db, redis, log, registry: options.registry ?? defaultRegistry, enqueue, queues, now: options.now ?? (() => new Date()) },
-        { queues: names, connection, prefix },
+        { config, db, redis, log, registry: options.registry ?? defaultRegistry, enqueue, queues, now: options.now ?? (() => new Date()), schema },
+        { queues: names, connection, prefix, ...timings },
       );
       for (const w of pool.workers) track({ kind: 'worker', value: w });
       const closable: WorkerPool = {
-        workers: pool.workers,
-        async close() {
-          await pool.close();
+        get workers() {
+          return pool.workers;
+        },
+        readiness: pool.readiness,
+        async close(graceMs) {
+          await pool.close(graceMs);
           await closeRedis(connection);
         },
       };

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { closeRedis } from '../../lib/redis';
 import { track } from './resources';
@@ -11,7 +13,7 @@ export interface PrivateRedis {
   readonly port: number;
   /** Stops the server (connections see it go away, as in an outage); `start` brings it back on the same port. */
   stop(): Promise<void>;
-  /** Starts it again, empty (nothing is persisted), and resolves once it answers PING. */
+  /** Starts it again (empty, unless durable) and resolves once it answers PING. */
   start(): Promise<void>;
   /** Stops it for good; call it in afterAll. */
   close(): Promise<void>;
@@ -46,11 +48,18 @@ async function answersPing(port: number): Promise<boolean> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+export interface PrivateRedisOptions {
+  /** Keeps every write in an append-only file fsynced at once, as production Redis should: a restart loses nothing. */
+  durable?: boolean;
+}
+
 /**
  * A redis-server of the test's own, for outages: the shared Redis is never stopped, since other
- * test files use it at the same time. Needs `redis-server` on PATH; stores nothing on disk.
+ * test files use it at the same time. Needs `redis-server` on PATH; stores nothing on disk unless durable.
  */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+  const dataDir = options.durable ? mkdtempSync(join(tmpdir(), 'jobhub-redis-')) : undefined;
+  const persistence = dataDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dataDir] : ['--appendonly', 'no', '--dir', tmpdir()];
   let child: ChildProcess | undefined;
   let output = '';
   let port = await freePort();
@@ -59,7 +68,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const launch = async (): Promise<void> => {
     if (running()) return;
     output = '';
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()], {
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
@@ -95,5 +104,9 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   }
   const url = `redis://127.0.0.1:${port}`;
   track({ kind: 'closable', label: `redis-server :${port}`, value: { isOpen: running } });
-  return { url, port, stop: halt, start: launch, close: halt };
+  const close = async (): Promise<void> => {
+    await halt();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { url, port, stop: halt, start: launch, close };
 }

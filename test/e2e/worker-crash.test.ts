@@ -1,0 +1,106 @@
+import type { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { HubCanary } from '../../entities';
+import { hubCanary } from '../../jobs';
+import { closeRedis } from '../../lib/redis';
+import { createEnqueue } from '../../workers/enqueue';
+import { QueueSet } from '../../workers/queues';
+import { clearTables, openTestDataSource } from '../support/db';
+import { childEnv, testConfig } from '../support/env';
+import { spawnBuilt, type HubProcess } from '../support/processes';
+import { deletePrefix, testPrefix, testQueueEvents, testRedis } from '../support/queues';
+import { until } from '../support/wait';
+
+/**
+ * Deploys and crashes, with real worker processes (dist/workers/worker.main.js): a job running when
+ * its worker goes away is run again by another and its effect, one hub_canary row, happens once.
+ */
+describe('worker processes that stop mid-job', () => {
+  const prefix = testPrefix(__filename);
+  let db: DataSource;
+  let redis: Redis;
+  let queues: QueueSet;
+  let events: QueueEvents;
+  /** Every job id the queue reported completed or stalled: the ledger the assertions read. */
+  const completed: string[] = [];
+  const stalled: string[] = [];
+
+  beforeAll(async () => {
+    db = await openTestDataSource(testConfig());
+    redis = await testRedis();
+    queues = new QueueSet(redis, prefix);
+    events = await testQueueEvents('messages', prefix);
+    events.on('completed', ({ jobId }) => completed.push(jobId));
+    events.on('stalled', ({ jobId }) => stalled.push(jobId));
+    await clearTables(db, [HubCanary]);
+  });
+  afterAll(async () => {
+    await events.close();
+    await queues.close();
+    await deletePrefix(redis, prefix);
+    await closeRedis(redis);
+    await clearTables(db, [HubCanary]);
+    await db.destroy();
+  });
+
+  /**
+   * A short lock, so stalled detection finds an orphan within seconds. Every worker of the file has
+   * the same: BullMQ runs one stalled check per interval across a queue's workers, so one with a
+   * longer interval would hold the others' checks back.
+   */
+  const startWorker = async (env: Record<string, string> = {}): Promise<HubProcess> => {
+    const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: prefix, HUB_QUEUES: 'messages', HUB_JOB_LOCK_MS: '2000', ...env }));
+    await worker.waitFor(/"msg":"workers started"/, 20_000);
+    return worker;
+  };
+  const rows = (key: string): Promise<HubCanary[]> => db.getRepository(HubCanary).findBy({ canaryKey: key });
+  const holding = async (id: string): Promise<boolean> => ((await queues.get('messages').getJob(id))?.progress ?? 0) !== 0;
+
+  it('SIGTERM hands a long job back at once; another worker finishes it, once', async () => {
+    const first = await startWorker({ HUB_SHUTDOWN_GRACE_MS: '20000' });
+    const job = await createEnqueue(queues)(hubCanary, { key: 'sigterm', holdMs: 3_000 });
+    await until('the first worker holds the canary', () => holding(job.id), 15_000);
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited()).toBe(0);
+    expect(first.stdout()).toMatch(new RegExp(`"jobId":"${job.id}".*"reason":"stopped for the shutdown".*"msg":"job handed back to wait"`));
+    // Handed back, not left active for stalled detection, and no attempt used.
+    const handedBack = await queues.get('messages').getJob(job.id);
+    expect(await handedBack?.getState()).toBe('waiting');
+    expect(handedBack?.attemptsMade).toBe(0);
+
+    const second = await startWorker();
+    try {
+      const result = await (await queues.get('messages').getJob(job.id))?.waitUntilFinished(events, 20_000);
+      expect(result).toEqual({ status: 'done', result: { key: 'sigterm', heldMs: 3_000 } });
+    } finally {
+      second.child.kill('SIGTERM');
+    }
+    expect(await second.exited()).toBe(0);
+    expect(await rows('sigterm')).toHaveLength(1);
+    expect(completed.filter((id) => id === job.id)).toHaveLength(1);
+    expect(stalled).not.toContain(job.id);
+  }, 60_000);
+
+  it('SIGKILL mid-job: the job is picked up again after its lock expires and completes once', async () => {
+    const doomed = await startWorker();
+    const job = await createEnqueue(queues)(hubCanary, { key: 'sigkill', holdMs: 1_500 });
+    await until('the doomed worker holds the canary', () => holding(job.id), 15_000);
+    doomed.child.kill('SIGKILL');
+    expect(await doomed.exited()).toBeNull();
+    expect(await rows('sigkill')).toHaveLength(0);
+
+    const survivor = await startWorker();
+    try {
+      const result = await (await queues.get('messages').getJob(job.id))?.waitUntilFinished(events, 30_000);
+      expect(result).toEqual({ status: 'done', result: { key: 'sigkill', heldMs: 1_500 } });
+    } finally {
+      survivor.child.kill('SIGTERM');
+    }
+    expect(await survivor.exited()).toBe(0);
+    expect(stalled).toContain(job.id);
+    expect(await rows('sigkill')).toHaveLength(1);
+    expect(completed.filter((id) => id === job.id)).toHaveLength(1);
+  }, 60_000);
+});
