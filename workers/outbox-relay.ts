@@ -4,14 +4,13 @@ import { HubOutbox } from '../entities/hub/hub-outbox.entity';
 import type { JobRegistry } from '../jobs/define-job';
 import type { Logger } from '../lib/logger';
 import { outboxRows } from '../lib/metrics';
-import type { PreparedJob } from './enqueue';
 import {
   OUTBOX_JOB_PREFIX,
   addByQueue,
   bigIds,
   fitLastError,
   markOutboxRowsFailed,
-  prepareOutboxJob,
+  prepareOutboxRows,
   selectOutboxRows,
   type OutboxFailure,
   type OutboxRow,
@@ -71,18 +70,7 @@ export function createOutboxRelay(deps: OutboxRelayDeps, options: OutboxRelayOpt
       // READ COMMITTED: no gap locks, so the other systems' inserts never wait for the relay.
       done = await db.transaction('READ COMMITTED', async (manager) => {
         const rows = await claim(manager, at);
-        const failed: OutboxFailure[] = [];
-        const jobs: PreparedJob[] = [];
-        const ready: string[] = [];
-        for (const row of rows) {
-          const job = prepareOutboxJob(registry, row);
-          if (typeof job === 'string') {
-            failed.push({ id: row.id, reason: job });
-          } else {
-            jobs.push(job);
-            ready.push(row.id);
-          }
-        }
+        const { jobs, ready, failed } = prepareOutboxRows(registry, rows);
         // Added before the commit: should the commit fail, the next try adds the same job ids, which BullMQ
         // ignores while it still holds them (completed jobs are kept an hour).
         await addByQueue(queues, jobs).catch((err: unknown) => {

@@ -47,6 +47,28 @@ export function prepareOutboxJob(registry: JobRegistry, row: OutboxRow): Prepare
   }
 }
 
+export interface PreparedRows {
+  jobs: PreparedJob[];
+  /** The ids of the rows `jobs` came from. */
+  ready: string[];
+  failed: OutboxFailure[];
+}
+
+/** Splits rows into jobs ready for addBulk and rows that can never be enqueued, with the reason. */
+export function prepareOutboxRows(registry: JobRegistry, rows: readonly OutboxRow[]): PreparedRows {
+  const prepared: PreparedRows = { jobs: [], ready: [], failed: [] };
+  for (const row of rows) {
+    const job = prepareOutboxJob(registry, row);
+    if (typeof job === 'string') {
+      prepared.failed.push({ id: row.id, reason: job });
+    } else {
+      prepared.jobs.push(job);
+      prepared.ready.push(row.id);
+    }
+  }
+  return prepared;
+}
+
 /** One addBulk per queue, all at once; rejects if any queue refused. */
 export async function addByQueue(queues: QueueSet, jobs: readonly PreparedJob[]): Promise<void> {
   const byQueue = new Map<QueueName, PreparedJob[]>();

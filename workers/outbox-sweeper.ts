@@ -1,14 +1,12 @@
 import type { DataSource } from 'typeorm';
 import { HubOutbox } from '../entities/hub/hub-outbox.entity';
-import type { PreparedJob } from './enqueue';
 import {
   addByQueue,
   bigIds,
   markOutboxRowsFailed,
   outboxJobId,
-  prepareOutboxJob,
+  prepareOutboxRows,
   selectOutboxRows,
-  type OutboxFailure,
   type OutboxRow,
 } from './outbox-rows';
 import type { SweepScope, Sweeper } from './sweeper';
@@ -67,18 +65,7 @@ async function restore(scope: SweepScope, ids: readonly string[]): Promise<numbe
     .where("o.status = 'ENQUEUED' AND o.id IN (:...ids)", { ids: bigIds(ids) })
     .orderBy('o.id', 'ASC')
     .getRawMany<OutboxRow>();
-  const jobs: PreparedJob[] = [];
-  const restored: string[] = [];
-  const failed: OutboxFailure[] = [];
-  for (const row of rows) {
-    const job = prepareOutboxJob(registry, row);
-    if (typeof job === 'string') {
-      failed.push({ id: row.id, reason: job });
-    } else {
-      jobs.push(job);
-      restored.push(row.id);
-    }
-  }
+  const { jobs, ready: restored, failed } = prepareOutboxRows(registry, rows);
   // Same job ids: should another pass or process add one first, BullMQ keeps the one it has.
   await addByQueue(queues, jobs);
   if (restored.length > 0) {

@@ -5,16 +5,15 @@ import { HubOutbox } from '../../entities';
 import { smsCodeCleanup } from '../../jobs';
 import { buildRegistry, defineJob, done } from '../../jobs/define-job';
 import { outboxRows } from '../../lib/metrics';
-import { closeRedis, createRedis, waitForRedis } from '../../lib/redis';
+import { closeRedis, waitForRedis } from '../../lib/redis';
 import { parseBeijing } from '../../lib/time';
 import { createOutboxRelay, startOutboxRelay, type OutboxRelay } from '../../workers/outbox-relay';
 import { QueueSet } from '../../workers/queues';
 import { clearTables, openTestDataSource } from '../support/db';
 import { testConfig } from '../support/env';
 import { captureLogger } from '../support/logs';
-import { startPrivateRedis, type PrivateRedis } from '../support/private-redis';
+import { openPrivateQueueStore, type PrivateQueueStore, type PrivateRedis } from '../support/private-redis';
 import { deletePrefix, testPrefix, testRedis } from '../support/queues';
-import { track } from '../support/resources';
 import { until } from '../support/wait';
 
 const NOW = parseBeijing('2026-11-23 10:00:00');
@@ -165,21 +164,16 @@ describe('the outbox relay', () => {
   });
 
   describe('while Redis is down', () => {
+    let store: PrivateQueueStore;
     let privateRedis: PrivateRedis;
     let producer: Redis;
     let privateQueues: QueueSet;
 
     beforeAll(async () => {
-      privateRedis = await startPrivateRedis();
-      producer = track({ kind: 'redis', value: createRedis(privateRedis.url, 'producer', 'jobhub-test') });
-      await waitForRedis(producer);
-      privateQueues = new QueueSet(producer, prefix);
+      store = await openPrivateQueueStore(prefix);
+      ({ server: privateRedis, producer, queues: privateQueues } = store);
     });
-    afterAll(async () => {
-      await privateQueues.close();
-      await closeRedis(producer);
-      await privateRedis.close();
-    });
+    afterAll(() => store.close());
 
     it('keeps the rows PENDING with the error and attempts recorded, and enqueues them once Redis is back', async () => {
       relay = createOutboxRelay({ db, registry, queues: privateQueues, log: logs.log, now: () => clock }, { pollMs: 1_000 });

@@ -8,7 +8,7 @@ import type { OutboxStatus } from '../../entities/hub/hub-outbox.entity';
 import { smsCodeCleanup } from '../../jobs';
 import { buildRegistry, defineJob, done } from '../../jobs/define-job';
 import { sweeperRestored, sweeperRuns } from '../../lib/metrics';
-import { closeRedis, createRedis, waitForRedis } from '../../lib/redis';
+import { closeRedis, createRedis } from '../../lib/redis';
 import { parseBeijing } from '../../lib/time';
 import { markOutboxDone, markOutboxFailed, outboxIdOf } from '../../workers/outbox-finish';
 import { createOutboxRelay, type OutboxRelay } from '../../workers/outbox-relay';
@@ -20,7 +20,7 @@ import { startSweepers, sweeperLockKey, sweepOnce, type SweepDeps, type Sweeper 
 import { clearTables, openTestDataSource } from '../support/db';
 import { testConfig } from '../support/env';
 import { captureLogger } from '../support/logs';
-import { startPrivateRedis, type PrivateRedis } from '../support/private-redis';
+import { openPrivateQueueStore, type PrivateQueueStore, type PrivateRedis } from '../support/private-redis';
 import { testPrefix } from '../support/queues';
 import { track } from '../support/resources';
 import { until } from '../support/wait';
@@ -46,6 +46,7 @@ const restoredTotal = (): Promise<number> => sum(sweeperRestored, { sweeper: 'ou
 describe('sweepers, on a private Redis', () => {
   const prefix = testPrefix(__filename);
   let db: DataSource;
+  let store: PrivateQueueStore;
   let privateRedis: PrivateRedis;
   let producer: Redis;
   let queues: QueueSet;
@@ -68,15 +69,11 @@ describe('sweepers, on a private Redis', () => {
 
   beforeAll(async () => {
     db = await openTestDataSource(testConfig());
-    privateRedis = await startPrivateRedis();
-    producer = track({ kind: 'redis', value: createRedis(privateRedis.url, 'producer', 'jobhub-test') });
-    await waitForRedis(producer);
-    queues = new QueueSet(producer, prefix);
+    store = await openPrivateQueueStore(prefix);
+    ({ server: privateRedis, producer, queues } = store);
   });
   afterAll(async () => {
-    await queues.close();
-    await closeRedis(producer);
-    await privateRedis.close();
+    await store.close();
     await clearTables(db, [HubOutbox]);
     await db.destroy();
   });

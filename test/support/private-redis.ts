@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { closeRedis } from '../../lib/redis';
+import { closeRedis, createRedis, waitForRedis } from '../../lib/redis';
+import { QueueSet } from '../../workers/queues';
 import { track } from './resources';
 
 export interface PrivateRedis {
@@ -109,4 +110,30 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   return { url, port, stop: halt, start: launch, close };
+}
+
+/** A private Redis with the hub's producer connection and queues on it, as a process would hold them. */
+export interface PrivateQueueStore {
+  readonly server: PrivateRedis;
+  readonly producer: Redis;
+  readonly queues: QueueSet;
+  /** Closes the queues, the connection and the server. */
+  close(): Promise<void>;
+}
+
+export async function openPrivateQueueStore(prefix: string, options: PrivateRedisOptions = {}): Promise<PrivateQueueStore> {
+  const server = await startPrivateRedis(options);
+  const producer = track({ kind: 'redis', value: createRedis(server.url, 'producer', 'jobhub-test') });
+  await waitForRedis(producer);
+  const queues = new QueueSet(producer, prefix);
+  return {
+    server,
+    producer,
+    queues,
+    async close() {
+      await queues.close();
+      await closeRedis(producer);
+      await server.close();
+    },
+  };
 }
