@@ -51,6 +51,7 @@ export interface RunningJob {
 export interface InFlight {
   /** Aborted when the process starts shutting down. */
   readonly stopping: AbortSignal;
+  /** By `<queue>/<job id>`. */
   readonly running: Map<string, RunningJob>;
 }
 
@@ -66,7 +67,8 @@ export function createProcessor(deps: RunnerDeps, inFlight: InFlight = standalon
   return async (job, token, cancelSignal) => {
     const log = deps.log.child({ job: job.name, jobId: job.id, queue: job.queueName, attempt: job.attemptsMade + 1 });
     const started = performance.now();
-    const key = job.id ?? '';
+    // Ids are unique within a queue only (BullMQ numbers each queue's jobs from 1).
+    const key = `${job.queueName}/${job.id ?? ''}`;
     const running: RunningJob = { job, token, handedBack: false };
     inFlight.running.set(key, running);
     try {
