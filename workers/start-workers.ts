@@ -40,6 +40,9 @@ export interface WorkerPoolOptions {
  */
 export const UNTHROTTLED = { max: 100_000, duration: 1_000 };
 
+/** How often a job may be found without a live lock (its worker died or lost Redis) before it fails. */
+export const MAX_STALLS = 3;
+
 function observeDuration(job: Job, queue: QueueName): void {
   if (job.processedOn === undefined) return;
   jobDuration.observe({ job: job.name, queue }, Math.max(0, (job.finishedOn ?? Date.now()) - job.processedOn) / 1_000);
@@ -107,6 +110,10 @@ function createWorker(deps: RunnerDeps, options: WorkerPoolOptions, queue: Queue
     limiter: settings.limiter ?? UNTHROTTLED,
     lockDuration: lockMs,
     stalledInterval: lockMs,
+    // After an outage longer than the lock, a job can stall twice: once while Redis was away, and
+    // once more if this worker takes it again before its lost first run has been cleaned up
+    // (BullMQ tracks locks by job id). Three stalls mean a job that kills its worker.
+    maxStalledCount: MAX_STALLS,
   });
   worker.on('error', (err) => deps.log.error({ err, queue }, 'worker error'));
   worker.on('completed', (job, result: JobResult | undefined) => {

@@ -63,7 +63,10 @@ describe('a Redis restart with 30 s of outage', () => {
 
       await redis.start();
       await until('every job enqueued before the outage ran', async () => (await rows()).length === ids.length, 60_000, 250);
-      for (const id of ids) await until(`job ${id} completed`, async () => (await jobState(id)).state === 'completed', 30_000, 250);
+      const states = async (): Promise<string> => (await Promise.all(ids.map(async (id) => `${id}:${(await jobState(id)).state}`))).join(' ');
+      await until('every job completed', async () => (await states()).split(' ').every((s) => s.endsWith(':completed')), 45_000, 250).catch(async (err: Error) => {
+        throw new Error(`${err.message}: ${await states()}\n${hub.stdout().slice(-6_000)}`);
+      });
       expect(await rows()).toEqual(['in-flight-1', 'in-flight-2', 'in-flight-3', 'in-flight-4', 'in-flight-5', 'in-flight-6']);
 
       const after = await enqueue('after-outage');
