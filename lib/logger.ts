@@ -12,13 +12,47 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
-/** pino, JSON by default, with every line and every error passed through the redaction rules. */
+let stampedMs = Number.NaN;
+let stamp = '';
+
+/** pino's isoTime, formatted once per millisecond: a busy worker writes many lines within one. */
+function isoTime(): string {
+  const now = Date.now();
+  if (now !== stampedMs) {
+    stampedMs = now;
+    stamp = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return stamp;
+}
+
+/** The text arguments of a log call (message, format arguments) masked; the array itself when none changes. */
+function maskArgs(args: unknown[]): unknown[] {
+  const [first] = args;
+  // Given no message, pino takes the error's (`log.error(err)`, `log.error({ err })`): masked here like any other.
+  if (args.length === 1 && first !== null && typeof first === 'object') {
+    const err = first instanceof Error ? first : (first as { msg?: unknown }).msg === undefined ? (first as { err?: unknown }).err : undefined;
+    const message = err !== null && typeof err === 'object' ? (err as { message?: unknown }).message : undefined;
+    if (typeof message === 'string') return [first, maskText(message)];
+  }
+  let masked: unknown[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (typeof arg !== 'string') continue;
+    const text = maskText(arg);
+    if (text !== arg) (masked ??= args.slice())[i] = text;
+  }
+  return masked ?? args;
+}
+
+type ChildFn = (this: Logger, bindings: Record<string, unknown>, options?: Parameters<Logger['child']>[1]) => Logger;
+
+/** pino, JSON by default, with every line, every child's bindings and every error passed through the redaction rules. */
 export function createLogger(options: LoggerOptions): Logger {
-  return pino(
+  const logger = pino(
     {
       level: options.level,
-      base: { ...options.base },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      base: redactDeep({ ...options.base }) as Record<string, unknown>,
+      timestamp: isoTime,
       formatters: {
         level: (label) => ({ level: label }),
         log: (object) => redactDeep(object) as Record<string, unknown>,
@@ -26,14 +60,21 @@ export function createLogger(options: LoggerOptions): Logger {
       serializers: { err: serializeError, error: serializeError },
       hooks: {
         logMethod(args, method) {
-          const masked = args.map((a: unknown) => (typeof a === 'string' ? maskText(a) : a));
-          return method.apply(this, masked as Parameters<typeof method>);
+          return method.apply(this, maskArgs(args) as Parameters<typeof method>);
         },
       },
       ...(options.pretty && !options.destination ? { transport: { target: 'pino-pretty' } } : {}),
     },
     options.destination,
   );
+  // pino writes a child's bindings into every line of the child without the log formatter: they are
+  // masked here, once per child. Children inherit this method, so grandchildren are masked too.
+  const child = logger.child as unknown as ChildFn;
+  const redactedChild: ChildFn = function (this: Logger, bindings, childOptions) {
+    return child.call(this, redactDeep(bindings) as Record<string, unknown>, childOptions);
+  };
+  (logger as unknown as { child: ChildFn }).child = redactedChild;
+  return logger;
 }
 
 interface ErrorLike {

@@ -16,7 +16,11 @@ const PHONE = /(?<![\d])(?:\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?![\d])/g;
 const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})/g;
 const ID_NUMBER = /(?<![\dA-Za-z])(\d{6})(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}([\dXx])(?![\dA-Za-z])/g;
 
-const MAY_HOLD_PERSONAL_DATA = /[\d@]/;
+/**
+ * What every pattern above needs: an e-mail address an `@`, a phone number 11 digits in a row and
+ * an ID number 17. Most log text (job ids, counts, timestamps) has neither, and is returned as is.
+ */
+const MAY_HOLD_PERSONAL_DATA = /@|\d{11}/;
 
 /** Masks phone numbers, e-mail addresses and ID numbers found anywhere in a string. */
 export function maskText(text: string): string {
@@ -56,8 +60,9 @@ function maskByKey(key: string, value: string): string {
 const MAX_DEPTH = 8;
 
 /**
- * A redacted copy of a plain value (objects, arrays, strings). Errors and other class instances
- * are left to the serializers, which call this on what they produce.
+ * A plain value (objects, arrays, strings) with everything above masked. What needs no masking is
+ * returned as it is, not copied; what does is copied, never changed in place. Errors and other
+ * class instances are left to the serializers, which call this on what they produce.
  */
 export function redactDeep(value: unknown, key = '', depth = 0): unknown {
   if (typeof value === 'string') return key ? maskByKey(key, value) : maskText(value);
@@ -66,10 +71,24 @@ export function redactDeep(value: unknown, key = '', depth = 0): unknown {
   }
   if (value === null || typeof value !== 'object' || depth >= MAX_DEPTH) return value;
   if (key && kindOf(key) === 'secret') return REDACTED;
-  if (Array.isArray(value)) return value.map((item) => redactDeep(item, key, depth + 1));
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const masked = redactDeep(item, key, depth + 1);
+      if (masked !== item) (copy ??= value.slice())[i] = masked;
+    }
+    return copy ?? value;
+  }
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v, k, depth + 1);
-  return out;
+  const source = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | undefined;
+  for (const k in source) {
+    if (!Object.prototype.hasOwnProperty.call(source, k)) continue;
+    const v = source[k];
+    const masked = redactDeep(v, k, depth + 1);
+    if (masked !== v) (copy ??= { ...source })[k] = masked;
+  }
+  return copy ?? value;
 }

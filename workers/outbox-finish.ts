@@ -16,22 +16,26 @@ export function outboxIdOf(jobId: string | undefined): string | undefined {
   return jobId === undefined ? undefined : OUTBOX_JOB_ID.exec(jobId)?.[1];
 }
 
-/** Only from ENQUEUED: a row FAILED or DONE already keeps its outcome, and a PENDING one was never enqueued. */
+/**
+ * Only from PENDING or ENQUEUED: a row FAILED or DONE keeps its outcome. PENDING too, because the
+ * relay adds a job before its transaction commits: a fast job can finish while its row, locked by
+ * the relay, still reads PENDING. This statement then waits for that lock and sees ENQUEUED.
+ */
 async function finish(db: DataSource, outboxId: string, status: OutboxStatus, lastError: string | undefined, at: Date): Promise<void> {
   await db
     .createQueryBuilder()
     .update(HubOutbox)
     .set({ status, updatedTime: at, ...(lastError === undefined ? {} : { lastError: fitLastError(lastError) }) })
-    .where("id = :id AND status = 'ENQUEUED'", { id: BigInt(outboxId) })
+    .where("id = :id AND status IN ('PENDING', 'ENQUEUED')", { id: BigInt(outboxId) })
     .execute();
 }
 
-/** Marks the row DONE (job completed) — only from ENQUEUED. */
+/** Marks the row DONE (its job completed). */
 export async function markOutboxDone(db: DataSource, outboxId: string, at: Date): Promise<void> {
   await finish(db, outboxId, 'DONE', undefined, at);
 }
 
-/** Marks the row FAILED with last_error (job failed for good) — only from ENQUEUED. */
+/** Marks the row FAILED with last_error (its job failed for good). */
 export async function markOutboxFailed(db: DataSource, outboxId: string, reason: string, at: Date): Promise<void> {
   await finish(db, outboxId, 'FAILED', reason, at);
 }

@@ -37,7 +37,7 @@ export interface RunnerDeps {
 
 const NEVER_ABORTED = new AbortController().signal;
 
-export type JobProcessor = (job: Job, token?: string, signal?: AbortSignal) => Promise<JobResult>;
+export type JobProcessor = (job: Job, token?: string) => Promise<JobResult>;
 
 /** A job running in this process, with the lock token that lets the pool hand it back. */
 export interface RunningJob {
@@ -64,7 +64,10 @@ export const standalone = (): InFlight => ({ stopping: NEVER_ABORTED, running: n
  * behaviour. During a shutdown, a job that stops on `ctx.signal` goes straight back to wait.
  */
 export function createProcessor(deps: RunnerDeps, inFlight: InFlight = standalone()): JobProcessor {
-  return async (job, token, cancelSignal) => {
+  // Two parameters: given a third, BullMQ makes an AbortController per job, which costs more than
+  // the rest of the runner. ctx.signal is the pool's, aborted at shutdown, the only time the hub
+  // cancels jobs.
+  return async (job, token) => {
     const log = deps.log.child({ job: job.name, jobId: job.id, queue: job.queueName, attempt: job.attemptsMade + 1 });
     const started = performance.now();
     // Ids are unique within a queue only (BullMQ numbers each queue's jobs from 1).
@@ -78,9 +81,7 @@ export function createProcessor(deps: RunnerDeps, inFlight: InFlight = standalon
       const payload = parsePayload(def.payload, job.data);
       const refusal = deps.schema?.refusalFor(def);
       if (refusal) throw new PermanentError('SCHEMA_MISMATCH', refusal);
-      // BullMQ aborts it on worker.cancelJob / cancelAllJobs (shutdown).
-      const signal = cancelSignal ?? NEVER_ABORTED;
-      const result = await def.handle(payload, buildContext(deps, job, log, signal));
+      const result = await def.handle(payload, buildContext(deps, job, log, inFlight.stopping));
       if (running.handedBack) return await handBack(running, log, 'finished after the shutdown deadline');
       await markOutboxFinished(deps, job, log);
       log.info({ status: result.status, ms: Math.round(performance.now() - started) }, 'job finished');

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { settlesWithin } from '../lib/async';
@@ -32,6 +33,8 @@ export interface WorkerPoolOptions {
   lockMs?: number;
   /** How long a blocking connection may stay down, Redis answering, before its worker is recreated. */
   watchdogMs?: number;
+  /** Jobs at once per worker, for every queue of the pool (the benchmark's); each queue's own by default. */
+  concurrency?: number;
 }
 
 /**
@@ -51,6 +54,8 @@ function observeDuration(job: Job, queue: QueueName): void {
 /** One BullMQ worker per selected queue, all running the same processor. */
 export function startWorkers(deps: RunnerDeps, options: WorkerPoolOptions): WorkerPool {
   const stopping = new AbortController();
+  // Every running job may listen to it (a sleep, a fetch): more than Node's default of 10 is normal.
+  setMaxListeners(0, stopping.signal);
   const inFlight: InFlight = { stopping: stopping.signal, running: new Map() };
   const processor = createProcessor(deps, inFlight);
   const workers = new Map<QueueName, Worker>();
@@ -90,10 +95,10 @@ export function startWorkers(deps: RunnerDeps, options: WorkerPoolOptions): Work
     },
     async close(graceMs = Number.POSITIVE_INFINITY) {
       watchdog.stop();
-      stopping.abort();
+      // ctx.signal of every running job: the runner gives handlers this, not BullMQ's per-job signal.
+      stopping.abort('shutting down');
       const current = [...workers.values()];
       const closing = Promise.all(current.map((w) => w.close()));
-      for (const w of current) w.cancelAllJobs('shutting down');
       if (await settlesWithin(closing, graceMs)) return;
       await handBackRunning(inFlight, deps, () => true, 'shutdown deadline passed: running jobs handed back to wait');
     },
@@ -106,7 +111,7 @@ function createWorker(deps: RunnerDeps, options: WorkerPoolOptions, queue: Queue
   const worker = new Worker(queue, processor, {
     connection: options.connection,
     prefix: options.prefix,
-    concurrency: settings.concurrency,
+    concurrency: options.concurrency ?? settings.concurrency,
     limiter: settings.limiter ?? UNTHROTTLED,
     lockDuration: lockMs,
     stalledInterval: lockMs,

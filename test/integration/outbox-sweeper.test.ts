@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
@@ -258,7 +259,7 @@ describe('sweepers, on a private Redis', () => {
     expect(() => startSweepers(deps, [slow, slow])).toThrow('sweeper test-slow is registered twice');
   });
 
-  it('marks a row DONE or FAILED only from ENQUEUED', async () => {
+  it('marks a row DONE or FAILED only from PENDING or ENQUEUED, never over an outcome', async () => {
     const statuses: OutboxStatus[] = ['PENDING', 'ENQUEUED', 'DONE', 'FAILED'];
     const forDone = await insert(statuses.map((status) => ({ jobName: 'sms-code-cleanup', payload: {}, status })));
     const forFailed = await insert(statuses.map((status) => ({ jobName: 'sms-code-cleanup', payload: {}, status })));
@@ -269,14 +270,36 @@ describe('sweepers, on a private Redis', () => {
     for (const id of forFailed) await markOutboxFailed(db, id, `gave up: ${'x'.repeat(1_500)}`, LATER);
 
     const [doneAfter, failedAfter] = [await snapshot(forDone), await snapshot(forFailed)];
-    expect(doneAfter[1]).toMatchObject({ status: 'DONE', updatedTime: LATER, lastError: null });
-    expect(failedAfter[1]).toMatchObject({ status: 'FAILED', updatedTime: LATER });
-    expect([...(failedAfter[1]?.lastError ?? '')]).toHaveLength(1_000);
-    expect(failedAfter[1]?.lastError).toMatch(/^gave up: x+$/);
-    for (const i of [0, 2, 3]) {
+    for (const i of [0, 1]) {
+      expect(doneAfter[i]).toMatchObject({ status: 'DONE', updatedTime: LATER, lastError: null });
+      expect(failedAfter[i]).toMatchObject({ status: 'FAILED', updatedTime: LATER });
+      expect([...(failedAfter[i]?.lastError ?? '')]).toHaveLength(1_000);
+      expect(failedAfter[i]?.lastError).toMatch(/^gave up: x+$/);
+    }
+    for (const i of [2, 3]) {
       expect(doneAfter[i]).toEqual(doneBefore[i]);
       expect(failedAfter[i]).toEqual(failedBefore[i]);
     }
+  });
+
+  it('marks DONE a row whose job finished before the relay committed: it waits for the relay and sees ENQUEUED', async () => {
+    const [id] = await insert([{ jobName: 'sms-code-cleanup', payload: {}, status: 'PENDING' }]);
+    if (!id) throw new Error('no row');
+    const runner = db.createQueryRunner();
+    await runner.connect();
+    try {
+      // The relay's transaction: the row claimed FOR UPDATE, the job added, the commit still to come.
+      await runner.startTransaction('READ COMMITTED');
+      await runner.query('SELECT id FROM hub_outbox WHERE id = ? FOR UPDATE', [id]);
+      const marking = markOutboxDone(db, id, LATER);
+      await sleep(200);
+      await runner.query("UPDATE hub_outbox SET status = 'ENQUEUED' WHERE id = ?", [id]);
+      await runner.commitTransaction();
+      await marking;
+    } finally {
+      await runner.release();
+    }
+    expect(await row(id)).toMatchObject({ status: 'DONE' });
   });
 
   it('reads the outbox row id only from a job id outbox-<id>', () => {
