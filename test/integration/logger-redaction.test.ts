@@ -57,6 +57,16 @@ describe('log redaction', () => {
     expect(line?.outTradeNo).toBe('4200001234202611230000000001');
   });
 
+  it("masks a child logger's bindings and the message of an error logged without one", () => {
+    const { log, text, lines } = captureLogger();
+    log.child({ phone: PHONE, token: SECRETS[0], contact: { email: EMAIL } }).child({ idNumber: ID_NUMBER }).info('child line');
+    log.error(new Error(`sms to ${PHONE} failed`));
+    log.error({ err: new Error(`mail to ${EMAIL} bounced`) });
+    assertClean(text());
+    expect(lines().map((l) => l.msg)).toEqual(['child line', 'sms to 138****5678 failed', 'mail to w***@example.com bounced']);
+    expect(lines()[0]).toMatchObject({ phone: '138****5678', token: '[REDACTED]' });
+  });
+
   it('drops request headers, bodies and query strings from axios errors', async () => {
     const { log, text, lines } = captureLogger();
     const err = await axios
