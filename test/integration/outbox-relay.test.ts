@@ -1,9 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { z } from 'zod';
 import { HubOutbox } from '../../entities';
-import { smsCodeCleanup } from '../../jobs';
-import { buildRegistry, defineJob, done } from '../../jobs/define-job';
 import { outboxRows } from '../../lib/metrics';
 import { closeRedis, waitForRedis } from '../../lib/redis';
 import { parseBeijing } from '../../lib/time';
@@ -11,6 +8,7 @@ import { createOutboxRelay, startOutboxRelay, type OutboxRelay } from '../../wor
 import { QueueSet } from '../../workers/queues';
 import { clearTables, openTestDataSource } from '../support/db';
 import { testConfig } from '../support/env';
+import { outboxTestRegistry } from '../support/outbox-jobs';
 import { captureLogger } from '../support/logs';
 import { openPrivateQueueStore, type PrivateQueueStore, type PrivateRedis } from '../support/private-redis';
 import { deletePrefix, testPrefix, testRedis } from '../support/queues';
@@ -18,15 +16,7 @@ import { until } from '../support/wait';
 
 const NOW = parseBeijing('2026-11-23 10:00:00');
 
-/** A second job on another queue, so rows are seen to go to their own job's queue. */
-const welcomeEmail = defineJob({
-  name: 'test-welcome-email',
-  queue: 'email',
-  description: 'test job on the email queue',
-  payload: z.object({ userId: z.number().int(), locale: z.enum(['zh-CN', 'en']).default('zh-CN') }),
-  handle: async () => done('sent'),
-});
-const registry = buildRegistry([smsCodeCleanup, welcomeEmail]);
+const registry = outboxTestRegistry;
 
 const enqueuedTotal = async (): Promise<number> =>
   (await outboxRows.get()).values.filter((v) => v.labels.outcome === 'enqueued').reduce((sum, v) => sum + v.value, 0);

@@ -3,11 +3,8 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import type { DataSource } from 'typeorm';
-import { z } from 'zod';
 import { HubOutbox } from '../../entities';
 import type { OutboxStatus } from '../../entities/hub/hub-outbox.entity';
-import { smsCodeCleanup } from '../../jobs';
-import { buildRegistry, defineJob, done } from '../../jobs/define-job';
 import { sweeperRestored, sweeperRuns } from '../../lib/metrics';
 import { closeRedis, createRedis } from '../../lib/redis';
 import { parseBeijing } from '../../lib/time';
@@ -20,6 +17,7 @@ import { QueueSet } from '../../workers/queues';
 import { startSweepers, sweeperLockKey, sweepOnce, type SweepDeps, type Sweeper } from '../../workers/sweeper';
 import { clearTables, openTestDataSource } from '../support/db';
 import { testConfig } from '../support/env';
+import { outboxTestRegistry } from '../support/outbox-jobs';
 import { captureLogger } from '../support/logs';
 import { openPrivateQueueStore, type PrivateQueueStore, type PrivateRedis } from '../support/private-redis';
 import { testPrefix } from '../support/queues';
@@ -29,14 +27,7 @@ import { until } from '../support/wait';
 const NOW = parseBeijing('2026-11-23 10:00:00');
 const LATER = new Date(NOW.getTime() + 60_000);
 
-const welcomeEmail = defineJob({
-  name: 'test-welcome-email',
-  queue: 'email',
-  description: 'test job on the email queue',
-  payload: z.object({ userId: z.number().int(), locale: z.enum(['zh-CN', 'en']).default('zh-CN') }),
-  handle: async () => done('sent'),
-});
-const registry = buildRegistry([smsCodeCleanup, welcomeEmail]);
+const registry = outboxTestRegistry;
 
 const sum = async (counter: Counter<string>, labels: Record<string, string>): Promise<number> =>
   (await counter.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);
