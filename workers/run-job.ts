@@ -101,15 +101,18 @@ export function createProcessor(deps: RunnerDeps, inFlight: InFlight = standalon
  * idempotent). Left to stalled detection it would wait a lock's length and count as a stall.
  */
 async function handBack(running: RunningJob, log: Logger, reason: string): Promise<never> {
-  if (!running.handedBack) {
-    await running.job.moveToWait(running.token);
-    running.handedBack = true;
-    jobsHandedBack.inc({ job: running.job.name, queue: running.job.queueName });
-    log.info({ reason }, 'job handed back to wait');
-  } else {
-    log.warn({ reason }, 'job ran on after it was handed back: its next run finds the work done');
-  }
+  if (await moveBackToWait(running)) log.info({ reason }, 'job handed back to wait');
+  else log.warn({ reason }, 'job ran on after it was handed back: its next run finds the work done');
   throw new WaitingError();
+}
+
+/** Moves a running job back to wait, once: false when it already was. Used by the runner and, at the deadline, the pool. */
+export async function moveBackToWait(running: RunningJob): Promise<boolean> {
+  if (running.handedBack) return false;
+  await running.job.moveToWait(running.token);
+  running.handedBack = true;
+  jobsHandedBack.inc({ job: running.job.name, queue: running.job.queueName });
+  return true;
 }
 
 /** A job from hub_outbox marks its row done while still active, so the sweeper never takes it for lost. */

@@ -2,13 +2,13 @@ import { setMaxListeners } from 'node:events';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { settlesWithin } from '../lib/async';
-import { jobDuration, jobsCompleted, jobsFailed, jobsHandedBack, jobsRetried } from '../lib/metrics';
+import { jobDuration, jobsCompleted, jobsFailed, jobsRetried } from '../lib/metrics';
 import type { JobResult } from '../jobs/define-job';
 import type { ReadinessCheck } from '../server/health.routes';
 import { markOutboxFailed, outboxIdOf } from './outbox-finish';
 import type { QueueName } from './queue-names';
 import { QUEUE_SETTINGS } from './queues';
-import { createProcessor, type InFlight, type JobProcessor, type RunnerDeps, type RunningJob } from './run-job';
+import { createProcessor, moveBackToWait, type InFlight, type JobProcessor, type RunnerDeps, type RunningJob } from './run-job';
 import { blockingConnectionStatus, startWorkerWatchdog } from './worker-watchdog';
 
 export interface WorkerPool {
@@ -143,18 +143,15 @@ function createWorker(deps: RunnerDeps, options: WorkerPoolOptions, queue: Queue
 
 /** Running jobs (those `which` picks) go back to wait, for another worker to run. */
 async function handBackRunning(inFlight: InFlight, deps: RunnerDeps, which: (r: RunningJob) => boolean, message: string): Promise<void> {
-  const running = [...inFlight.running.values()].filter((r) => !r.handedBack && which(r));
-  await Promise.all(
-    running.map(async (r) => {
-      try {
-        await r.job.moveToWait(r.token);
-        r.handedBack = true;
-        jobsHandedBack.inc({ job: r.job.name, queue: r.job.queueName });
-      } catch (err) {
+  const running = [...inFlight.running.values()].filter(which);
+  const moved = await Promise.all(
+    running.map((r) =>
+      moveBackToWait(r).catch((err: unknown) => {
         deps.log.warn({ err, jobId: r.job.id }, 'could not hand the job back: stalled detection will');
-      }
-    }),
+        return false;
+      }),
+    ),
   );
-  const handedBack = running.filter((r) => r.handedBack).map((r) => r.job.id);
+  const handedBack = running.filter((_, i) => moved[i]).map((r) => r.job.id);
   if (handedBack.length > 0) deps.log.warn({ jobIds: handedBack }, message);
 }
