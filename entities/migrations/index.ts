@@ -1,6 +1,7 @@
 import { HubOutboxAndCursor1763900000000 } from './1763900000000-hub-outbox-and-cursor';
 import { HubCanary1764000000000 } from './1764000000000-hub-canary';
 import { HubOutboxStatusIdIndex1764000000001 } from './1764000000001-hub-outbox-status-id-index';
+import { HubReconciliation1764100000000 } from './1764100000000-hub-reconciliation';
 
 /** In order. A migration, once released, is never edited: add a new one. */
-export const MIGRATIONS = [HubOutboxAndCursor1763900000000, HubCanary1764000000000, HubOutboxStatusIdIndex1764000000001];
+export const MIGRATIONS = [HubOutboxAndCursor1763900000000, HubCanary1764000000000, HubOutboxStatusIdIndex1764000000001, HubReconciliation1764100000000];
