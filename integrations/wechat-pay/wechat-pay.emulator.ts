@@ -1,0 +1,395 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { parseBeijing } from '../../lib/time';
+import type { MerchantCredentials } from './wechat-pay.client';
+import { certificatePem, encryptResource, gatewayErrorPage, requestId, signatureHeaders, verifyMerchantRequest } from './wechat-pay.emulator-auth';
+import { BillDesk, billHasRows, openidOf, storedBillRows, streamBill, validBillDate, type BillKind, type BillSpec } from './wechat-pay.emulator-bill';
+import { CallbackDispatcher, WECHAT_RETRY_DELAYS_MS, type Delivery } from './wechat-pay.emulator-callbacks';
+import { createMerchant, EmulatorState, liveKeys, refundJson, rfc3339Beijing, signingKey, transactionJson, VendorError } from './wechat-pay.emulator-state';
+import type { EmulatedMerchant, EmulatedOrder, EmulatedRefund, Fault, KeyMode, Route } from './wechat-pay.emulator-state';
+
+export { syntheticOrder } from './wechat-pay.emulator-bill';
+export type { EmulatedOrder, EmulatedRefund, Fault, KeyMode, Route } from './wechat-pay.emulator-state';
+
+/**
+ * A local WeChat Pay API v3: order query/close, trade bills and their download, platform certificates,
+ * and callbacks pushed to notify_url. It checks the client's signatures with its own code
+ * (wechat-pay.emulator-auth.ts), signs every JSON answer, and can be told to fail.
+ */
+
+export interface EmulatorOptions {
+  callbackRetryDelaysMs?: readonly number[];
+  now?: () => Date;
+  callbackTimeoutMs?: number;
+}
+
+/** A download link lives five minutes (WeChat's current documentation). */
+const TOKEN_TTL_MS = 5 * 60_000;
+const DAY_MS = 86_400_000;
+
+interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  body: Buffer;
+  merchant?: EmulatedMerchant;
+  badSignature: boolean;
+}
+
+export class WechatPayEmulator {
+  readonly baseUrl: string;
+  private readonly state = new EmulatorState();
+  private readonly callbacks: CallbackDispatcher;
+  private readonly now: () => Date;
+  private readonly bills = new BillDesk();
+  private readonly sleeps = new Set<() => void>();
+  private wrongKey?: KeyObject;
+
+  private constructor(
+    private readonly server: Server,
+    options: EmulatorOptions,
+  ) {
+    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.now = options.now ?? (() => new Date());
+    this.callbacks = new CallbackDispatcher(options.callbackRetryDelaysMs ?? WECHAT_RETRY_DELAYS_MS, options.callbackTimeoutMs ?? 5_000);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res));
+  }
+
+  static async start(options: EmulatorOptions = {}): Promise<WechatPayEmulator> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return new WechatPayEmulator(server, options);
+  }
+
+  addMerchant(m: { mchid: string; appid: string; keyMode?: KeyMode; notifyUrl?: string; billColumns?: 24 | 27 }): MerchantCredentials {
+    if (this.state.merchants.has(m.mchid)) throw new Error(`emulator: merchant ${m.mchid} exists`);
+    const merchant = createMerchant(m);
+    this.state.merchants.set(m.mchid, merchant);
+    return {
+      mchid: merchant.mchid,
+      appid: merchant.appid,
+      serialNo: merchant.serialNo,
+      privateKey: merchant.privateKey,
+      apiV3Key: merchant.apiV3Key,
+      platformKeys: new Map(liveKeys(merchant).map((k) => [k.serial, k.publicKey])),
+    };
+  }
+
+  /** In certificate mode there is no PUB_KEY_ID_ key: the certificate's serial and public key are written instead. */
+  writeMerchantFiles(mchid: string, dir: string): { privateKeyFile: string; publicKeyFile: string; publicKeyId: string; apiV3Key: string; serialNo: string } {
+    const m = this.state.merchant(mchid);
+    mkdirSync(dir, { recursive: true });
+    const platform = m.keyMode === 'certificate' ? m.certificate : m.publicKeyMode;
+    const privateKeyFile = join(dir, `${mchid}_apiclient_key.pem`);
+    const publicKeyFile = join(dir, `${mchid}_pub_key.pem`);
+    writeFileSync(privateKeyFile, m.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(publicKeyFile, platform.publicKey.export({ type: 'spki', format: 'pem' }));
+    return { privateKeyFile, publicKeyFile, publicKeyId: platform.serial, apiV3Key: m.apiV3Key, serialNo: m.serialNo };
+  }
+
+  setNotifyUrl(mchid: string, url: string): void {
+    this.state.merchant(mchid).notifyUrl = url;
+  }
+
+  createOrder(o: { mchid: string; out_trade_no: string; total: number; description?: string; time_expire?: Date; notify_url?: string; created?: Date }): EmulatedOrder {
+    const m = this.state.merchant(o.mchid);
+    if (!Number.isSafeInteger(o.total) || o.total <= 0) throw new Error(`emulator: bad total ${o.total}`);
+    const order: EmulatedOrder = {
+      mchid: o.mchid,
+      appid: m.appid,
+      out_trade_no: o.out_trade_no,
+      description: o.description ?? `order ${o.out_trade_no}`,
+      total: o.total,
+      trade_state: 'NOTPAY',
+      time_expire: o.time_expire,
+      notify_url: o.notify_url,
+      created: o.created ?? this.now(),
+      refunds: [],
+    };
+    this.state.addOrder(order);
+    return order;
+  }
+
+  pay(outTradeNo: string, o: { at?: Date; payerTotal?: number; notify?: boolean; mchid?: string } = {}): EmulatedOrder {
+    const order = this.state.order(outTradeNo, o.mchid);
+    if (order.trade_state !== 'NOTPAY' && order.trade_state !== 'USERPAYING') throw new Error(`emulator: cannot pay a ${order.trade_state} order`);
+    this.state.markPaid(order, o.at ?? this.now(), o.payerTotal);
+    if (o.notify !== false) void this.push(order, undefined);
+    return order;
+  }
+
+  failPayment(outTradeNo: string): EmulatedOrder {
+    const order = this.state.order(outTradeNo);
+    if (order.trade_state !== 'NOTPAY' && order.trade_state !== 'USERPAYING') throw new Error(`emulator: cannot fail a ${order.trade_state} order`);
+    order.trade_state = 'PAYERROR';
+    return order;
+  }
+
+  /** `notify: true` also pushes REFUND.SUCCESS (WeChat would; by default the refund only enters the ledger). */
+  recordRefund(r: { out_trade_no: string; out_refund_no: string; refund: number; at?: Date; mchid?: string; notify?: boolean }): EmulatedRefund {
+    const order = this.state.order(r.out_trade_no, r.mchid);
+    if (order.trade_state !== 'SUCCESS' && order.trade_state !== 'REFUND') throw new Error(`emulator: cannot refund a ${order.trade_state} order`);
+    const refund = this.state.addRefund(order, r.out_refund_no, r.refund, r.at ?? this.now());
+    if (r.notify) void this.push(order, refund);
+    return refund;
+  }
+
+  /** SUCCESS orders get TRANSACTION.SUCCESS again, refunded ones the REFUND.SUCCESS of their latest refund. */
+  notify(outTradeNo: string, o: { mchid?: string } = {}): Promise<void> {
+    const order = this.state.order(outTradeNo, o.mchid);
+    if (order.trade_state === 'SUCCESS') return this.push(order, undefined);
+    const latest = order.refunds[order.refunds.length - 1];
+    if (order.trade_state === 'REFUND' && latest) return this.push(order, latest);
+    return Promise.reject(new Error(`emulator: a ${order.trade_state} order has no callback`));
+  }
+
+  private push(order: EmulatedOrder, refund: EmulatedRefund | undefined): Promise<void> {
+    const merchant = this.state.merchant(order.mchid);
+    const url = order.notify_url ?? merchant.notifyUrl;
+    if (!url) return Promise.resolve();
+    const base = { merchant, url, outTradeNo: order.out_trade_no, createTime: rfc3339Beijing(this.now()) };
+    if (refund) return this.callbacks.send({ ...base, eventType: 'REFUND.SUCCESS', summary: '退款成功', originalType: 'refund', resource: refundJson(order, refund) });
+    const resource = { ...transactionJson(order, openidOf(order.out_trade_no)), trade_state: 'SUCCESS', trade_state_desc: '支付成功' };
+    return this.callbacks.send({ ...base, eventType: 'TRANSACTION.SUCCESS', summary: '支付成功', originalType: 'transaction', resource });
+  }
+
+  order(outTradeNo: string, mchid?: string): EmulatedOrder | undefined {
+    return this.state.findOrder(outTradeNo, mchid);
+  }
+
+  get deliveries(): readonly Delivery[] {
+    return this.callbacks.deliveries;
+  }
+
+  callbacksSettled(): Promise<void> {
+    return this.callbacks.settled();
+  }
+
+  inject(fault: Fault, o: { route?: Route; times?: number } = {}): void {
+    this.state.inject(fault, o.route ?? 'any', o.times ?? 1);
+  }
+
+  setBillState(mchid: string, billDate: string, state: 'creating' | 'ready' | 'auto'): void {
+    this.state.billStates.set(`${mchid}/${billDate}`, state);
+  }
+
+  addSyntheticDay(d: { mchid: string; date: string; count: number; prefix: string }): void {
+    this.state.merchant(d.mchid);
+    const key = `${d.mchid}/${d.date}`;
+    this.state.synthetic.set(key, [...(this.state.synthetic.get(key) ?? []), { date: d.date, count: d.count, prefix: d.prefix }]);
+  }
+
+  async stop(): Promise<void> {
+    this.callbacks.stop();
+    for (const wake of this.sleeps) wake();
+    this.sleeps.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    } catch {
+      res.destroy(); // the client went away mid-request
+      return;
+    }
+    const ctx: Ctx = { req, res, url: new URL(req.url ?? '/', this.baseUrl), body: Buffer.concat(chunks), badSignature: false };
+    try {
+      await this.route(ctx);
+    } catch (err) {
+      if (err instanceof VendorError) this.reply(ctx, err.status, { code: err.code, message: err.message });
+      else if (!res.headersSent) this.reply(ctx, 500, { code: 'SYSTEM_ERROR', message: err instanceof Error ? err.message : '系统错误' });
+      else res.destroy();
+    }
+  }
+
+  private async route(ctx: Ctx): Promise<void> {
+    const method = ctx.req.method ?? 'GET';
+    const path = ctx.url.pathname;
+    const auth = verifyMerchantRequest(
+      { method, rawUrl: ctx.req.url ?? '/', body: ctx.body, authorization: ctx.req.headers.authorization, nowSeconds: Math.floor(Date.now() / 1000) },
+      (mchid) => this.state.merchants.get(mchid),
+    );
+    if (!auth.ok) {
+      ctx.merchant = this.headerMerchant(ctx.req.headers.authorization);
+      throw new VendorError(401, 'SIGN_ERROR', auth.message);
+    }
+    ctx.merchant = this.state.merchant(auth.mchid);
+    const query = /^\/v3\/pay\/transactions\/(out-trade-no|id)\/([^/]+)$/.exec(path);
+    const close = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)\/close$/.exec(path);
+    if (method === 'GET' && query) return this.faulted(ctx, 'query', () => this.query(ctx, query[1] === 'id', pathSegment(query[2])));
+    if (method === 'POST' && close) return this.faulted(ctx, 'close', () => this.close(ctx, pathSegment(close[1])));
+    if (method === 'GET' && path === '/v3/bill/tradebill') return this.faulted(ctx, 'tradebill', () => this.tradebill(ctx));
+    if (method === 'GET' && path === '/v3/billdownload/file') return this.faulted(ctx, 'download', (truncate) => this.download(ctx, truncate));
+    if (method === 'GET' && path === '/v3/certificates') return this.certificates(ctx);
+    throw new VendorError(404, 'RESOURCE_NOT_EXISTS', '请求的资源不存在');
+  }
+
+  /** The merchant named by an Authorization header that failed: lets the 401 be signed too. */
+  private headerMerchant(authorization: string | undefined): EmulatedMerchant | undefined {
+    const mchid = /mchid="([^"]*)"/.exec(authorization ?? '')?.[1];
+    return mchid ? this.state.merchants.get(mchid) : undefined;
+  }
+
+  /** Applies the next injected fault of the route, or runs it. */
+  private async faulted(ctx: Ctx, route: Exclude<Route, 'any'>, run: (truncate: boolean) => Promise<void> | void): Promise<void> {
+    const fault = this.state.takeFault(route);
+    if (!fault) return run(false);
+    switch (fault.kind) {
+      case 'http':
+        if (fault.html) return this.replyHtml(ctx, fault.status);
+        throw new VendorError(fault.status, fault.status >= 500 ? 'SYSTEM_ERROR' : 'INVALID_REQUEST', fault.status >= 500 ? '系统错误' : '请求错误');
+      case 'vendor':
+        throw new VendorError(fault.status, fault.code, fault.message ?? fault.code);
+      case 'rate-limit':
+        throw new VendorError(429, 'FREQUENCY_LIMITED', '频率超限，请降低请求频率');
+      case 'timeout':
+        await this.sleep(fault.ms);
+        return run(false);
+      case 'bad-signature':
+        ctx.badSignature = true;
+        return run(false);
+      case 'truncate-bill':
+        return run(true);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleeps.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleeps.add(wake);
+    });
+  }
+
+  private query(ctx: Ctx, byTransactionId: boolean, id: string): void {
+    const merchant = ctx.merchant as EmulatedMerchant;
+    if (!ctx.url.searchParams.get('mchid')) throw new VendorError(400, 'PARAM_ERROR', '缺少参数 mchid');
+    let order: EmulatedOrder | undefined;
+    if (byTransactionId) {
+      for (const o of this.state.orders.values()) if (o.mchid === merchant.mchid && o.transaction_id === id) order = o;
+    } else order = this.state.findOrder(id, merchant.mchid);
+    if (!order) throw new VendorError(404, 'ORDER_NOT_EXIST', '订单不存在');
+    this.reply(ctx, 200, transactionJson(order, openidOf(order.out_trade_no)));
+  }
+
+  private close(ctx: Ctx, outTradeNo: string): void {
+    const merchant = ctx.merchant as EmulatedMerchant;
+    let mchid: unknown;
+    try {
+      mchid = (JSON.parse(ctx.body.toString('utf8')) as { mchid?: unknown }).mchid;
+    } catch {
+      throw new VendorError(400, 'PARAM_ERROR', '请求体不是合法的 JSON');
+    }
+    if (mchid !== merchant.mchid) throw new VendorError(400, 'PARAM_ERROR', '缺少参数 mchid');
+    const order = this.state.findOrder(outTradeNo, merchant.mchid);
+    if (!order) throw new VendorError(404, 'ORDER_NOT_EXIST', '订单不存在');
+    if (order.trade_state === 'SUCCESS' || order.trade_state === 'REFUND') throw new VendorError(400, 'ORDER_PAID', '订单已支付');
+    order.trade_state = 'CLOSED';
+    this.reply(ctx, 204, undefined);
+  }
+
+  private async tradebill(ctx: Ctx): Promise<void> {
+    const merchant = ctx.merchant as EmulatedMerchant;
+    const params = ctx.url.searchParams;
+    const date = params.get('bill_date') ?? '';
+    const billType = (params.get('bill_type') ?? 'ALL') as BillKind;
+    const tarType = params.get('tar_type');
+    if (!['ALL', 'SUCCESS', 'REFUND'].includes(billType)) throw new VendorError(400, 'PARAM_ERROR', 'bill_type 取值错误');
+    if (tarType !== null && tarType !== 'GZIP') throw new VendorError(400, 'PARAM_ERROR', 'tar_type 取值错误');
+    const now = this.now();
+    if (!validBillDate(date, now)) throw new VendorError(400, 'INVALID_REQUEST', '账单日期格式不正确或超出可下载范围（三个月内）');
+    const state = this.state.billStates.get(`${merchant.mchid}/${date}`) ?? 'auto';
+    const readyAt = parseBeijing(`${date} 10:00`).getTime() + DAY_MS;
+    if (state === 'creating' || (state === 'auto' && now.getTime() < readyAt)) throw new VendorError(400, 'STATEMENT_CREATING', '账单生成中');
+    const spec: BillSpec = {
+      mchid: merchant.mchid,
+      appid: merchant.appid,
+      columns: merchant.billColumns,
+      billType,
+      date,
+      rows: storedBillRows(this.state.orders.values(), merchant.mchid, date),
+      synthetic: this.state.synthetic.get(`${merchant.mchid}/${date}`) ?? [],
+    };
+    if (!billHasRows(spec)) throw new VendorError(400, 'NO_STATEMENT_EXIST', '账单文件不存在');
+    const { sha1, token } = await this.bills.grant(spec, tarType === 'GZIP', now.getTime() + TOKEN_TTL_MS);
+    const download_url = `${this.baseUrl}/v3/billdownload/file?token=${token}${tarType === 'GZIP' ? '&tartype=gzip' : ''}`;
+    this.reply(ctx, 200, { hash_type: 'SHA1', hash_value: sha1, download_url });
+  }
+
+  private async download(ctx: Ctx, truncate: boolean): Promise<void> {
+    const token = ctx.url.searchParams.get('token') ?? '';
+    const ticket = this.bills.take(token);
+    if (!ticket || ticket.expiresAt < this.now().getTime() || ticket.spec.mchid !== ctx.merchant?.mchid) {
+      throw new VendorError(400, 'INVALID_REQUEST', '下载链接过期,请重新请求文件下载');
+    }
+    // The file itself is not signed: clients skip verification for /v3/billdownload/file.
+    ctx.res.writeHead(200, { 'Content-Type': ticket.gzip ? 'application/x-gzip' : 'text/plain;charset=utf-8', 'Request-ID': requestId() });
+    const truncateAt = truncate ? Math.floor(ticket.bytes / 2) : undefined;
+    try {
+      await streamBill(ticket.spec, ctx.res, { gzip: ticket.gzip, truncateAt });
+    } catch {
+      ctx.res.destroy();
+    }
+  }
+
+  private certificates(ctx: Ctx): void {
+    const merchant = ctx.merchant as EmulatedMerchant;
+    if (merchant.keyMode === 'public_key') {
+      throw new VendorError(404, 'RESOURCE_NOT_EXISTS', '无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥。可查看指引https://pay.weixin.qq.com/doc/v3/merchant/4012153196');
+    }
+    const cert = merchant.certificate;
+    const encrypt_certificate = encryptResource(merchant.apiV3Key, certificatePem(cert.certificateDer as Buffer), 'certificate');
+    this.reply(ctx, 200, {
+      data: [{ serial_no: cert.serial, effective_time: rfc3339Beijing(cert.notBefore), expire_time: rfc3339Beijing(cert.notAfter), encrypt_certificate }],
+    });
+  }
+
+  /** A JSON answer (or 204), signed by the merchant's platform key, or by a stranger's under `bad-signature`. */
+  private reply(ctx: Ctx, status: number, body: object | undefined): void {
+    const text = body === undefined ? '' : JSON.stringify(body);
+    const code = body && 'code' in body ? String((body as { code: unknown }).code) : undefined;
+    const headers: Record<string, string> = { 'Request-ID': requestId(code) };
+    if (text) headers['Content-Type'] = 'application/json; charset=utf-8';
+    if (ctx.merchant) {
+      const requested = ctx.req.headers['wechatpay-serial'];
+      const key = signingKey(ctx.merchant, typeof requested === 'string' ? requested : undefined);
+      Object.assign(headers, signatureHeaders(key.serial, ctx.badSignature ? this.strangerKey() : key.privateKey, text, Math.floor(Date.now() / 1000)));
+    }
+    ctx.res.writeHead(status, headers);
+    ctx.res.end(text);
+  }
+
+  /** What a gateway in front of WeChat answers: an HTML page, unsigned. */
+  private replyHtml(ctx: Ctx, status: number): void {
+    ctx.res.writeHead(status, { 'Content-Type': 'text/html', 'Request-ID': requestId() });
+    ctx.res.end(gatewayErrorPage(status));
+  }
+
+  private strangerKey(): KeyObject {
+    this.wrongKey ??= generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    return this.wrongKey;
+  }
+}
+
+/** A percent-decoded path segment; a malformed escape is the caller's error, not ours. */
+function pathSegment(raw: string | undefined): string {
+  try {
+    return decodeURIComponent(raw ?? '');
+  } catch {
+    throw new VendorError(400, 'PARAM_ERROR', '路径参数格式错误');
+  }
+}
