@@ -14,6 +14,7 @@ import { jobsCompleted } from '../lib/metrics';
 import { closeRedis, createRedis, waitForRedis } from '../lib/redis';
 import { createEnqueue } from '../workers/enqueue';
 import { QueueSet } from '../workers/queues';
+import { NO_INTEGRATIONS } from '../integrations';
 import type { RunnerDeps } from '../workers/run-job';
 import { startWorkers } from '../workers/start-workers';
 import { median, type BenchRow } from './table';
@@ -106,6 +107,7 @@ export async function benchPipeline(config: Config): Promise<BenchRow> {
     log,
     registry: buildRegistry([noop]),
     enqueue: createEnqueue(queues),
+    integrations: NO_INTEGRATIONS,
     queues,
     now: () => new Date(),
   });

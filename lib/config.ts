@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { describeIssues } from './validation';
@@ -72,6 +72,7 @@ const envSchema = z
     HUB_DB: databaseName,
     HUB_MIGRATE_ON_START: booleanFlag,
     HUB_BUSINESS_SCHEMA_ON_START: booleanFlag,
+    HUB_DEMO_DATA: booleanFlag,
     REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\/.+/.test(v), {
       message: 'expected redis://[user:password@]host:port[/db]',
     }),
@@ -96,6 +97,16 @@ const envSchema = z
     BOARD_VIEWER_USERNAME: optionalText,
     BOARD_VIEWER_PASSWORD: optionalText,
     HUB_OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+    WECHAT_PAY_MODE: z.enum(['live', 'emulator']).optional(),
+    WECHAT_PAY_MCHID: optionalText.refine((v) => v === undefined || /^\d{8,12}$/.test(v), { message: 'expected the merchant number (digits)' }),
+    WECHAT_PAY_APPID: optionalText.refine((v) => v === undefined || /^wx[0-9a-zA-Z]{16}$/.test(v), { message: 'expected an appid such as wx0123456789abcdef' }),
+    WECHAT_PAY_SERIAL_NO: optionalText.refine((v) => v === undefined || /^[0-9A-Fa-f]{8,64}$/.test(v), { message: 'expected the merchant certificate serial (hex)' }),
+    WECHAT_PAY_PRIVATE_KEY_FILE: optionalText.refine((v) => v === undefined || existsSync(v), { message: 'no such file' }),
+    WECHAT_PAY_API_V3_KEY: optionalText.refine((v) => v === undefined || Buffer.byteLength(v) === 32, { message: 'expected the 32-character APIv3 key' }),
+    WECHAT_PAY_PUBLIC_KEY_ID: optionalText.refine((v) => v === undefined || v.startsWith('PUB_KEY_ID_'), { message: 'expected PUB_KEY_ID_…' }),
+    WECHAT_PAY_PUBLIC_KEY_FILE: optionalText.refine((v) => v === undefined || existsSync(v), { message: 'no such file' }),
+    WECHAT_PAY_BASE_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), { message: 'expected an origin such as https://api.mch.weixin.qq.com' }),
+    WECHAT_PAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.BOARD_VIEWER_USERNAME) !== Boolean(env.BOARD_VIEWER_PASSWORD)) {
@@ -106,7 +117,20 @@ const envSchema = z
       const missing = env.BOARD_USERNAME ? 'BOARD_PASSWORD' : 'BOARD_USERNAME';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'the admin account needs both a username and a password' });
     }
+    if ((env.WECHAT_PAY_MODE ?? (env.HUB_ENV === 'production' ? 'live' : 'emulator')) === 'live') {
+      for (const name of ['WECHAT_PAY_MCHID', 'WECHAT_PAY_APPID', 'WECHAT_PAY_SERIAL_NO', 'WECHAT_PAY_PRIVATE_KEY_FILE', 'WECHAT_PAY_API_V3_KEY'] as const) {
+        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when WECHAT_PAY_MODE=live' });
+      }
+      if (Boolean(env.WECHAT_PAY_PUBLIC_KEY_ID) !== Boolean(env.WECHAT_PAY_PUBLIC_KEY_FILE)) {
+        const missing = env.WECHAT_PAY_PUBLIC_KEY_ID ? 'WECHAT_PAY_PUBLIC_KEY_FILE' : 'WECHAT_PAY_PUBLIC_KEY_ID';
+        ctx.addIssue({ code: 'custom', path: [missing], message: 'the WeChat Pay public key needs both its id and its file' });
+      }
+    }
     if (env.HUB_ENV !== 'production') return;
+    if (env.HUB_DEMO_DATA) ctx.addIssue({ code: 'custom', path: ['HUB_DEMO_DATA'], message: 'demo data is for development only' });
+    if (env.WECHAT_PAY_MODE === 'emulator') {
+      ctx.addIssue({ code: 'custom', path: ['WECHAT_PAY_MODE'], message: 'the emulator is refused when HUB_ENV=production' });
+    }
     for (const name of ['MYSQL_URL', 'REDIS_URL', 'HUB_API_TOKENS', 'BOARD_USERNAME', 'BOARD_PASSWORD'] as const) {
       if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when HUB_ENV=production' });
     }
@@ -152,6 +176,8 @@ export interface Config {
   readonly mysql: MysqlConfig;
   readonly migrateOnStart: boolean;
   readonly businessSchemaOnStart: boolean;
+  /** `npm start` in development: demo orders paid at the emulators, so every path shows in the dashboard. */
+  readonly demoData: boolean;
   readonly redis: { readonly url: string; readonly queuePrefix: string };
   /** Queues this process works on (HUB_QUEUES), all by default. */
   readonly queues: readonly QueueName[];
@@ -173,7 +199,27 @@ export interface Config {
   readonly apiTokens: readonly ApiToken[];
   readonly board: { readonly admin: BoardAccount; readonly viewer: BoardAccount | null };
   readonly outboxPollMs: number;
+  readonly wechatPay: WechatPayConfig;
 }
+
+/** The default merchant (WECHAT_PAY_*); others come from `wx_pay_config` rows. */
+export interface WechatPayConfig {
+  /** `emulator` starts the WeChat Pay emulator in-process and points the live client at it. */
+  readonly mode: 'live' | 'emulator';
+  readonly mchid: string;
+  readonly appid: string;
+  readonly serialNo: string | null;
+  readonly privateKeyFile: string | null;
+  readonly apiV3Key: string | null;
+  readonly publicKeyId: string | null;
+  readonly publicKeyFile: string | null;
+  readonly baseUrl: string;
+  readonly timeoutMs: number;
+}
+
+/** The merchant of the emulator when no WECHAT_PAY_MCHID/APPID is set. */
+const EMULATOR_MCHID = '1900000001';
+const EMULATOR_APPID = 'wxd678efh567hg6787';
 
 const DEV_MYSQL_URL = 'mysql://root@127.0.0.1:3306/jobhub';
 const DEV_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -210,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mysql,
     migrateOnStart: e.HUB_MIGRATE_ON_START ?? true,
     businessSchemaOnStart: e.HUB_BUSINESS_SCHEMA_ON_START ?? e.HUB_ENV === 'development',
+    demoData: e.HUB_DEMO_DATA ?? (e.HUB_ENV === 'development' && (e.WECHAT_PAY_MODE ?? 'emulator') === 'emulator'),
     redis: { url: e.REDIS_URL ?? DEV_REDIS_URL, queuePrefix: e.HUB_QUEUE_PREFIX },
     queues,
     shutdownGraceMs: e.HUB_SHUTDOWN_GRACE_MS,
@@ -224,6 +271,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           : null,
     },
     outboxPollMs: e.HUB_OUTBOX_POLL_MS,
+    wechatPay: {
+      mode: e.WECHAT_PAY_MODE ?? (e.HUB_ENV === 'production' ? 'live' : 'emulator'),
+      mchid: e.WECHAT_PAY_MCHID ?? EMULATOR_MCHID,
+      appid: e.WECHAT_PAY_APPID ?? EMULATOR_APPID,
+      serialNo: e.WECHAT_PAY_SERIAL_NO ?? null,
+      privateKeyFile: e.WECHAT_PAY_PRIVATE_KEY_FILE ?? null,
+      apiV3Key: e.WECHAT_PAY_API_V3_KEY ?? null,
+      publicKeyId: e.WECHAT_PAY_PUBLIC_KEY_ID ?? null,
+      publicKeyFile: e.WECHAT_PAY_PUBLIC_KEY_FILE ?? null,
+      baseUrl: (e.WECHAT_PAY_BASE_URL ?? 'https://api.mch.weixin.qq.com').replace(/\/$/, ''),
+      timeoutMs: e.WECHAT_PAY_TIMEOUT_MS,
+    },
   });
 }
 
@@ -239,6 +298,23 @@ export function loadConfigOrExit(): Config {
     }
     throw err;
   }
+}
+
+/**
+ * The value a secret reference names: `file:/path` (the file's content, trimmed) or `env:NAME`
+ * (a variable). `wx_pay_config` rows hold such references, never the secrets themselves.
+ */
+export function readSecretRef(ref: string, env: NodeJS.ProcessEnv = process.env): string {
+  const match = /^(file|env):(.+)$/.exec(ref.trim());
+  if (!match?.[1] || !match[2]) throw new ConfigError([`secret reference must be file:/path or env:NAME (got a ${ref.length}-character value)`]);
+  const [, kind, target] = match;
+  if (kind === 'file') {
+    if (!existsSync(target)) throw new ConfigError([`secret file ${target} does not exist`]);
+    return readFileSync(target, 'utf8').trim();
+  }
+  const value = env[target];
+  if (!value) throw new ConfigError([`secret variable ${target} is not set`]);
+  return value;
 }
 
 function deepFreeze<T>(value: T): T {

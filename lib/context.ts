@@ -2,6 +2,7 @@ import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { z } from 'zod';
+import type { Integrations } from '../integrations';
 import type { QueueName } from '../workers/queue-names';
 import type { AuditEntry } from './audit';
 import type { Config } from './config';
@@ -39,6 +40,8 @@ export interface JobContext {
   readonly redis: Redis;
   /** Bound to the job's name, id, queue and attempt. */
   readonly log: Logger;
+  /** The outside systems (live, or pointed at their emulators). */
+  readonly integrations: Integrations;
   readonly job: { readonly id: string; readonly name: string; readonly attempt: number };
   /** Validates, then adds; follow-up work is enqueued after the transaction commits. */
   readonly enqueue: Enqueue;

@@ -85,3 +85,10 @@ export const jobsHandedBack = new Counter({
   labelNames: ['job', 'queue'] as const,
   registers: [metricsRegistry],
 });
+
+export const alertsRaised = new Counter({
+  name: 'jobhub_alerts_total',
+  help: 'Conditions ops must look at (an amount WeChat reports differing from ours, reconciliation discrepancies), by kind',
+  labelNames: ['kind'] as const,
+  registers: [metricsRegistry],
+});

@@ -20,6 +20,7 @@ import type { QueueName } from './queue-names';
 import { markOutboxDone, outboxIdOf } from './outbox-finish';
 import type { QueueSet } from './queues';
 import type { SchemaGuard } from './schema-guard';
+import type { Integrations } from '../integrations';
 
 export interface RunnerDeps {
   config: Config;
@@ -28,6 +29,7 @@ export interface RunnerDeps {
   log: Logger;
   registry: JobRegistry;
   enqueue: Enqueue;
+  integrations: Integrations;
   /** Producer-side queues: a vendor's rate limit is set on the queue, for every worker. */
   queues: QueueSet;
   now: () => Date;
@@ -129,6 +131,7 @@ function buildContext(deps: RunnerDeps, job: Job, log: Logger, signal: AbortSign
     db: deps.db,
     redis: deps.redis,
     log,
+    integrations: deps.integrations,
     job: { id: job.id ?? '', name: job.name, attempt: job.attemptsMade + 1 },
     enqueue: deps.enqueue,
     progress: (done, total) => job.updateProgress(total === undefined ? { done } : { done, total }),

@@ -8,6 +8,7 @@ import type { Enqueue } from '../lib/context';
 import type { Logger } from '../lib/logger';
 import { checkRedisDurability, closeRedis, createRedis, waitForRedis } from '../lib/redis';
 import { connectionChecks, type ReadinessCheck } from '../server/health.routes';
+import { openIntegrations, type Integrations } from '../integrations';
 import { createEnqueue } from './enqueue';
 import { QueueSet } from './queues';
 import { startSchemaGuard, type SchemaGuard } from './schema-guard';
@@ -24,6 +25,8 @@ export interface Runtime {
   readonly redis: Redis;
   readonly queues: QueueSet;
   readonly enqueue: Enqueue;
+  /** The outside systems; emulators started here in emulator mode. */
+  readonly integrations: Integrations;
   /** The schema check, run at start and every minute: `/readyz` reports it, the runner obeys it. */
   readonly schema: SchemaGuard;
   /** What this process's `/readyz` checks: Redis, MySQL and the schema; roles add their own. */
@@ -47,15 +50,18 @@ export async function openRuntime(config: Config, log: Logger): Promise<Runtime>
   await checkRedisDurability(redis, log, config.env === 'production');
   const queues = new QueueSet(redis, config.redis.queuePrefix);
   const schema = await startSchemaGuard(db, log);
+  const integrations = await openIntegrations(config, db, log);
   return {
     db,
     redis,
     queues,
     enqueue: createEnqueue(queues),
+    integrations,
     schema,
     readiness: [...connectionChecks(db, redis), schema.readiness],
     async close() {
       schema.stop();
+      await integrations.close();
       await queues.close();
       await closeRedis(redis);
       if (db.isInitialized) await db.destroy();

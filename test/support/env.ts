@@ -29,6 +29,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     REDIS_URL: TEST_REDIS_URL,
     HUB_MIGRATE_ON_START: 'false',
     HUB_BUSINESS_SCHEMA_ON_START: 'false',
+    HUB_DEMO_DATA: 'false',
     ...overrides,
   });
 }
@@ -45,6 +46,7 @@ export function childEnv(overrides: Record<string, string> = {}): NodeJS.Process
     // Free ports, so processes of parallel test files never collide; they log the port they took.
     HUB_PORT: '0',
     HUB_METRICS_PORT: '0',
+    HUB_DEMO_DATA: 'false',
     ...overrides,
   };
 }

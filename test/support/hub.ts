@@ -16,6 +16,8 @@ import { testConfig } from './env';
 import { captureLogger } from './logs';
 import { deletePrefix, testPrefix, testRedis } from './queues';
 import { track } from './resources';
+import { openTestWechatPay, type TestWechatPay, type TestWechatPayOptions } from './wechat-pay';
+import { NO_INTEGRATIONS, type Integrations } from '../../integrations';
 
 export interface TestHub {
   config: Config;
@@ -26,6 +28,9 @@ export interface TestHub {
   prefix: string;
   log: Logger;
   logText(): string;
+  integrations: Integrations;
+  /** Present when opened with the `wechatPay` option. */
+  wechatPay?: TestWechatPay;
   /** Real workers on this hub's prefix; `options` sets the lock and watchdog timings. */
   startWorkers(queues: QueueName[], options?: TestWorkerOptions): WorkerPool;
   close(): Promise<void>;
@@ -36,6 +41,8 @@ export interface TestHubOptions {
   now?: () => Date;
   /** Another database of the same server (a scratch copy a test may damage); this worker's by default. */
   mysqlUrl?: string;
+  /** Starts the WeChat Pay emulator and points the hub's client at it. */
+  wechatPay?: TestWechatPayOptions;
 }
 
 /** Lock and watchdog timings, and the schema guard a worker process would pass. */
@@ -51,6 +58,8 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
   const { log, text } = captureLogger('debug');
   const enqueue = createEnqueue(queues);
   const pools: WorkerPool[] = [];
+  const wechatPay = options.wechatPay ? await openTestWechatPay(db, log, options.wechatPay) : undefined;
+  const integrations = wechatPay?.integrations ?? NO_INTEGRATIONS;
   return {
     config,
     db,
@@ -60,10 +69,12 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
     prefix,
     log,
     logText: text,
+    integrations,
+    wechatPay,
     startWorkers(names, { schema, ...timings } = {}) {
       const connection = track({ kind: 'redis', value: redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }) });
       const pool = startWorkers(
-        { config, db, redis, log, registry: options.registry ?? defaultRegistry, enqueue, queues, now: options.now ?? (() => new Date()), schema },
+        { config, db, redis, log, registry: options.registry ?? defaultRegistry, enqueue, integrations, queues, now: options.now ?? (() => new Date()), schema },
         { queues: names, connection, prefix, ...timings },
       );
       for (const w of pool.workers) track({ kind: 'worker', value: w });
@@ -81,7 +92,8 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
       return closable;
     },
     async close() {
-        await Promise.all(pools.map((p) => p.close()));
+      await Promise.all(pools.map((p) => p.close()));
+      await integrations.close();
       await queues.close();
       await deletePrefix(redis, prefix);
       await closeRedis(redis);

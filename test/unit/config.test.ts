@@ -1,4 +1,7 @@
-import { loadConfig } from '../../lib/config';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, readSecretRef } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
@@ -10,6 +13,15 @@ function problemsOf(env: NodeJS.ProcessEnv): string[] {
   }
   throw new Error('expected a ConfigError');
 }
+
+/** A live WeChat Pay merchant: what production needs besides the hub's own settings. */
+const LIVE_WECHAT_PAY = {
+  WECHAT_PAY_MCHID: '1230000109',
+  WECHAT_PAY_APPID: 'wx0123456789abcdef',
+  WECHAT_PAY_SERIAL_NO: '5157F09EFDC096DE15EBE81A47057A7232F1B8E1',
+  WECHAT_PAY_PRIVATE_KEY_FILE: __filename,
+  WECHAT_PAY_API_V3_KEY: '0123456789abcdefghijklmnopqrstuv',
+};
 
 describe('loadConfig', () => {
   it('names every bad variable at once, not just the first', () => {
@@ -35,12 +47,18 @@ describe('loadConfig', () => {
       'HUB_BUSINESS_SCHEMA_ON_START',
       'MYSQL_URL',
       'REDIS_URL',
+      'WECHAT_PAY_API_V3_KEY',
+      'WECHAT_PAY_APPID',
+      'WECHAT_PAY_MCHID',
+      'WECHAT_PAY_PRIVATE_KEY_FILE',
+      'WECHAT_PAY_SERIAL_NO',
     ]);
   });
 
   it('refuses the development credentials and short dashboard passwords in production', () => {
     const problems = problemsOf({
       HUB_ENV: 'production',
+      ...LIVE_WECHAT_PAY,
       MYSQL_URL: 'mysql://hub:pw@db:3306/hub',
       REDIS_URL: 'redis://redis:6379',
       HUB_API_TOKENS: 'crm:0123456789abcdef0123,demo:demo-token-change-me',
@@ -90,6 +108,7 @@ describe('loadConfig', () => {
   it('parses credentials, per-system databases and the queue selection', () => {
     const config = loadConfig({
       HUB_ENV: 'production',
+      ...LIVE_WECHAT_PAY,
       MYSQL_URL: 'mysql://hub:p%40ss@db.internal:3307/hubdb',
       REDIS_URL: 'redis://:secret@redis.internal:6380/2',
       MARKETING_DB: 'marketing',
@@ -102,6 +121,48 @@ describe('loadConfig', () => {
     expect(config.mysql.databases).toEqual({ marketing: 'marketing', app: 'hubdb', customerService: 'hubdb', customer: 'hubdb', hub: 'hubdb' });
     expect(config.queues).toEqual(['sms', 'email']);
     expect(config.businessSchemaOnStart).toBe(false);
+  });
+
+  it('runs WeChat Pay on its emulator in development and live in production, where the emulator is refused', () => {
+    const dev = loadConfig({});
+    expect(dev.wechatPay).toMatchObject({ mode: 'emulator', mchid: '1900000001', baseUrl: 'https://api.mch.weixin.qq.com', timeoutMs: 10_000 });
+    const live = loadConfig({ ...LIVE_WECHAT_PAY, WECHAT_PAY_MODE: 'live', WECHAT_PAY_BASE_URL: 'https://api2.mch.weixin.qq.com/' });
+    expect(live.wechatPay).toMatchObject({ mode: 'live', mchid: '1230000109', baseUrl: 'https://api2.mch.weixin.qq.com' });
+    expect(problemsOf({ WECHAT_PAY_MODE: 'live' }).map((p) => p.split(':')[0]).sort()).toEqual([
+      'WECHAT_PAY_API_V3_KEY',
+      'WECHAT_PAY_APPID',
+      'WECHAT_PAY_MCHID',
+      'WECHAT_PAY_PRIVATE_KEY_FILE',
+      'WECHAT_PAY_SERIAL_NO',
+    ]);
+    const bad = problemsOf({
+      ...LIVE_WECHAT_PAY,
+      WECHAT_PAY_MODE: 'live',
+      WECHAT_PAY_API_V3_KEY: 'too-short',
+      WECHAT_PAY_PRIVATE_KEY_FILE: '/no/such/apiclient_key.pem',
+      WECHAT_PAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0114232134912410000000000000',
+    });
+    expect(bad.map((p) => p.split(':')[0]).sort()).toEqual(['WECHAT_PAY_API_V3_KEY', 'WECHAT_PAY_PRIVATE_KEY_FILE', 'WECHAT_PAY_PUBLIC_KEY_FILE']);
+    expect(bad.join('\n')).not.toContain('too-short');
+    const emulatorInProduction = problemsOf({ HUB_ENV: 'production', WECHAT_PAY_MODE: 'emulator' });
+    expect(emulatorInProduction).toContainEqual(expect.stringMatching(/^WECHAT_PAY_MODE: .*refused/));
+  });
+
+  it('reads secret references from a file or a variable, never taking a value as a reference', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'jobhub-secret-')), 'apiv3.key');
+    writeFileSync(file, '0123456789abcdefghijklmnopqrstuv\n');
+    expect(readSecretRef(`file:${file}`)).toBe('0123456789abcdefghijklmnopqrstuv');
+    expect(readSecretRef('env:MERCHANT_B_APIV3', { MERCHANT_B_APIV3: 'from-the-variable' })).toBe('from-the-variable');
+    expect(() => readSecretRef('env:MISSING_VAR', {})).toThrow(/MISSING_VAR is not set/);
+    expect(() => readSecretRef('file:/no/such/file')).toThrow(/does not exist/);
+    let message = '';
+    try {
+      readSecretRef('a-secret-pasted-by-mistake');
+    } catch (err) {
+      message = String(err);
+    }
+    expect(message).toMatch(/file:\/path or env:NAME/);
+    expect(message).not.toContain('pasted');
   });
 
   it('is frozen all the way down', () => {

@@ -1,0 +1,63 @@
+import type { DataSource } from 'typeorm';
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/logger';
+import type { MerchantCredentials } from './wechat-pay/wechat-pay.client';
+import { loadMerchantCredentials } from './wechat-pay/wechat-pay.credentials';
+import { WechatPayEmulator } from './wechat-pay/wechat-pay.emulator';
+import { LiveWechatPayClient } from './wechat-pay/wechat-pay.live';
+import { createMerchants, type ClientFactory, type WechatPayMerchants } from './wechat-pay/wechat-pay.merchants';
+
+/** The outside world as jobs and routes see it: one entry per system, live or pointed at its emulator. */
+export interface Integrations {
+  readonly wechatPay: WechatPayMerchants;
+  /** Emulators this process started (`<SYSTEM>_MODE=emulator`), for the demo and for tests to drive. */
+  readonly emulators: { readonly wechatPay?: WechatPayEmulator };
+  close(): Promise<void>;
+}
+
+/**
+ * Builds every integration from configuration. In emulator mode the emulator starts here, on a
+ * loopback port, and the live client talks to it: the code that runs is the production code.
+ */
+export async function openIntegrations(config: Pick<Config, 'wechatPay'>, db: DataSource, log: Logger): Promise<Integrations> {
+  const wp = config.wechatPay;
+  const wechatLog = log.child({ integration: 'wechat-pay' });
+  let emulator: WechatPayEmulator | undefined;
+  let credentials: MerchantCredentials;
+  let baseUrl = wp.baseUrl;
+  if (wp.mode === 'emulator') {
+    emulator = await WechatPayEmulator.start();
+    credentials = emulator.addMerchant({ mchid: wp.mchid, appid: wp.appid, keyMode: 'public_key' });
+    baseUrl = emulator.baseUrl;
+    wechatLog.info({ baseUrl, mchid: wp.mchid }, 'wechat pay emulator started');
+  } else {
+    credentials = loadMerchantCredentials({
+      mchid: wp.mchid,
+      appid: wp.appid,
+      serialNo: wp.serialNo ?? '',
+      privateKeyFile: wp.privateKeyFile ?? '',
+      apiV3Key: wp.apiV3Key ?? '',
+      ...(wp.publicKeyId && wp.publicKeyFile ? { publicKeyId: wp.publicKeyId, publicKeyFile: wp.publicKeyFile } : {}),
+    });
+  }
+  const makeClient: ClientFactory = (c) => new LiveWechatPayClient(c, { baseUrl, timeoutMs: wp.timeoutMs, log: wechatLog });
+  const wechatPay = createMerchants({ defaultClient: makeClient(credentials), db, makeClient, log: wechatLog });
+  return {
+    wechatPay,
+    emulators: emulator ? { wechatPay: emulator } : {},
+    async close() {
+      await emulator?.stop();
+    },
+  };
+}
+
+/** For processes whose jobs call no outside system (benchmarks, tests): any use says so. */
+export const NO_INTEGRATIONS: Integrations = {
+  wechatPay: {
+    defaultMchid: 'none',
+    client: () => Promise.reject(new Error('no WeChat Pay integration was opened in this process')),
+    list: () => Promise.resolve([]),
+  },
+  emulators: {},
+  close: () => Promise.resolve(),
+};
