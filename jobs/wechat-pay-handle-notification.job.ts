@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { AndroidOrder } from '../entities/app/android-order.entity';
+import { DmsBusinessLog } from '../entities/customer/dms-business-log.entity';
+import { HubReconciliationItem } from '../entities/hub/hub-reconciliation-item.entity';
+import { EventOrder } from '../entities/marketing/event-order.entity';
+import { GroupBuyEventOrder } from '../entities/marketing/group-buy-event-order.entity';
+import { PayNotifyLog } from '../entities/marketing/pay-notify-log.entity';
+import { PaymentOrder } from '../entities/marketing/payment-order.entity';
+import type { WechatPayTransaction } from '../integrations/wechat-pay/wechat-pay.client';
+import type { JobContext } from '../lib/context';
+import { RetryableError } from '../lib/errors';
+import { defineJob, done, skipped } from './define-job';
+import { applyWechatTransaction, type ApplyOutcome } from './payments/apply-wechat-transaction';
+
+/**
+ * Applies one verified WeChat Pay callback stored in `pay_notify_log`. The route verified the
+ * signature and decrypted the resource before storing the row; here the payment's state is asked
+ * of WeChat by the row's out_trade_no (the merchant's APIv3 key stays inside its client), so a
+ * callback delivered late or out of order applies what is true now, never what was true then.
+ * The row turns handled in the transaction of the change it caused.
+ */
+
+/** The job of a notification: one per pay_notify_log row, whichever delivery or sweep enqueued it. */
+export const notifyJobId = (notifyLogId: string): string => `wechat-notify-${notifyLogId}`;
+
+export type NotificationOutcome = ApplyOutcome | 'already-handled' | 'refund-deferred' | 'ignored-event';
+
+export interface NotificationResult {
+  notifyLogId: string;
+  eventType: string;
+  outTradeNo: string | null;
+  outcome: NotificationOutcome;
+}
+
+/** What ops read in `pay_notify_log.error` of a handled row that changed nothing. */
+const NOTES: Partial<Record<NotificationOutcome, string>> = {
+  'unknown-order': 'unknown out_trade_no: no payment_order or android_order has it',
+  'amount-mismatch': 'amount differs from our order: not applied, see hub_reconciliation_item',
+  'refund-deferred': 'refund notification: recorded, applied by the refund jobs',
+  'ignored-event': 'event type the hub does not apply',
+};
+
+export const wechatPayHandleNotification = defineJob({
+  name: 'wechat-pay-handle-notification',
+  queue: 'payments',
+  description: 'Apply a verified WeChat Pay callback (pay_notify_log) to payment_order / android_order and the business order',
+  payload: z.strictObject({ notifyLogId: z.string().regex(/^\d+$/) }),
+  entities: [PayNotifyLog, PaymentOrder, AndroidOrder, EventOrder, GroupBuyEventOrder, HubReconciliationItem, DmsBusinessLog],
+  options: { attempts: 8, backoff: { type: 'exponential', delay: 5_000, jitter: 0.5 } },
+  async handle({ notifyLogId }, ctx) {
+    const row = await ctx.db.getRepository(PayNotifyLog).findOne({ where: { id: notifyLogId } });
+    if (!row) return skipped(`no pay_notify_log row ${notifyLogId}`);
+    if (row.handled === 1) return skipped('already handled');
+    const result = (outcome: NotificationOutcome): NotificationResult => ({ notifyLogId, eventType: row.eventType, outTradeNo: row.outTradeNo, outcome });
+
+    if (row.channel !== 'WECHAT' || row.verified !== 1) return skipped('not a verified WeChat Pay callback');
+    if (row.eventType.startsWith('REFUND.')) return done(result(await markHandled(ctx, notifyLogId, 'refund-deferred')));
+    if (row.eventType !== 'TRANSACTION.SUCCESS' || !row.outTradeNo) return done(result(await markHandled(ctx, notifyLogId, 'ignored-event')));
+
+    const client = await ctx.integrations.wechatPay.client(row.merchant);
+    const tx = await client.queryOrder(row.outTradeNo);
+    // WeChat announced this very order: a query that cannot find it is WeChat not caught up yet.
+    if (!tx) throw new RetryableError(`WeChat Pay has no order ${row.outTradeNo} yet, though it announced its payment`);
+    const outcome = await applyLocked(ctx, notifyLogId, row.merchant, tx);
+    ctx.log.info({ notifyLogId, outTradeNo: row.outTradeNo, tradeState: tx.trade_state, outcome }, 'wechat pay notification handled');
+    return done(result(outcome));
+  },
+});
+
+/**
+ * The notify row is locked first, then the payment row: two runs of one notification take turns,
+ * and the second finds the row handled.
+ */
+async function applyLocked(ctx: JobContext, notifyLogId: string, mchid: string, tx: WechatPayTransaction): Promise<NotificationOutcome> {
+  return ctx.db.transaction(async (m) => {
+    const locked = await m.createQueryBuilder(PayNotifyLog, 'n').setLock('pessimistic_write').select(['n.id', 'n.handled']).where('n.id = :id', { id: notifyLogId }).getOne();
+    if (!locked || locked.handled === 1) return 'already-handled';
+    const applied = await applyWechatTransaction(ctx, mchid, tx, 'NOTIFICATION', { manager: m });
+    await m.update(PayNotifyLog, { id: notifyLogId, handled: 0 }, { handled: 1, error: NOTES[applied.outcome] ?? null, updatedTime: ctx.now() });
+    return applied.outcome;
+  });
+}
+
+async function markHandled(ctx: JobContext, notifyLogId: string, outcome: NotificationOutcome): Promise<NotificationOutcome> {
+  const res = await ctx.db.getRepository(PayNotifyLog).update({ id: notifyLogId, handled: 0 }, { handled: 1, error: NOTES[outcome] ?? null, updatedTime: ctx.now() });
+  return (res.affected ?? 0) === 1 ? outcome : 'already-handled';
+}
