@@ -8,16 +8,16 @@ import { PayNotifyLog } from '../entities/marketing/pay-notify-log.entity';
 import { PaymentOrder } from '../entities/marketing/payment-order.entity';
 import type { WechatPayTransaction } from '../integrations/wechat-pay/wechat-pay.client';
 import type { JobContext } from '../lib/context';
-import { RetryableError } from '../lib/errors';
+import { PermanentError } from '../lib/errors';
 import { defineJob, done, skipped } from './define-job';
 import { applyWechatTransaction, type ApplyOutcome } from './payments/apply-wechat-transaction';
 
 /**
- * Applies one verified WeChat Pay callback stored in `pay_notify_log`. The route verified the
- * signature and decrypted the resource before storing the row; here the payment's state is asked
- * of WeChat by the row's out_trade_no (the merchant's APIv3 key stays inside its client), so a
- * callback delivered late or out of order applies what is true now, never what was true then.
- * The row turns handled in the transaction of the change it caused.
+ * Applies one verified WeChat Pay callback stored in `pay_notify_log`. The route verified its
+ * signature before storing the raw body; here the merchant's client decrypts it again (the APIv3
+ * key never leaves the client) and the one apply function moves the order forward only, so a
+ * callback delivered twice, late or out of order changes nothing more. The row turns handled in
+ * the transaction of the change it caused.
  */
 
 /** The job of a notification: one per pay_notify_log row, whichever delivery or sweep enqueued it. */
@@ -58,9 +58,9 @@ export const wechatPayHandleNotification = defineJob({
     if (row.eventType !== 'TRANSACTION.SUCCESS' || !row.outTradeNo) return done(result(await markHandled(ctx, notifyLogId, 'ignored-event')));
 
     const client = await ctx.integrations.wechatPay.client(row.merchant);
-    const tx = await client.queryOrder(row.outTradeNo);
-    // WeChat announced this very order: a query that cannot find it is WeChat not caught up yet.
-    if (!tx) throw new RetryableError(`WeChat Pay has no order ${row.outTradeNo} yet, though it announced its payment`);
+    const notification = client.openStoredNotification(Buffer.from(row.rawBody, 'utf8'));
+    if (notification.kind !== 'transaction') throw new PermanentError('NOTIFICATION_MISMATCH', `row ${notifyLogId} says TRANSACTION.SUCCESS, its resource is a ${notification.kind}`);
+    const tx = notification.resource;
     const outcome = await applyLocked(ctx, notifyLogId, row.merchant, tx);
     ctx.log.info({ notifyLogId, outTradeNo: row.outTradeNo, tradeState: tx.trade_state, outcome }, 'wechat pay notification handled');
     return done(result(outcome));

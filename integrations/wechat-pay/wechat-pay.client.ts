@@ -57,7 +57,7 @@ export interface NotificationEnvelope {
   /** TRANSACTION.SUCCESS, REFUND.SUCCESS, REFUND.ABNORMAL, REFUND.CLOSED, … */
   event_type: string;
   summary?: string;
-  /** The serial (certificate serial or PUB_KEY_ID_…) whose key verified it. */
+  /** The serial (certificate serial or PUB_KEY_ID_…) whose key verified it; `stored` when reopened from pay_notify_log. */
   serial: string;
 }
 
@@ -108,6 +108,12 @@ export interface WechatPayClient {
    * @throws NotificationRejectedError naming what failed; nothing about the body is trusted before.
    */
   verifyNotification(headers: SignedHeaders, rawBody: Buffer): VerifiedNotification;
+  /**
+   * Decrypts a callback verified when it arrived (a `pay_notify_log` row with `verified` 1, whose headers
+   * are not kept): the envelope, AEAD and resource checks of `verifyNotification`, without the signature.
+   * @throws NotificationRejectedError
+   */
+  openStoredNotification(rawBody: Buffer): VerifiedNotification;
 }
 
 /** A merchant's keys: what signs our requests and what verifies WeChat's answers. */

@@ -2,7 +2,7 @@ import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axi
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { PermanentError, RetryableError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type {
@@ -35,6 +35,7 @@ import {
   type EncryptedPlatformCertificate,
   type PlatformCertificate,
 } from './wechat-pay.signing';
+import { certificatesSchema, notificationSchema, refundNoticeSchema, ticketSchema, transactionSchema } from './wechat-pay.schemas';
 
 export interface LiveWechatPayOptions {
   /** `https://api.mch.weixin.qq.com`, or the emulator's loopback address. */
@@ -49,47 +50,6 @@ interface RawResponse {
   headers: SignedHeaders & { 'content-type'?: string };
   body: Buffer;
 }
-
-/** WeChat's fields are optional here as in its own SDKs; unknown fields pass through. */
-const tradeStateSchema = z.enum(['SUCCESS', 'REFUND', 'NOTPAY', 'CLOSED', 'REVOKED', 'USERPAYING', 'PAYERROR']);
-const amountSchema = z.looseObject({ total: z.number().int().optional(), payer_total: z.number().int().optional(), currency: z.string().optional(), payer_currency: z.string().optional() });
-const transactionSchema = z.looseObject({
-  appid: z.string().optional(),
-  mchid: z.string().optional(),
-  out_trade_no: z.string().min(1),
-  transaction_id: z.string().optional(),
-  trade_type: z.string().optional(),
-  trade_state: tradeStateSchema,
-  trade_state_desc: z.string().optional(),
-  bank_type: z.string().optional(),
-  attach: z.string().optional(),
-  success_time: z.string().optional(),
-  payer: z.looseObject({ openid: z.string().optional() }).optional(),
-  amount: amountSchema.optional(),
-});
-const refundNoticeSchema = z.looseObject({
-  mchid: z.string().optional(),
-  out_trade_no: z.string().min(1),
-  transaction_id: z.string().optional(),
-  out_refund_no: z.string().min(1),
-  refund_id: z.string().optional(),
-  refund_status: z.enum(['SUCCESS', 'CLOSED', 'CLOSE', 'PROCESSING', 'ABNORMAL']),
-  success_time: z.string().optional(),
-  user_received_account: z.string().optional(),
-  amount: z.looseObject({ total: z.number().int().optional(), refund: z.number().int().optional(), payer_total: z.number().int().optional(), payer_refund: z.number().int().optional() }).optional(),
-});
-const ticketSchema = z.looseObject({ hash_type: z.literal('SHA1'), hash_value: z.string().regex(/^[0-9a-fA-F]{40}$/), download_url: z.string().min(1) });
-const notificationSchema = z.looseObject({
-  id: z.string().min(1),
-  create_time: z.string(),
-  event_type: z.string().min(1),
-  summary: z.string().optional(),
-  resource: z.looseObject({ algorithm: z.string(), ciphertext: z.string(), nonce: z.string(), associated_data: z.string().nullish(), original_type: z.string().optional() }),
-});
-const aeadSchema = z.looseObject({ algorithm: z.string().optional(), ciphertext: z.string(), nonce: z.string(), associated_data: z.string().nullish() });
-const certificatesSchema = z.object({
-  data: z.array(z.looseObject({ serial_no: z.string(), effective_time: z.string(), expire_time: z.string(), encrypt_certificate: aeadSchema })),
-});
 
 /** The body of an answer that is not data: WeChat's `{code, message}`, or null for HTML and other pages. */
 function errorBody(body: Buffer): WechatPayErrorBody | null {
@@ -150,6 +110,9 @@ function peekHead(stream: Readable, timeoutMs: number): Promise<Buffer | null> {
     stream.on('readable', onReadable).on('end', onEnd).on('error', onError);
   });
 }
+
+/** The serial a reopened stored callback reports: its headers were checked on arrival and not kept. */
+const STORED_SERIAL = 'stored';
 
 export class LiveWechatPayClient implements WechatPayClient {
   readonly mchid: string;
@@ -240,6 +203,15 @@ export class LiveWechatPayClient implements WechatPayClient {
   verifyNotification(headers: SignedHeaders, rawBody: Buffer): VerifiedNotification {
     const check = verifySignature({ headers, body: rawBody, platformKeys: this.credentials.platformKeys, now: this.now() });
     if (!check.ok) throw new NotificationRejectedError(`callback signature: ${check.reason}`);
+    return this.open(rawBody, check.serial);
+  }
+
+  openStoredNotification(rawBody: Buffer): VerifiedNotification {
+    return this.open(rawBody, STORED_SERIAL);
+  }
+
+  /** Parses the envelope, decrypts the resource with the APIv3 key and checks it: never before the signature was. */
+  private open(rawBody: Buffer, serial: string): VerifiedNotification {
     let envelope: z.infer<typeof notificationSchema>;
     try {
       envelope = notificationSchema.parse(JSON.parse(rawBody.toString('utf8')));
@@ -255,7 +227,7 @@ export class LiveWechatPayClient implements WechatPayClient {
       throw new NotificationRejectedError(`callback resource cannot be decrypted: ${err instanceof Error ? err.message : String(err)}`);
     }
     const type = resource.original_type ?? envelope.event_type.split('.')[0]?.toLowerCase();
-    const base = { id: envelope.id, create_time: envelope.create_time, event_type: envelope.event_type, summary: envelope.summary, serial: check.serial };
+    const base = { id: envelope.id, create_time: envelope.create_time, event_type: envelope.event_type, summary: envelope.summary, serial };
     const schema = type === 'transaction' ? transactionSchema : type === 'refund' ? refundNoticeSchema : undefined;
     if (!schema) throw new NotificationRejectedError(`callback resource type ${String(type)} is neither transaction nor refund`);
     const parsed = schema.safeParse(plain);

@@ -1,3 +1,4 @@
+import { createCipheriv, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { QueueEvents } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
@@ -192,11 +193,27 @@ describe('WeChat Pay payments: callbacks, sync and close applied to MariaDB', ()
     expect(await run(wechatPayCloseExpired, {})).toMatchObject({ result: { seen: 0 } });
   });
 
-  /** A verified row as the route would have stored it, for a payment WeChat made without telling us. */
+  /**
+   * A verified row as the route would have stored it, for a payment WeChat made without the callback
+   * reaching us: the envelope WeChat sends, its resource (the order as WeChat reports it) encrypted
+   * here with the merchant's APIv3 key, as node:crypto does it, independently of the client.
+   */
   async function storedNotification(outTradeNo: string, createdTime: Date): Promise<string> {
+    const tx = await hub.wechatPay?.client.queryOrder(outTradeNo);
+    const apiV3Key = hub.wechatPay?.credentials.apiV3Key;
+    if (!tx || !apiV3Key) throw new Error('no order at the emulator');
+    const nonce = randomBytes(6).toString('hex');
+    const cipher = createCipheriv('aes-256-gcm', Buffer.from(apiV3Key, 'utf8'), Buffer.from(nonce, 'utf8'));
+    cipher.setAAD(Buffer.from('transaction', 'utf8'));
+    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(tx), 'utf8'), cipher.final(), cipher.getAuthTag()]).toString('base64');
+    const notifyId = `n-${outTradeNo}`;
+    const rawBody = JSON.stringify({
+      id: notifyId, create_time: '2026-11-23T10:00:00+08:00', resource_type: 'encrypt-resource', event_type: 'TRANSACTION.SUCCESS', summary: '支付成功',
+      resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext, associated_data: 'transaction', nonce },
+    });
     const inserted = await hub.db.getRepository(PayNotifyLog).insert({
-      channel: 'WECHAT', merchant: TEST_MCHID, notifyId: `n-${outTradeNo}`, eventType: 'TRANSACTION.SUCCESS', outTradeNo,
-      outRefundNo: null, transactionId: null, rawBody: '{}', verified: 1, handled: 0, error: null, createdTime, updatedTime: createdTime,
+      channel: 'WECHAT', merchant: TEST_MCHID, notifyId, eventType: 'TRANSACTION.SUCCESS', outTradeNo,
+      outRefundNo: null, transactionId: tx.transaction_id ?? null, rawBody, verified: 1, handled: 0, error: null, createdTime, updatedTime: createdTime,
     });
     return String((inserted.identifiers[0] as { id: string }).id);
   }
