@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
@@ -38,6 +40,7 @@ export async function openIntegrations(config: Pick<Config, 'wechatPay'>, db: Da
       privateKeyFile: wp.privateKeyFile ?? '',
       apiV3Key: wp.apiV3Key ?? '',
       ...(wp.publicKeyId && wp.publicKeyFile ? { publicKeyId: wp.publicKeyId, publicKeyFile: wp.publicKeyFile } : {}),
+      platformCertificates: wp.platformCertFiles.map(readPlatformCertificate),
     });
   }
   const makeClient: ClientFactory = (c) => new LiveWechatPayClient(c, { baseUrl, timeoutMs: wp.timeoutMs, log: wechatLog });
@@ -49,6 +52,12 @@ export async function openIntegrations(config: Pick<Config, 'wechatPay'>, db: Da
       await emulator?.stop();
     },
   };
+}
+
+/** A platform certificate file (as WeChat's certificate tool saves it), with the serial it carries. */
+function readPlatformCertificate(file: string): { serial: string; pem: string } {
+  const pem = readFileSync(file, 'utf8');
+  return { serial: new X509Certificate(pem).serialNumber, pem };
 }
 
 /** For processes whose jobs call no outside system (benchmarks, tests): any use says so. */

@@ -105,6 +105,9 @@ const envSchema = z
     WECHAT_PAY_API_V3_KEY: optionalText.refine((v) => v === undefined || Buffer.byteLength(v) === 32, { message: 'expected the 32-character APIv3 key' }),
     WECHAT_PAY_PUBLIC_KEY_ID: optionalText.refine((v) => v === undefined || v.startsWith('PUB_KEY_ID_'), { message: 'expected PUB_KEY_ID_…' }),
     WECHAT_PAY_PUBLIC_KEY_FILE: optionalText.refine((v) => v === undefined || existsSync(v), { message: 'no such file' }),
+    WECHAT_PAY_PLATFORM_CERT_FILES: optionalText.refine((v) => v === undefined || v.split(',').every((f) => existsSync(f.trim())), {
+      message: 'expected comma-separated paths of existing certificate files',
+    }),
     WECHAT_PAY_BASE_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), { message: 'expected an origin such as https://api.mch.weixin.qq.com' }),
     WECHAT_PAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   })
@@ -124,6 +127,12 @@ const envSchema = z
       if (Boolean(env.WECHAT_PAY_PUBLIC_KEY_ID) !== Boolean(env.WECHAT_PAY_PUBLIC_KEY_FILE)) {
         const missing = env.WECHAT_PAY_PUBLIC_KEY_ID ? 'WECHAT_PAY_PUBLIC_KEY_FILE' : 'WECHAT_PAY_PUBLIC_KEY_ID';
         ctx.addIssue({ code: 'custom', path: [missing], message: 'the WeChat Pay public key needs both its id and its file' });
+      } else if (!env.WECHAT_PAY_PUBLIC_KEY_ID && !env.WECHAT_PAY_PLATFORM_CERT_FILES) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['WECHAT_PAY_PUBLIC_KEY_ID'],
+          message: 'WeChat Pay answers cannot be verified: set the public key (WECHAT_PAY_PUBLIC_KEY_ID and _FILE), WECHAT_PAY_PLATFORM_CERT_FILES, or both during a key migration',
+        });
       }
     }
     if (env.HUB_ENV !== 'production') return;
@@ -213,6 +222,8 @@ export interface WechatPayConfig {
   readonly apiV3Key: string | null;
   readonly publicKeyId: string | null;
   readonly publicKeyFile: string | null;
+  /** Platform certificates (certificate mode): each verifies answers signed with its serial. */
+  readonly platformCertFiles: readonly string[];
   readonly baseUrl: string;
   readonly timeoutMs: number;
 }
@@ -280,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiV3Key: e.WECHAT_PAY_API_V3_KEY ?? null,
       publicKeyId: e.WECHAT_PAY_PUBLIC_KEY_ID ?? null,
       publicKeyFile: e.WECHAT_PAY_PUBLIC_KEY_FILE ?? null,
+      platformCertFiles: e.WECHAT_PAY_PLATFORM_CERT_FILES?.split(',').map((f) => f.trim()) ?? [],
       baseUrl: (e.WECHAT_PAY_BASE_URL ?? 'https://api.mch.weixin.qq.com').replace(/\/$/, ''),
       timeoutMs: e.WECHAT_PAY_TIMEOUT_MS,
     },

@@ -21,6 +21,8 @@ const LIVE_WECHAT_PAY = {
   WECHAT_PAY_SERIAL_NO: '5157F09EFDC096DE15EBE81A47057A7232F1B8E1',
   WECHAT_PAY_PRIVATE_KEY_FILE: __filename,
   WECHAT_PAY_API_V3_KEY: '0123456789abcdefghijklmnopqrstuv',
+  WECHAT_PAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0114232134912410000000000000',
+  WECHAT_PAY_PUBLIC_KEY_FILE: __filename,
 };
 
 describe('loadConfig', () => {
@@ -51,6 +53,7 @@ describe('loadConfig', () => {
       'WECHAT_PAY_APPID',
       'WECHAT_PAY_MCHID',
       'WECHAT_PAY_PRIVATE_KEY_FILE',
+      'WECHAT_PAY_PUBLIC_KEY_ID',
       'WECHAT_PAY_SERIAL_NO',
     ]);
   });
@@ -133,6 +136,7 @@ describe('loadConfig', () => {
       'WECHAT_PAY_APPID',
       'WECHAT_PAY_MCHID',
       'WECHAT_PAY_PRIVATE_KEY_FILE',
+      'WECHAT_PAY_PUBLIC_KEY_ID',
       'WECHAT_PAY_SERIAL_NO',
     ]);
     const bad = problemsOf({
@@ -140,10 +144,14 @@ describe('loadConfig', () => {
       WECHAT_PAY_MODE: 'live',
       WECHAT_PAY_API_V3_KEY: 'too-short',
       WECHAT_PAY_PRIVATE_KEY_FILE: '/no/such/apiclient_key.pem',
-      WECHAT_PAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0114232134912410000000000000',
+      WECHAT_PAY_PUBLIC_KEY_FILE: '',
     });
     expect(bad.map((p) => p.split(':')[0]).sort()).toEqual(['WECHAT_PAY_API_V3_KEY', 'WECHAT_PAY_PRIVATE_KEY_FILE', 'WECHAT_PAY_PUBLIC_KEY_FILE']);
     expect(bad.join('\n')).not.toContain('too-short');
+    // Certificate mode instead of the public key: answers are verified by the certificates' serials.
+    const certificates = loadConfig({ ...LIVE_WECHAT_PAY, WECHAT_PAY_MODE: 'live', WECHAT_PAY_PUBLIC_KEY_ID: '', WECHAT_PAY_PUBLIC_KEY_FILE: '', WECHAT_PAY_PLATFORM_CERT_FILES: `${__filename}, ${__filename}` });
+    expect(certificates.wechatPay.platformCertFiles).toEqual([__filename, __filename]);
+    expect(problemsOf({ ...LIVE_WECHAT_PAY, WECHAT_PAY_MODE: 'live', WECHAT_PAY_PLATFORM_CERT_FILES: '/no/such/cert.pem' })[0]).toMatch(/^WECHAT_PAY_PLATFORM_CERT_FILES: /);
     const emulatorInProduction = problemsOf({ HUB_ENV: 'production', WECHAT_PAY_MODE: 'emulator' });
     expect(emulatorInProduction).toContainEqual(expect.stringMatching(/^WECHAT_PAY_MODE: .*refused/));
   });
