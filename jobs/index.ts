@@ -1,10 +1,31 @@
 import { buildRegistry, type JobDefinition } from './define-job';
 import { hubCanary } from './hub-canary.job';
 import { smsCodeCleanup } from './sms-code-cleanup.job';
+import { wechatPayCloseExpired } from './wechat-pay-close-expired.job';
+import { wechatPayHandleNotification } from './wechat-pay-handle-notification.job';
+import { wechatPayReconcileBill } from './wechat-pay-reconcile-bill.job';
+import { wechatPaySyncOrder } from './wechat-pay-sync-order.job';
+import { wechatPaySyncStuckOrders } from './wechat-pay-sync-stuck-orders.job';
 
 /** Every job the hub runs: the only registry. */
-export const JOBS: readonly JobDefinition[] = [smsCodeCleanup, hubCanary];
+export const JOBS: readonly JobDefinition[] = [
+  smsCodeCleanup,
+  hubCanary,
+  wechatPayHandleNotification,
+  wechatPaySyncOrder,
+  wechatPaySyncStuckOrders,
+  wechatPayCloseExpired,
+  wechatPayReconcileBill,
+];
 
 export const registry = buildRegistry(JOBS);
 
-export { hubCanary, smsCodeCleanup };
+export {
+  hubCanary,
+  smsCodeCleanup,
+  wechatPayCloseExpired,
+  wechatPayHandleNotification,
+  wechatPayReconcileBill,
+  wechatPaySyncOrder,
+  wechatPaySyncStuckOrders,
+};

@@ -1,6 +1,9 @@
 import type { z } from 'zod';
 import type { JobDefinition } from './define-job';
 import { smsCodeCleanup } from './sms-code-cleanup.job';
+import { wechatPayCloseExpired } from './wechat-pay-close-expired.job';
+import { wechatPayReconcileBill } from './wechat-pay-reconcile-bill.job';
+import { wechatPaySyncStuckOrders } from './wechat-pay-sync-stuck-orders.job';
 
 /** Every pattern is read in Beijing time, the business day of the systems the jobs touch. */
 export const CLOCK_TIMEZONE = 'Asia/Shanghai';
@@ -17,4 +20,8 @@ export interface Schedule<S extends z.ZodType = z.ZodType> {
 /** The cron table: data only; `workers/clock.ts` enqueues, workers run. */
 export const SCHEDULES: readonly Schedule[] = [
   { job: smsCodeCleanup, cron: '0 * * * *', payload: {} },
+  { job: wechatPayCloseExpired, cron: '* * * * *', payload: {} },
+  { job: wechatPaySyncStuckOrders, cron: '*/5 * * * *', payload: {} },
+  // Yesterday's bill of every merchant: WeChat generates it from 09:00 and advises fetching after 10:00.
+  { job: wechatPayReconcileBill, cron: '0 10 * * *', payload: {} },
 ];

@@ -11,6 +11,10 @@ import { connectionChecks, registerHealthRoutes, type ReadinessCheck } from './h
 import { isRedisUnavailable, sendError } from './http-errors';
 import { registerJobRoutes } from './jobs.routes';
 import { registerMetricsRoute } from './metrics-server';
+import { registerReconciliationRoutes } from './reconciliation.routes';
+import { registerWechatPayWebhook } from './webhooks.routes';
+import { NO_INTEGRATIONS, type Integrations } from '../integrations';
+import { createEnqueue } from '../workers/enqueue';
 
 export interface AppDeps {
   config: Config;
@@ -22,6 +26,9 @@ export interface AppDeps {
   registry: JobRegistry;
   /** What `/readyz` checks; Redis and MySQL when not given. Read at each request, so roles started later add theirs. */
   readiness?: readonly ReadinessCheck[];
+  /** Webhooks verify with these; none where a test needs no outside system. */
+  integrations?: Integrations;
+  now?: () => Date;
 }
 
 /** Job payloads carry ids and parameters; anything near this size is a mistake. */
@@ -63,6 +70,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, deps.readiness ?? connectionChecks(deps.db, deps.redis));
   registerMetricsRoute(app);
   registerJobRoutes(app, { registry: deps.registry, queues: deps.queues, redis: deps.redis, apiTokens: deps.config.apiTokens, log });
+  const now = deps.now ?? ((): Date => new Date());
+  const enqueue = createEnqueue(deps.queues);
+  registerWechatPayWebhook(app, { db: deps.db, integrations: deps.integrations ?? NO_INTEGRATIONS, enqueue, log, now });
+  registerReconciliationRoutes(app, { db: deps.db, apiTokens: deps.config.apiTokens, log });
   await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, publicUrl: deps.config.http.publicUrl, log });
   await app.ready();
   return app;

@@ -4,12 +4,13 @@ import type { Logger } from '../lib/logger';
 import { closeRedis, createRedis } from '../lib/redis';
 import { startOutboxRelay } from './outbox-relay';
 import { outboxSweeper } from './outbox-sweeper';
+import { payNotifySweeper } from './pay-notify-sweeper';
 import type { Role, Runtime } from './runtime';
 import { startWorkers } from './start-workers';
 import { startSweepers } from './sweeper';
 
 /** Every sweeper the worker runs: MySQL state that says work is unfinished, checked against Redis. */
-const SWEEPERS = [outboxSweeper];
+const SWEEPERS = [outboxSweeper, payNotifySweeper];
 
 /**
  * The worker role: BullMQ workers for the queues of HUB_QUEUES, the hub_outbox relay and the
@@ -20,7 +21,7 @@ export function startWorkerRole(runtime: Runtime, config: Config, log: Logger): 
   const workerConnection = createRedis(config.redis.url, 'worker');
   const { db, redis, queues } = runtime;
   const pool = startWorkers(
-    { config, db, redis, log, registry, enqueue: runtime.enqueue, queues, now, schema: runtime.schema },
+    { config, db, redis, log, registry, enqueue: runtime.enqueue, integrations: runtime.integrations, queues, now, schema: runtime.schema },
     {
       queues: config.queues,
       connection: workerConnection,

@@ -64,15 +64,10 @@ export class HubReconciliation1764100000000 implements MigrationInterface {
         out_trade_no VARCHAR(64) NOT NULL,
         transaction_id VARCHAR(64) NOT NULL,
         out_refund_no VARCHAR(64) NOT NULL DEFAULT '',
-        refund_id VARCHAR(64) NOT NULL DEFAULT '',
-        settlement_amount BIGINT NOT NULL,
         order_amount BIGINT NOT NULL,
         refund_amount BIGINT NOT NULL,
         refund_status VARCHAR(32) NOT NULL DEFAULT '',
-        trade_time DATETIME NOT NULL,
-        PRIMARY KEY (run_id, line_no),
-        KEY idx_hub_recon_bill_row_trade (run_id, out_trade_no),
-        KEY idx_hub_recon_bill_row_refund (run_id, out_refund_no)
+        PRIMARY KEY (run_id, out_trade_no, line_no)
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='a bill being reconciled; emptied when its run ends'`);
   }
 

@@ -33,7 +33,15 @@ describe('migrations', () => {
     const config = testConfig({ MYSQL_URL: `${TEST_MYSQL_SERVER}/${fresh}` });
     expect(await migrate(config, log)).toEqual(MIGRATIONS.map((m) => m.name));
     expect(await migrate(config, log)).toEqual([]);
-    expect(await tablesOf(fresh)).toEqual(['hub_canary', 'hub_cursor', 'hub_migrations', 'hub_outbox']);
+    expect(await tablesOf(fresh)).toEqual([
+      'hub_canary',
+      'hub_cursor',
+      'hub_migrations',
+      'hub_outbox',
+      'hub_reconciliation_bill_row',
+      'hub_reconciliation_item',
+      'hub_reconciliation_run',
+    ]);
     expect(await migrationRows(fresh)).toEqual(MIGRATIONS.map((m) => m.name));
   });
 
