@@ -2,16 +2,29 @@ import { migrate } from '../entities/migrate';
 import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { benchPipeline } from './pipeline.bench';
+import { benchReconcile } from './reconcile.bench';
 import { formatTable, type BenchRow } from './table';
 
-/** `npm run bench`: every scenario against its same-run baseline, printed as one table. */
+/**
+ * `npm run bench`: every scenario against its same-run baseline, printed as one table.
+ * `npm run bench -- reconcile` runs only the scenarios named.
+ */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  const log = createLogger({ level: 'warn' });
   // The hub's own tables (and the database itself) exist before anything connects, as on a worker's start.
-  await migrate(config, createLogger({ level: 'warn' }));
+  await migrate(config, log);
+  const only = new Set(process.argv.slice(2));
+  const wanted = (name: string): boolean => only.size === 0 || only.has(name);
   const rows: BenchRow[] = [];
-  console.log('running: pipeline ...');
-  rows.push(await benchPipeline(config));
+  if (wanted('pipeline')) {
+    console.log('running: pipeline ...');
+    rows.push(await benchPipeline(config));
+  }
+  if (wanted('reconcile')) {
+    console.log('running: reconcile ...');
+    rows.push(...(await benchReconcile(config, log)));
+  }
   console.log(`\n${formatTable(rows)}\n`);
   for (const r of rows) if (r.notes) console.log(`- ${r.scenario}: ${r.notes}`);
 }
