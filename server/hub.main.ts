@@ -1,6 +1,7 @@
 import { startClockRole } from '../workers/clock';
 import { runProcess } from '../workers/process';
 import { startWorkerRole } from '../workers/worker-role';
+import { seedDemo } from './demo';
 import { startWebRole } from './web';
 
 /**
@@ -12,5 +13,16 @@ runProcess('hub', async (runtime, config, log) => {
   const worker = startWorkerRole(runtime, config, log);
   const clock = startClockRole(runtime, config, log);
   const web = await startWebRole(runtime, config, log);
+  const emulator = runtime.integrations.emulators.wechatPay;
+  if (config.demoData && emulator) {
+    await seedDemo({
+      db: runtime.db,
+      emulator,
+      mchid: config.wechatPay.mchid,
+      appid: config.wechatPay.appid,
+      enqueue: runtime.enqueue,
+      log: log.child({ component: 'demo' }),
+    });
+  }
   return [clock, web, worker];
 });

@@ -15,10 +15,14 @@ export interface WebRole extends Role {
 
 /** The web role: API, dashboard, health and metrics on HUB_PORT. It also reports queue depth. */
 export async function startWebRole(runtime: Runtime, config: Config, log: Logger): Promise<WebRole> {
-  const app = await buildApp({ config, log, db: runtime.db, redis: runtime.redis, queues: runtime.queues, registry, readiness: runtime.readiness });
+  const app = await buildApp({ config, log, db: runtime.db, redis: runtime.redis, queues: runtime.queues, registry, readiness: runtime.readiness, integrations: runtime.integrations });
   const unwatch = watchQueueMetrics(runtime.queues, QUEUE_NAMES);
   const port = await listen(app, config.http.port);
   log.info({ port, dashboard: `http://127.0.0.1:${port}/admin/queues` }, 'web listening');
+  // The in-process emulator calls back the webhook this process serves, as WeChat calls the notify_url.
+  const emulator = runtime.integrations.emulators.wechatPay;
+  const mchid = runtime.integrations.wechatPay.defaultMchid;
+  emulator?.setNotifyUrl(mchid, `http://127.0.0.1:${port}/webhooks/wechat-pay/${mchid}`);
   return {
     app,
     port,
