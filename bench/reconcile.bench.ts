@@ -33,6 +33,8 @@ import type { BenchRow } from './table';
  */
 const SIZES = [100_000, 1_000_000] as const;
 const TARGET_ROWS_PER_S = 50_000;
+/** The bill size the speed target is set for. */
+const TARGET_SIZE = 1_000_000;
 const RSS_LIMIT_MB = 300;
 const MCHID = '1900000001';
 const APPID = 'wxd678efh567hg6787';
@@ -254,12 +256,13 @@ export async function benchReconcile(config: Config, log: Logger): Promise<Bench
   for (const count of SIZES) {
     const { baseline, ours } = measured[count] as { baseline: ChildOutput; ours: ChildOutput };
     rows.push({
-      scenario: `reconcile a ${count.toLocaleString('en-US')}-row bill vs 1,100,000 orders (target ≥ ${TARGET_ROWS_PER_S.toLocaleString('en-US')} rows/s)`,
+      scenario: `reconcile a ${count.toLocaleString('en-US')}-row bill vs 1,100,000 orders${count === TARGET_SIZE ? ` (target ≥ ${TARGET_ROWS_PER_S.toLocaleString('en-US')} rows/s)` : ''}`,
       unit: 'rows/s',
       baseline: { label: 'raw download+gunzip+split', value: perS(baseline) },
       ours: { label: 'reconcile job', value: perS(ours) },
-      // The target is absolute: as a share of the same-run raw speed, it is met exactly when ours ≥ 50,000 rows/s.
-      targetRatio: Number((TARGET_ROWS_PER_S / perS(baseline)).toFixed(3)),
+      // The speed target is the full-size bill's, and absolute: as a share of the same-run raw speed it is met
+      // exactly when ours ≥ 50,000 rows/s. The small bill's figure shows the fixed cost of a run.
+      ...(count === TARGET_SIZE ? { targetRatio: Number((TARGET_ROWS_PER_S / perS(baseline)).toFixed(3)) } : {}),
       notes: `${(ours.ms / 1_000).toFixed(1)} s; hub process peak RSS ${mb(ours.peakRssMb)} (raw download ${mb(baseline.peakRssMb)})`,
     });
   }
