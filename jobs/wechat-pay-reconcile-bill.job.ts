@@ -76,7 +76,7 @@ export const wechatPayReconcileBill = defineJob({
   // A truncated download (hash mismatch) is applied for again soon; STATEMENT_CREATING defers without an attempt.
   options: { attempts: ATTEMPTS, backoff: { type: 'exponential', delay: 5_000, jitter: 0.5 } },
   async handle(p, ctx): Promise<JobResult<unknown>> {
-    const date = p.billDate ?? previousBeijingDate(beijingDate(ctx.now()));
+    const date = p.billDate ?? latestReadyBillDate(ctx.now());
     if (p.mchid === undefined) {
       const merchants = await ctx.integrations.wechatPay.list();
       const compact = date.replace(/-/g, '');
@@ -90,6 +90,18 @@ export const wechatPayReconcileBill = defineJob({
     return done(await exclusively(ctx, runLockName(ctx, mchid, date), () => reconcile(ctx, mchid, date)));
   },
 });
+
+/** WeChat advises fetching a day's bill from 10:00 Beijing of the next day. */
+const BILL_READY_AFTER_MS = 10 * 3_600_000;
+
+/**
+ * The latest Beijing date whose bill WeChat has ready: yesterday from 10:00, the day before until
+ * then. So the 10:00 slot reconciles yesterday, and the same slot caught up by a clock that was down
+ * (enqueued at 02:00 the next night) still reconciles the date it was for.
+ */
+export function latestReadyBillDate(now: Date): string {
+  return previousBeijingDate(beijingDate(new Date(now.getTime() - BILL_READY_AFTER_MS)));
+}
 
 /** Named locks are server-wide and at most 64 characters: the hub's database is part of the name, hashed. */
 export function runLockName(ctx: Pick<JobContext, 'db'>, mchid: string, date: string): string {

@@ -57,7 +57,7 @@ describe('npm start with demo data (dist/server/hub.main.js, WeChat Pay emulator
       expect(app).toMatchObject({ status: 2, paymentAmount: 9_400 });
       expect(app.tid).toMatch(/^\d{28}$/);
 
-      // The clock's catch-up run of the 10:00 slot (yesterday's bill) may also exist, waiting for WeChat: not this one.
+      // The clock's catch-up run of the last 10:00 slot (an earlier day's bill) may also exist: not this one.
       const todays = { merchant: MCHID, billDate };
       await until("today's reconciliation to complete", async () => (await db.getRepository(HubReconciliationRun).findOneBy(todays))?.status === 'COMPLETED', 60_000, 500);
       const recon = await db.getRepository(HubReconciliationRun).findOneByOrFail(todays);

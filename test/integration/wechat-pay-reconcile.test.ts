@@ -7,7 +7,7 @@ import { HubReconciliationRun } from '../../entities/hub/hub-reconciliation-run.
 import { PaymentOrder, type PayStatus } from '../../entities/marketing/payment-order.entity';
 import { RefundOrder } from '../../entities/marketing/refund-order.entity';
 import { registry, wechatPayReconcileBill } from '../../jobs';
-import { runLockName, type ReconcileSummary } from '../../jobs/wechat-pay-reconcile-bill.job';
+import { latestReadyBillDate, runLockName, type ReconcileSummary } from '../../jobs/wechat-pay-reconcile-bill.job';
 import { beijingDate, parseBeijing } from '../../lib/time';
 import { buildApp } from '../../server/app';
 import { clearTables } from '../support/db';
@@ -244,6 +244,15 @@ describe('wechat-pay-reconcile-bill', () => {
     const child = await hub.queues.get('reconcile').getJob(`wechat-reconcile-${TEST_MCHID}-${day.replace(/-/g, '')}`);
     expect(child?.data).toEqual({ mchid: TEST_MCHID, billDate: day });
     expect(await child?.waitUntilFinished(events, 30_000)).toMatchObject({ status: 'done', result: { mchid: TEST_MCHID, billDate: day } });
+  });
+
+  it("defaults to the latest day whose bill is ready: yesterday from 10:00 Beijing, the day before until then", () => {
+    expect(latestReadyBillDate(parseBeijing('2026-11-24 10:00:00'))).toBe('2026-11-23');
+    expect(latestReadyBillDate(parseBeijing('2026-11-24 23:59:59'))).toBe('2026-11-23');
+    // The 10:00 slot of 11-23, caught up at 02:54 the next night by a clock that was down, is still for 11-22.
+    expect(latestReadyBillDate(parseBeijing('2026-11-24 02:54:00'))).toBe('2026-11-22');
+    expect(latestReadyBillDate(parseBeijing('2026-11-24 09:59:59'))).toBe('2026-11-22');
+    expect(latestReadyBillDate(parseBeijing('2026-03-01 10:00:00'))).toBe('2026-02-28');
   });
 
   describe('reports API', () => {
