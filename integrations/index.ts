@@ -5,7 +5,7 @@ import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { MerchantCredentials } from './wechat-pay/wechat-pay.client';
 import { loadMerchantCredentials } from './wechat-pay/wechat-pay.credentials';
-import { WechatPayEmulator } from './wechat-pay/wechat-pay.emulator';
+import type { WechatPayEmulator } from './wechat-pay/wechat-pay.emulator';
 import { LiveWechatPayClient } from './wechat-pay/wechat-pay.live';
 import { createMerchants, type ClientFactory, type WechatPayMerchants } from './wechat-pay/wechat-pay.merchants';
 
@@ -28,6 +28,8 @@ export async function openIntegrations(config: Pick<Config, 'wechatPay'>, db: Da
   let credentials: MerchantCredentials;
   let baseUrl = wp.baseUrl;
   if (wp.mode === 'emulator') {
+    // Loaded only here: a live process never carries the emulator's code.
+    const { WechatPayEmulator } = await import('./wechat-pay/wechat-pay.emulator');
     emulator = await WechatPayEmulator.start();
     credentials = emulator.addMerchant({ mchid: wp.mchid, appid: wp.appid, keyMode: 'public_key' });
     baseUrl = emulator.baseUrl;
