@@ -62,7 +62,7 @@ function readPlatformCertificate(file: string): { serial: string; pem: string } 
   return { serial: new X509Certificate(pem).serialNumber, pem };
 }
 
-/** For processes whose jobs call no outside system (benchmarks, tests): any use says so. */
+/** For processes whose jobs call no outside system (benchmarks, tests); using it fails, saying so. */
 export const NO_INTEGRATIONS: Integrations = {
   wechatPay: {
     defaultMchid: 'none',
