@@ -4,7 +4,7 @@ import { EventOrder } from '../entities/marketing/event-order.entity';
 import { PaymentOrder } from '../entities/marketing/payment-order.entity';
 import type { WechatPayEmulator } from '../integrations/wechat-pay/wechat-pay.emulator';
 import { wechatPayReconcileBill } from '../jobs/wechat-pay-reconcile-bill.job';
-import { wechatPaySyncOrder } from '../jobs/wechat-pay-sync-order.job';
+import { enqueueSyncOrder } from '../jobs/wechat-pay-sync-order.job';
 import type { Enqueue } from '../lib/context';
 import type { Logger } from '../lib/logger';
 import { beijingDate, beijingSlot } from '../lib/time';
@@ -67,7 +67,7 @@ export async function seedDemo(deps: DemoDeps): Promise<void> {
   // Paid, the callback lost: the sync job finds it (the clock's stuck-order scan would too, after 5 minutes).
   const lost = await order('B', 1_990, 30 * MINUTE_MS);
   emulator.pay(lost.outTradeNo, { notify: false });
-  await deps.enqueue(wechatPaySyncOrder, { mchid, outTradeNo: lost.outTradeNo }, { deduplicationId: `wechat-sync-${mchid}-${lost.outTradeNo}` });
+  await enqueueSyncOrder(deps.enqueue, mchid, lost.outTradeNo);
   // Never paid and already expired: the clock's close-expired run closes it at WeChat within a minute.
   await order('C', 4_990, -MINUTE_MS);
   // An app order (android_order), paid.
