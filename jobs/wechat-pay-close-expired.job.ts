@@ -4,7 +4,7 @@ import { HubReconciliationItem } from '../entities/hub/hub-reconciliation-item.e
 import { EventOrder } from '../entities/marketing/event-order.entity';
 import { GroupBuyEventOrder } from '../entities/marketing/group-buy-event-order.entity';
 import { PaymentOrder } from '../entities/marketing/payment-order.entity';
-import { OrderPaidError } from '../integrations/wechat-pay/wechat-pay.errors';
+import { isOrderNotExist, OrderPaidError } from '../integrations/wechat-pay/wechat-pay.errors';
 import type { JobContext } from '../lib/context';
 import { PermanentError, RateLimitedError, RetryableError } from '../lib/errors';
 import { defineJob, done } from './define-job';
@@ -32,9 +32,6 @@ function expiredPage(ctx: JobContext, now: Date, batchSize: number, after: { at:
   return qb.orderBy('p.time_expire', 'ASC').addOrderBy('p.id', 'ASC').limit(batchSize).getRawMany<Expired>();
 }
 
-/** ORDER_NOT_EXIST: the payer never reached WeChat, so there is nothing to close there. */
-const isOrderNotExist = (err: unknown): boolean => err instanceof PermanentError && err.code === 'ORDER_NOT_EXIST';
-
 async function closeOne(ctx: JobContext, order: Expired): Promise<Closed> {
   const client = await ctx.integrations.wechatPay.client(order.mchid);
   try {
@@ -46,6 +43,7 @@ async function closeOne(ctx: JobContext, order: Expired): Promise<Closed> {
       const applied = await applyWechatTransaction(ctx, order.mchid, tx, 'CLOSE');
       return { outTradeNo: order.outTradeNo, outcome: applied.outcome };
     }
+    // The payer never reached WeChat: nothing to close there, the order fails here all the same.
     if (!isOrderNotExist(err)) throw err;
   }
   const applied = await applyWechatTransaction(ctx, order.mchid, { out_trade_no: order.outTradeNo, trade_state: 'CLOSED', mchid: order.mchid }, 'CLOSE');

@@ -4,9 +4,10 @@ import { PayNotifyLog } from '../entities/marketing/pay-notify-log.entity';
 import type { Integrations } from '../integrations';
 import type { SignedHeaders, VerifiedNotification, WechatPayClient } from '../integrations/wechat-pay/wechat-pay.client';
 import { NotificationRejectedError } from '../integrations/wechat-pay/wechat-pay.errors';
+import { UnknownMerchantError } from '../integrations/wechat-pay/wechat-pay.merchants';
 import { notifyJobId, wechatPayHandleNotification } from '../jobs/wechat-pay-handle-notification.job';
 import type { Enqueue } from '../lib/context';
-import { PermanentError, isDuplicateKeyError } from '../lib/errors';
+import { isDuplicateKeyError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { withRedisTimeout } from './http-errors';
 
@@ -86,7 +87,7 @@ async function handle(deps: WechatPayWebhookDeps, request: FastifyRequest<{ Para
   try {
     client = await deps.integrations.wechatPay.client(mchid);
   } catch (err) {
-    if (err instanceof PermanentError && err.code === 'UNKNOWN_MERCHANT') {
+    if (err instanceof UnknownMerchantError) {
       log.warn('wechat pay callback for an unknown merchant refused');
       return fail(reply, 404, 'unknown merchant');
     }

@@ -66,6 +66,11 @@ export class WechatPayApiError extends Error {
   }
 }
 
+/** WeChat has no such order (ORDER_NOT_EXIST, or RESOURCE_NOT_EXISTS on some endpoints): the payer never reached it. */
+export function isOrderNotExist(err: unknown): boolean {
+  return err instanceof PermanentError && (err.code === 'ORDER_NOT_EXIST' || err.code === 'RESOURCE_NOT_EXISTS');
+}
+
 /** Maps a non-2xx answer to the hub's taxonomy: retry, wait as an account, or fail for good. */
 export function toHubError(status: number, body: WechatPayErrorBody | null): Error {
   const code = body?.code ?? (status >= 500 ? 'HTTP_5XX' : `HTTP_${status}`);

@@ -9,10 +9,17 @@ import { loadMerchantCredentials } from './wechat-pay.credentials';
 /** Every merchant the hub acts for: the default one (WECHAT_PAY_*) and the enabled `wx_pay_config` rows. */
 export interface WechatPayMerchants {
   readonly defaultMchid: string;
-  /** @throws PermanentError UNKNOWN_MERCHANT when neither the default nor an enabled row has this mchid. */
+  /** @throws UnknownMerchantError when neither the default nor an enabled row has this mchid. */
   client(mchid: string): Promise<WechatPayClient>;
   /** The default merchant first, then each enabled row's. */
   list(): Promise<string[]>;
+}
+
+/** Neither the default merchant nor an enabled wx_pay_config row has this mchid. */
+export class UnknownMerchantError extends PermanentError {
+  constructor(readonly mchid: string) {
+    super('UNKNOWN_MERCHANT', `no enabled wx_pay_config row and no WECHAT_PAY_MCHID for merchant ${mchid}`);
+  }
 }
 
 export type ClientFactory = (credentials: MerchantCredentials) => WechatPayClient;
@@ -41,7 +48,7 @@ export function createMerchants(deps: {
     const row = await deps.db.getRepository(WxPayConfig).findOne({ where: { mchid, enabled: 1, deleted: 0 }, order: { id: 'ASC' } });
     if (!row) {
       cached.delete(mchid);
-      throw new PermanentError('UNKNOWN_MERCHANT', `no enabled wx_pay_config row and no WECHAT_PAY_MCHID for merchant ${mchid}`);
+      throw new UnknownMerchantError(mchid);
     }
     const credentials = loadMerchantCredentials({
       mchid: row.mchid,
