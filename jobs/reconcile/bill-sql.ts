@@ -173,13 +173,13 @@ export async function compareBill(db: DataSource, t: ReconcileTables, s: Compare
   // Bill refunds ⟕ refund_order: missing locally, amount differs, or not REFUNDED here.
   if (s.billRefunds > 0) {
     run(
-    `INSERT INTO ${t.item.sql} (${ITEM_COLUMNS})
-     SELECT ?, 'BILL', 'REFUND_MISMATCH', ?, b.out_trade_no, b.out_refund_no, b.transaction_id,
-            CASE WHEN r.id IS NOT NULL THEN '${t.refund.name}' END, b.refund_amount, r.amount, b.refund_status, r.status, NULL, ?
-     FROM ${t.bill.sql} b FORCE INDEX (PRIMARY)
-     LEFT JOIN ${t.refund.sql} r ON r.out_refund_no = b.out_refund_no
-     WHERE b.run_id = ? AND b.trade_state = 'REFUND' AND (r.id IS NULL OR r.amount <> b.refund_amount OR r.status <> 'REFUNDED')`,
-    [s.runId, s.mchid, s.now, s.runId],
+      `INSERT INTO ${t.item.sql} (${ITEM_COLUMNS})
+       SELECT ?, 'BILL', 'REFUND_MISMATCH', ?, b.out_trade_no, b.out_refund_no, b.transaction_id,
+              CASE WHEN r.id IS NOT NULL THEN '${t.refund.name}' END, b.refund_amount, r.amount, b.refund_status, r.status, NULL, ?
+       FROM ${t.bill.sql} b FORCE INDEX (PRIMARY)
+       LEFT JOIN ${t.refund.sql} r ON r.out_refund_no = b.out_refund_no
+       WHERE b.run_id = ? AND b.trade_state = 'REFUND' AND (r.id IS NULL OR r.amount <> b.refund_amount OR r.status <> 'REFUNDED')`,
+      [s.runId, s.mchid, s.now, s.runId],
     );
   }
   // Local refunds that succeeded that day ⟕ bill: missing at WeChat.
