@@ -97,6 +97,7 @@ const envSchema = z
     BOARD_VIEWER_USERNAME: optionalText,
     BOARD_VIEWER_PASSWORD: optionalText,
     HUB_OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+    HUB_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
     WECHAT_PAY_MODE: z.enum(['live', 'emulator']).optional(),
     WECHAT_PAY_MCHID: optionalText.refine((v) => v === undefined || /^\d{8,12}$/.test(v), { message: 'expected the merchant number (digits)' }),
     WECHAT_PAY_APPID: optionalText.refine((v) => v === undefined || /^wx[0-9a-zA-Z]{16}$/.test(v), { message: 'expected an appid such as wx0123456789abcdef' }),
@@ -208,6 +209,8 @@ export interface Config {
   readonly apiTokens: readonly ApiToken[];
   readonly board: { readonly admin: BoardAccount; readonly viewer: BoardAccount | null };
   readonly outboxPollMs: number;
+  /** How often the sweepers compare MySQL with Redis; work younger than this is not yet called lost. */
+  readonly sweepIntervalMs: number;
   readonly wechatPay: WechatPayConfig;
 }
 
@@ -282,6 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           : null,
     },
     outboxPollMs: e.HUB_OUTBOX_POLL_MS,
+    sweepIntervalMs: e.HUB_SWEEP_INTERVAL_MS,
     wechatPay: {
       mode: e.WECHAT_PAY_MODE ?? (e.HUB_ENV === 'production' ? 'live' : 'emulator'),
       mchid: e.WECHAT_PAY_MCHID ?? EMULATOR_MCHID,

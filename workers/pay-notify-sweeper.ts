@@ -10,18 +10,17 @@ import type { SweepScope, Sweeper } from './sweeper';
  */
 
 const BATCH_SIZE = 500;
-/** A row this young may still be on its way to Redis or running. */
-const GRACE_MS = 60_000;
 
 type Pending = { id: string };
 
-function listPending({ db, now }: SweepScope, afterId: string): Promise<Pending[]> {
+/** A row younger than a sweep period may still be on its way to Redis, or running. */
+function listPending({ db, now, periodMs }: SweepScope, afterId: string): Promise<Pending[]> {
   return db
     .createQueryBuilder(PayNotifyLog, 'n')
     .select('n.id', 'id')
     .where("n.verified = 1 AND n.handled = 0 AND n.channel = 'WECHAT' AND n.id > :afterId AND n.created_time < :before", {
       afterId: BigInt(afterId),
-      before: new Date(now().getTime() - GRACE_MS),
+      before: new Date(now().getTime() - periodMs),
     })
     .orderBy('n.id', 'ASC')
     .limit(BATCH_SIZE)

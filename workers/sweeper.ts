@@ -24,6 +24,8 @@ export interface SweepScope {
   now: () => Date;
   /** Aborted when the loop stops: a sweeper checks it between batches and returns what it restored. */
   signal: AbortSignal;
+  /** The period this pass belongs to: work younger than this may still be on its way to Redis, not lost. */
+  periodMs: number;
 }
 
 export interface Sweeper {
@@ -40,7 +42,7 @@ export interface SweeperLoop {
   stop(): Promise<void>;
 }
 
-export type SweepDeps = Omit<SweepScope, 'signal'>;
+export type SweepDeps = Omit<SweepScope, 'signal' | 'periodMs'>;
 
 /** A few seconds: a starting process serves first, and a fleet started together spreads its first tries. */
 const FIRST_DELAY_MS = 5_000;
@@ -52,20 +54,20 @@ export const sweeperLockKey = (prefix: string, name: string): string => `${prefi
 const lockToken = (): string => `${hostname()}:${process.pid}:${randomUUID()}`;
 
 /** One pass, counted; 'locked' when another process swept this period. Throws what the pass threw. */
-async function runPass(deps: SweepDeps, sweeper: Sweeper, signal: AbortSignal, lock: boolean): Promise<number | 'locked'> {
+async function runPass(deps: SweepDeps, sweeper: Sweeper, signal: AbortSignal, lock: boolean, periodMs: number): Promise<number | 'locked'> {
   const labels = { sweeper: sweeper.name };
   const started = Date.now();
   let restored: number;
   try {
     if (lock) {
-      const taken = await deps.redis.set(sweeperLockKey(deps.queues.prefix, sweeper.name), lockToken(), 'PX', sweeper.everyMs, 'NX');
+      const taken = await deps.redis.set(sweeperLockKey(deps.queues.prefix, sweeper.name), lockToken(), 'PX', periodMs, 'NX');
       if (taken !== 'OK') {
         sweeperRuns.inc({ ...labels, outcome: 'skipped_locked' });
         deps.log.debug(labels, 'sweep skipped: another process swept this period');
         return 'locked';
       }
     }
-    restored = await sweeper.sweep({ ...deps, signal });
+    restored = await sweeper.sweep({ ...deps, signal, periodMs });
   } catch (err) {
     sweeperRuns.inc({ ...labels, outcome: 'error' });
     throw err;
@@ -82,12 +84,15 @@ async function runPass(deps: SweepDeps, sweeper: Sweeper, signal: AbortSignal, l
  * it is a loop's pass, returning 0 when another process holds the period.
  */
 export async function sweepOnce(deps: SweepDeps, sweeper: Sweeper, options: { lock?: boolean } = {}): Promise<number> {
-  const restored = await runPass(deps, sweeper, new AbortController().signal, options.lock ?? false);
+  const restored = await runPass(deps, sweeper, new AbortController().signal, options.lock ?? false, sweeper.everyMs);
   return restored === 'locked' ? 0 : restored;
 }
 
-/** One loop per sweeper: the first pass after `firstDelayMs`, then one every `everyMs`, each under the lock. */
-export function startSweepers(deps: SweepDeps, sweepers: readonly Sweeper[], options: { firstDelayMs?: number } = {}): SweeperLoop {
+/**
+ * One loop per sweeper: the first pass after `firstDelayMs`, then one every `everyMs` (or every
+ * `periodMs` for all of them, HUB_SWEEP_INTERVAL_MS), each under the lock.
+ */
+export function startSweepers(deps: SweepDeps, sweepers: readonly Sweeper[], options: { firstDelayMs?: number; periodMs?: number } = {}): SweeperLoop {
   const names = new Set<string>();
   for (const s of sweepers) {
     // A shared name would share a lock: one of the two would never run.
@@ -100,9 +105,10 @@ export function startSweepers(deps: SweepDeps, sweepers: readonly Sweeper[], opt
 
   const loop = async (sweeper: Sweeper): Promise<void> => {
     const firstDelayMs = options.firstDelayMs ?? FIRST_DELAY_MS * (1 + Math.random());
-    for (let wait = firstDelayMs; await sleeper.sleep(wait); wait = sweeper.everyMs) {
+    const periodMs = options.periodMs ?? sweeper.everyMs;
+    for (let wait = firstDelayMs; await sleeper.sleep(wait); wait = periodMs) {
       try {
-        await runPass(deps, sweeper, controller.signal, true);
+        await runPass(deps, sweeper, controller.signal, true, periodMs);
       } catch (err) {
         // The lock stays taken: the next try is a period later, in whichever process gets there first.
         deps.log.warn({ err, sweeper: sweeper.name }, 'sweep failed: tried again next period');

@@ -36,7 +36,9 @@ export function startWorkerRole(runtime: Runtime, config: Config, log: Logger): 
     { db, registry, queues, log: log.child({ component: 'outbox-relay' }), now },
     { pollMs: config.outboxPollMs },
   );
-  const sweepers = startSweepers({ db, redis, queues, registry, log: log.child({ component: 'sweeper' }), now }, SWEEPERS);
+  const sweepers = startSweepers({ db, redis, queues, registry, log: log.child({ component: 'sweeper' }), now }, SWEEPERS, {
+    periodMs: config.sweepIntervalMs,
+  });
   return {
     async close() {
       // The workers stop fetching first, at once; the relay and the sweepers finish a batch in flight meanwhile.

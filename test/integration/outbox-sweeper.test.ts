@@ -166,7 +166,7 @@ describe('sweepers, on a private Redis', () => {
     const ids = await insert(Array.from({ length: 1_201 }, (_, i) => ({ jobName: 'sms-code-cleanup', payload: { batchSize: i + 1 }, status: 'ENQUEUED' as const })));
     const aborted = new AbortController();
     aborted.abort();
-    expect(await outboxSweeper.sweep({ ...deps, signal: aborted.signal })).toBe(0);
+    expect(await outboxSweeper.sweep({ ...deps, signal: aborted.signal, periodMs: outboxSweeper.everyMs })).toBe(0);
 
     expect(await sweepOnce(deps, outboxSweeper)).toBe(1_201);
     expect(await jobsIn('messages')).toBe(1_201);
