@@ -45,6 +45,32 @@ export interface WechatPayRefundNotice {
   amount?: { total?: number; refund?: number; payer_total?: number; payer_refund?: number };
 }
 
+/** `POST /v3/refund/domestic/refunds`: always the same `out_refund_no` for one refund, on every retry. */
+export interface CreateRefundRequest {
+  out_trade_no: string;
+  out_refund_no: string;
+  /** At most 80 characters; shown to the payer. */
+  reason?: string;
+  /** Where WeChat sends REFUND.* callbacks; the merchant portal's when absent. */
+  notify_url?: string;
+  /** fen */
+  amount: { refund: number; total: number; currency: 'CNY' };
+}
+
+/** A refund as the create and query answers give it; amounts in fen. "Accepted" is not "refunded": read `status`. */
+export interface WechatPayRefund {
+  refund_id: string;
+  out_refund_no: string;
+  transaction_id?: string;
+  out_trade_no: string;
+  channel?: string;
+  user_received_account?: string;
+  success_time?: string;
+  create_time?: string;
+  status: RefundStatus;
+  amount: { total: number; refund: number; payer_total?: number; payer_refund?: number; currency?: string };
+}
+
 /** A callback whose signature, timestamp and AEAD tag were all checked, with its resource decrypted. */
 export type VerifiedNotification =
   | (NotificationEnvelope & { kind: 'transaction'; resource: WechatPayTransaction })
@@ -102,6 +128,14 @@ export interface WechatPayClient {
    * so a consumer must treat everything it read as void until the stream ends cleanly.
    */
   downloadBill(ticket: BillTicket): Promise<Readable>;
+  /**
+   * `POST /v3/refund/domestic/refunds`. The same `out_refund_no` with the same amount answers the same
+   * refund (WeChat refunds it once); with another amount WeChat refuses (INVALID_REQUEST).
+   * @throws RefundDeferredError on NOT_ENOUGH (this refund waits), the hub's errors otherwise.
+   */
+  createRefund(request: CreateRefundRequest): Promise<WechatPayRefund>;
+  /** `GET /v3/refund/domestic/refunds/{out_refund_no}`; null when WeChat has no such refund (RESOURCE_NOT_EXISTS). */
+  queryRefund(outRefundNo: string): Promise<WechatPayRefund | null>;
   /**
    * Checks a callback: the four headers, the timestamp window, the signature over the raw body by the
    * key the serial names, then decrypts the resource (AEAD_AES_256_GCM with the APIv3 key).

@@ -16,6 +16,11 @@ export interface EmulatedRefund {
   status: RefundStatus;
   success_time?: string;
   created: Date;
+  /** What the payer gets back of `refund` on a discounted order (refund × payer_total / total); `refund` when absent. */
+  payer_refund?: number;
+  /** The create request's notify_url (REFUND.* callbacks go there rather than to the merchant's). */
+  notify_url?: string;
+  reason?: string;
 }
 
 export interface EmulatedOrder {
@@ -40,9 +45,11 @@ export type Fault =
   | { kind: 'rate-limit' }
   | { kind: 'timeout'; ms: number }
   | { kind: 'bad-signature' }
-  | { kind: 'truncate-bill' };
+  | { kind: 'truncate-bill' }
+  /** The request is carried out (a refund accepted and recorded), then the connection is destroyed unanswered. */
+  | { kind: 'drop-after-commit' };
 
-export type Route = 'query' | 'close' | 'tradebill' | 'download' | 'any';
+export type Route = 'query' | 'close' | 'tradebill' | 'download' | 'refund' | 'refund-query' | 'any';
 
 /** An answer in WeChat's error envelope `{code, message}` with its HTTP status. */
 export class VendorError extends Error {
@@ -168,6 +175,8 @@ export class EmulatorState {
   readonly orders = new Map<string, EmulatedOrder>();
   readonly synthetic = new Map<string, SyntheticDay[]>();
   readonly billStates = new Map<string, 'creating' | 'ready' | 'auto'>();
+  /** Refunds by `${mchid}/${out_refund_no}`: a refund number is the merchant's, not one order's. */
+  readonly refunds = new Map<string, { order: EmulatedOrder; refund: EmulatedRefund }>();
   private readonly faults: QueuedFault[] = [];
   private refundSeq = 0;
   private txSeq = 0;
@@ -184,20 +193,20 @@ export class EmulatorState {
 
   /** A SUCCESS refund into the ledger; Σ refunds stays within the total. */
   addRefund(order: EmulatedOrder, outRefundNo: string, amount: number, at: Date): EmulatedRefund {
-    const refunded = order.refunds.reduce((sum, x) => sum + x.refund, 0);
-    if (!Number.isSafeInteger(amount) || amount <= 0 || refunded + amount > order.total) throw new Error(`emulator: refund ${amount} exceeds what is left`);
-    if (order.refunds.some((x) => x.out_refund_no === outRefundNo)) throw new Error(`emulator: refund ${outRefundNo} exists`);
+    if (!Number.isSafeInteger(amount) || amount <= 0 || refundedOf(order) + amount > order.total) throw new Error(`emulator: refund ${amount} exceeds what is left`);
+    if (this.refunds.has(`${order.mchid}/${outRefundNo}`)) throw new Error(`emulator: refund ${outRefundNo} exists`);
+    const refund = this.newRefund(order, { out_refund_no: outRefundNo, refund: amount, status: 'SUCCESS', created: at });
+    refund.success_time = rfc3339Beijing(at);
+    return refund;
+  }
+
+  /** Stores a refund under a fresh refund_id; the order turns REFUND as soon as a refund is initiated. */
+  newRefund(order: EmulatedOrder, r: Omit<EmulatedRefund, 'refund_id' | 'payer_refund'>): EmulatedRefund {
     this.refundSeq += 1;
-    const refund: EmulatedRefund = {
-      out_refund_no: outRefundNo,
-      refund_id: `50300${Date.now()}${String(this.refundSeq).padStart(11, '0')}`,
-      refund: amount,
-      status: 'SUCCESS',
-      success_time: rfc3339Beijing(at),
-      created: at,
-    };
+    const refund: EmulatedRefund = { ...r, refund_id: `50300${Date.now()}${String(this.refundSeq).padStart(11, '0')}`, payer_refund: payerRefundOf(order, r.refund) };
     order.refunds.push(refund);
     order.trade_state = 'REFUND';
+    this.refunds.set(`${order.mchid}/${r.out_refund_no}`, { order, refund });
     return refund;
   }
 
@@ -233,7 +242,10 @@ export class EmulatorState {
   /** The next fault for this route, used up as it is taken. `truncate-bill` only ever hits downloads. */
   takeFault(route: Exclude<Route, 'any'>): Fault | undefined {
     const index = this.faults.findIndex(
-      (f) => (f.route === route || f.route === 'any') && (f.fault.kind !== 'truncate-bill' || route === 'download'),
+      (f) =>
+        (f.route === route || f.route === 'any') &&
+        (f.fault.kind !== 'truncate-bill' || route === 'download') &&
+        (f.fault.kind !== 'drop-after-commit' || route !== 'download'),
     );
     if (index < 0) return undefined;
     const queued = this.faults[index] as QueuedFault;
@@ -241,6 +253,24 @@ export class EmulatorState {
     if (queued.remaining <= 0) this.faults.splice(index, 1);
     return queued.fault;
   }
+}
+
+/** Money an order has given back or is giving back: every refund but the CLOSED ones (those returned nothing). */
+export function refundedOf(order: EmulatedOrder): number {
+  return order.refunds.reduce((sum, r) => (r.status === 'CLOSED' || r.status === 'CLOSE' ? sum : sum + r.refund), 0);
+}
+
+/**
+ * The payer's share of a refund on a discounted order: refund × payer_total / total, rounded half up in
+ * integers; the refund that completes the order gives back exactly what is left of payer_total.
+ */
+function payerRefundOf(order: EmulatedOrder, refund: number): number {
+  const payerTotal = order.payer_total ?? order.total;
+  if (payerTotal === order.total) return refund;
+  const live = order.refunds.filter((r) => r.status !== 'CLOSED' && r.status !== 'CLOSE');
+  const refunded = live.reduce((sum, r) => sum + r.refund, 0);
+  if (refunded + refund === order.total) return payerTotal - live.reduce((sum, r) => sum + (r.payer_refund ?? r.refund), 0);
+  return Number((BigInt(refund) * BigInt(payerTotal) * 2n + BigInt(order.total)) / (2n * BigInt(order.total)));
 }
 
 /** RFC 3339 in Beijing time, as WeChat writes success_time and create_time. */
@@ -287,6 +317,6 @@ export function refundJson(o: EmulatedOrder, r: EmulatedRefund): Record<string, 
     refund_status: r.status,
     ...(r.success_time ? { success_time: r.success_time } : {}),
     user_received_account: '支付用户零钱',
-    amount: { total: o.total, refund: r.refund, payer_total: o.payer_total ?? o.total, payer_refund: r.refund },
+    amount: { total: o.total, refund: r.refund, payer_total: o.payer_total ?? o.total, payer_refund: r.payer_refund ?? r.refund },
   };
 }

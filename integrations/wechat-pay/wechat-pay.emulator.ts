@@ -1,22 +1,23 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseBeijing } from '../../lib/time';
 import type { MerchantCredentials } from './wechat-pay.client';
-import { certificatePem, encryptResource, gatewayErrorPage, requestId, signatureHeaders, verifyMerchantRequest } from './wechat-pay.emulator-auth';
+import { requestId, verifyMerchantRequest } from './wechat-pay.emulator-auth';
 import { BillDesk, billHasRows, openidOf, storedBillRows, streamBill, validBillDate, type BillKind, type BillSpec } from './wechat-pay.emulator-bill';
 import { CallbackDispatcher, WECHAT_RETRY_DELAYS_MS, type Delivery } from './wechat-pay.emulator-callbacks';
-import { createMerchant, EmulatorState, liveKeys, refundJson, rfc3339Beijing, signingKey, transactionJson, VendorError } from './wechat-pay.emulator-state';
+import { certificatesJson, pathSegment, replyHtml, replyJson, type Ctx } from './wechat-pay.emulator-http';
+import { RefundDesk, type RefundOutcome } from './wechat-pay.emulator-refunds';
+import { createMerchant, EmulatorState, liveKeys, rfc3339Beijing, transactionJson, VendorError } from './wechat-pay.emulator-state';
 import type { EmulatedMerchant, EmulatedOrder, EmulatedRefund, Fault, KeyMode, Route } from './wechat-pay.emulator-state';
 
 export { syntheticOrder } from './wechat-pay.emulator-bill';
 export type { EmulatedOrder, EmulatedRefund, Fault, KeyMode, Route } from './wechat-pay.emulator-state';
 
 /**
- * A local WeChat Pay API v3: order query/close, trade bills and their download, platform certificates,
- * and callbacks pushed to notify_url. It checks the client's signatures with its own code
+ * A local WeChat Pay API v3: order query/close, refunds (wechat-pay.emulator-refunds.ts), trade bills and
+ * their download, platform certificates, and callbacks pushed to notify_url. It checks the client's signatures with its own code
  * (wechat-pay.emulator-auth.ts), signs every JSON answer, and can be told to fail.
  */
 
@@ -24,20 +25,14 @@ export interface EmulatorOptions {
   callbackRetryDelaysMs?: readonly number[];
   now?: () => Date;
   callbackTimeoutMs?: number;
+  /** 0 (default): a new refund ends at once; otherwise it answers PROCESSING and ends this long later. */
+  refundProcessingMs?: number;
 }
 
 /** A download link lives five minutes (WeChat's current documentation). */
 const TOKEN_TTL_MS = 5 * 60_000;
 const DAY_MS = 86_400_000;
 
-interface Ctx {
-  req: IncomingMessage;
-  res: ServerResponse;
-  url: URL;
-  body: Buffer;
-  merchant?: EmulatedMerchant;
-  badSignature: boolean;
-}
 
 export class WechatPayEmulator {
   readonly baseUrl: string;
@@ -46,7 +41,7 @@ export class WechatPayEmulator {
   private readonly now: () => Date;
   private readonly bills = new BillDesk();
   private readonly sleeps = new Set<() => void>();
-  private wrongKey?: KeyObject;
+  private readonly refunds: RefundDesk;
 
   private constructor(
     private readonly server: Server,
@@ -55,6 +50,7 @@ export class WechatPayEmulator {
     this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     this.now = options.now ?? (() => new Date());
     this.callbacks = new CallbackDispatcher(options.callbackRetryDelaysMs ?? WECHAT_RETRY_DELAYS_MS, options.callbackTimeoutMs ?? 5_000);
+    this.refunds = new RefundDesk(this.state, this.callbacks, this.now, options.refundProcessingMs ?? 0);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res));
   }
 
@@ -120,7 +116,7 @@ export class WechatPayEmulator {
     const order = this.state.order(outTradeNo, o.mchid);
     if (order.trade_state !== 'NOTPAY' && order.trade_state !== 'USERPAYING') throw new Error(`emulator: cannot pay a ${order.trade_state} order`);
     this.state.markPaid(order, o.at ?? this.now(), o.payerTotal);
-    if (o.notify !== false) void this.push(order, undefined);
+    if (o.notify !== false) void this.push(order);
     return order;
   }
 
@@ -136,25 +132,45 @@ export class WechatPayEmulator {
     const order = this.state.order(r.out_trade_no, r.mchid);
     if (order.trade_state !== 'SUCCESS' && order.trade_state !== 'REFUND') throw new Error(`emulator: cannot refund a ${order.trade_state} order`);
     const refund = this.state.addRefund(order, r.out_refund_no, r.refund, r.at ?? this.now());
-    if (r.notify) void this.push(order, refund);
+    this.refunds.recorded(order, refund);
+    if (r.notify) void this.refunds.push(order, refund);
     return refund;
   }
 
-  /** SUCCESS orders get TRANSACTION.SUCCESS again, refunded ones the REFUND.SUCCESS of their latest refund. */
+  setBalance(mchid: string, fen: number | null): void {
+    this.refunds.setBalance(mchid, fen);
+  }
+
+  setRefundOutcome(status: RefundOutcome, o?: { outRefundNo?: string; times?: number }): void {
+    this.refunds.setOutcome(status, o);
+  }
+
+  refund(outRefundNo: string, mchid?: string): EmulatedRefund | undefined {
+    return this.refunds.find(outRefundNo, mchid);
+  }
+
+  ledger(mchid?: string): { refunds: number; refundedFen: number; byOrder: ReadonlyMap<string, number> } {
+    return this.refunds.ledger(mchid);
+  }
+
+  get refundCalls(): number {
+    return this.refunds.calls;
+  }
+
+  /** SUCCESS orders get TRANSACTION.SUCCESS again, refunded ones the REFUND.* of their latest ended refund. */
   notify(outTradeNo: string, o: { mchid?: string } = {}): Promise<void> {
     const order = this.state.order(outTradeNo, o.mchid);
-    if (order.trade_state === 'SUCCESS') return this.push(order, undefined);
-    const latest = order.refunds[order.refunds.length - 1];
-    if (order.trade_state === 'REFUND' && latest) return this.push(order, latest);
+    if (order.trade_state === 'SUCCESS') return this.push(order);
+    const latest = order.refunds.filter((r) => r.status !== 'PROCESSING').pop();
+    if (order.trade_state === 'REFUND' && latest) return this.refunds.push(order, latest);
     return Promise.reject(new Error(`emulator: a ${order.trade_state} order has no callback`));
   }
 
-  private push(order: EmulatedOrder, refund: EmulatedRefund | undefined): Promise<void> {
+  private push(order: EmulatedOrder): Promise<void> {
     const merchant = this.state.merchant(order.mchid);
     const url = order.notify_url ?? merchant.notifyUrl;
     if (!url) return Promise.resolve();
     const base = { merchant, url, outTradeNo: order.out_trade_no, createTime: rfc3339Beijing(this.now()) };
-    if (refund) return this.callbacks.send({ ...base, eventType: 'REFUND.SUCCESS', summary: '退款成功', originalType: 'refund', resource: refundJson(order, refund) });
     const resource = { ...transactionJson(order, openidOf(order.out_trade_no)), trade_state: 'SUCCESS', trade_state_desc: '支付成功' };
     return this.callbacks.send({ ...base, eventType: 'TRANSACTION.SUCCESS', summary: '支付成功', originalType: 'transaction', resource });
   }
@@ -167,8 +183,10 @@ export class WechatPayEmulator {
     return this.callbacks.deliveries;
   }
 
-  callbacksSettled(): Promise<void> {
-    return this.callbacks.settled();
+  /** Refunds still PROCESSING count as callbacks to come. */
+  async callbacksSettled(): Promise<void> {
+    await this.refunds.settled();
+    await this.callbacks.settled();
   }
 
   inject(fault: Fault, o: { route?: Route; times?: number } = {}): void {
@@ -186,6 +204,7 @@ export class WechatPayEmulator {
   }
 
   async stop(): Promise<void> {
+    this.refunds.stop();
     this.callbacks.stop();
     for (const wake of this.sleeps) wake();
     this.sleeps.clear();
@@ -202,12 +221,12 @@ export class WechatPayEmulator {
       res.destroy(); // the client went away mid-request
       return;
     }
-    const ctx: Ctx = { req, res, url: new URL(req.url ?? '/', this.baseUrl), body: Buffer.concat(chunks), badSignature: false };
+    const ctx: Ctx = { req, res, url: new URL(req.url ?? '/', this.baseUrl), body: Buffer.concat(chunks), badSignature: false, drop: false };
     try {
       await this.route(ctx);
     } catch (err) {
-      if (err instanceof VendorError) this.reply(ctx, err.status, { code: err.code, message: err.message });
-      else if (!res.headersSent) this.reply(ctx, 500, { code: 'SYSTEM_ERROR', message: err instanceof Error ? err.message : '系统错误' });
+      if (err instanceof VendorError) replyJson(ctx, err.status, { code: err.code, message: err.message });
+      else if (!res.headersSent) replyJson(ctx, 500, { code: 'SYSTEM_ERROR', message: err instanceof Error ? err.message : '系统错误' });
       else res.destroy();
     }
   }
@@ -230,7 +249,13 @@ export class WechatPayEmulator {
     if (method === 'POST' && close) return this.faulted(ctx, 'close', () => this.close(ctx, pathSegment(close[1])));
     if (method === 'GET' && path === '/v3/bill/tradebill') return this.faulted(ctx, 'tradebill', () => this.tradebill(ctx));
     if (method === 'GET' && path === '/v3/billdownload/file') return this.faulted(ctx, 'download', (truncate) => this.download(ctx, truncate));
-    if (method === 'GET' && path === '/v3/certificates') return this.certificates(ctx);
+    if (method === 'GET' && path === '/v3/certificates') return replyJson(ctx, 200, certificatesJson(ctx.merchant));
+    const refund = /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/.exec(path);
+    if (method === 'POST' && path === '/v3/refund/domestic/refunds') {
+      this.refunds.calls += 1;
+      return this.faulted(ctx, 'refund', () => replyJson(ctx, 200, this.refunds.create(ctx.merchant as EmulatedMerchant, ctx.body)));
+    }
+    if (method === 'GET' && refund) return this.faulted(ctx, 'refund-query', () => replyJson(ctx, 200, this.refunds.query(ctx.merchant as EmulatedMerchant, pathSegment(refund[1]))));
     throw new VendorError(404, 'RESOURCE_NOT_EXISTS', '请求的资源不存在');
   }
 
@@ -246,7 +271,7 @@ export class WechatPayEmulator {
     if (!fault) return run(false);
     switch (fault.kind) {
       case 'http':
-        if (fault.html) return this.replyHtml(ctx, fault.status);
+        if (fault.html) return replyHtml(ctx, fault.status);
         throw new VendorError(fault.status, fault.status >= 500 ? 'SYSTEM_ERROR' : 'INVALID_REQUEST', fault.status >= 500 ? '系统错误' : '请求错误');
       case 'vendor':
         throw new VendorError(fault.status, fault.code, fault.message ?? fault.code);
@@ -260,6 +285,9 @@ export class WechatPayEmulator {
         return run(false);
       case 'truncate-bill':
         return run(true);
+      case 'drop-after-commit':
+        ctx.drop = true;
+        return run(false);
     }
   }
 
@@ -283,7 +311,7 @@ export class WechatPayEmulator {
       for (const o of this.state.orders.values()) if (o.mchid === merchant.mchid && o.transaction_id === id) order = o;
     } else order = this.state.findOrder(id, merchant.mchid);
     if (!order) throw new VendorError(404, 'ORDER_NOT_EXIST', '订单不存在');
-    this.reply(ctx, 200, transactionJson(order, openidOf(order.out_trade_no)));
+    replyJson(ctx, 200, transactionJson(order, openidOf(order.out_trade_no)));
   }
 
   private close(ctx: Ctx, outTradeNo: string): void {
@@ -299,7 +327,7 @@ export class WechatPayEmulator {
     if (!order) throw new VendorError(404, 'ORDER_NOT_EXIST', '订单不存在');
     if (order.trade_state === 'SUCCESS' || order.trade_state === 'REFUND') throw new VendorError(400, 'ORDER_PAID', '订单已支付');
     order.trade_state = 'CLOSED';
-    this.reply(ctx, 204, undefined);
+    replyJson(ctx, 204, undefined);
   }
 
   private async tradebill(ctx: Ctx): Promise<void> {
@@ -327,7 +355,7 @@ export class WechatPayEmulator {
     if (!billHasRows(spec)) throw new VendorError(400, 'NO_STATEMENT_EXIST', '账单文件不存在');
     const { sha1, token } = await this.bills.grant(spec, tarType === 'GZIP', now.getTime() + TOKEN_TTL_MS);
     const download_url = `${this.baseUrl}/v3/billdownload/file?token=${token}${tarType === 'GZIP' ? '&tartype=gzip' : ''}`;
-    this.reply(ctx, 200, { hash_type: 'SHA1', hash_value: sha1, download_url });
+    replyJson(ctx, 200, { hash_type: 'SHA1', hash_value: sha1, download_url });
   }
 
   private async download(ctx: Ctx, truncate: boolean): Promise<void> {
@@ -344,52 +372,5 @@ export class WechatPayEmulator {
     } catch {
       ctx.res.destroy();
     }
-  }
-
-  private certificates(ctx: Ctx): void {
-    const merchant = ctx.merchant as EmulatedMerchant;
-    if (merchant.keyMode === 'public_key') {
-      throw new VendorError(404, 'RESOURCE_NOT_EXISTS', '无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥。可查看指引https://pay.weixin.qq.com/doc/v3/merchant/4012153196');
-    }
-    const cert = merchant.certificate;
-    const encrypt_certificate = encryptResource(merchant.apiV3Key, certificatePem(cert.certificateDer as Buffer), 'certificate');
-    this.reply(ctx, 200, {
-      data: [{ serial_no: cert.serial, effective_time: rfc3339Beijing(cert.notBefore), expire_time: rfc3339Beijing(cert.notAfter), encrypt_certificate }],
-    });
-  }
-
-  /** A JSON answer (or 204), signed by the merchant's platform key, or by a stranger's under `bad-signature`. */
-  private reply(ctx: Ctx, status: number, body: object | undefined): void {
-    const text = body === undefined ? '' : JSON.stringify(body);
-    const code = body && 'code' in body ? String((body as { code: unknown }).code) : undefined;
-    const headers: Record<string, string> = { 'Request-ID': requestId(code) };
-    if (text) headers['Content-Type'] = 'application/json; charset=utf-8';
-    if (ctx.merchant) {
-      const requested = ctx.req.headers['wechatpay-serial'];
-      const key = signingKey(ctx.merchant, typeof requested === 'string' ? requested : undefined);
-      Object.assign(headers, signatureHeaders(key.serial, ctx.badSignature ? this.strangerKey() : key.privateKey, text, Math.floor(Date.now() / 1000)));
-    }
-    ctx.res.writeHead(status, headers);
-    ctx.res.end(text);
-  }
-
-  /** What a gateway in front of WeChat answers: an HTML page, unsigned. */
-  private replyHtml(ctx: Ctx, status: number): void {
-    ctx.res.writeHead(status, { 'Content-Type': 'text/html', 'Request-ID': requestId() });
-    ctx.res.end(gatewayErrorPage(status));
-  }
-
-  private strangerKey(): KeyObject {
-    this.wrongKey ??= generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    return this.wrongKey;
-  }
-}
-
-/** A percent-decoded path segment; a malformed escape is the caller's error, not ours. */
-function pathSegment(raw: string | undefined): string {
-  try {
-    return decodeURIComponent(raw ?? '');
-  } catch {
-    throw new VendorError(400, 'PARAM_ERROR', '路径参数格式错误');
   }
 }

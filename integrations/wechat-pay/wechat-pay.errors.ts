@@ -34,6 +34,16 @@ export class StatementNotReadyError extends DeferredError {
   }
 }
 
+/** NOT_ENOUGH: the merchant's balance cannot cover this refund now. It waits (no attempt used); nothing else pauses. */
+export class RefundDeferredError extends DeferredError {
+  constructor(untilMs: number, message: string) {
+    super(untilMs, `WeChat Pay NOT_ENOUGH: ${message}; the refund waits for the balance`);
+  }
+}
+
+/** How long a refund waits after NOT_ENOUGH before it is tried again (someone must top up the balance). */
+export const NOT_ENOUGH_RETRY_MS = 30 * 60_000;
+
 /** The downloaded bill's SHA1 differs from the one WeChat announced: a truncated or damaged file. */
 export class BillHashMismatchError extends RetryableError {
   constructor(

@@ -9,10 +9,12 @@ import type {
   BillApplication,
   BillTicket,
   BillType,
+  CreateRefundRequest,
   MerchantCredentials,
   SignedHeaders,
   VerifiedNotification,
   WechatPayClient,
+  WechatPayRefund,
   WechatPayTransaction,
 } from './wechat-pay.client';
 import {
@@ -35,6 +37,7 @@ import {
   type EncryptedPlatformCertificate,
   type PlatformCertificate,
 } from './wechat-pay.signing';
+import { LiveRefunds } from './wechat-pay.live-refunds';
 import { certificatesSchema, notificationSchema, refundNoticeSchema, ticketSchema, transactionSchema } from './wechat-pay.schemas';
 
 export interface LiveWechatPayOptions {
@@ -120,6 +123,12 @@ export class LiveWechatPayClient implements WechatPayClient {
   private readonly http: AxiosInstance;
   private readonly origin: string;
   private readonly now: () => Date;
+  private readonly refunds = new LiveRefunds<RawResponse>({
+    request: (method, pathAndQuery, body) => this.request(method, pathAndQuery, body),
+    verifiedJson: (res, schema, what) => this.verifiedJson(res, schema, what),
+    errorBody: (res) => errorBody(res.body),
+    now: () => this.now(),
+  });
 
   constructor(
     private readonly credentials: MerchantCredentials,
@@ -198,6 +207,14 @@ export class LiveWechatPayClient implements WechatPayClient {
       throw new RetryableError('bill download interrupted', { cause: err });
     });
     return hashedBill(stream, isGzip(contentType, head), ticket.hash_value.toLowerCase(), this.options.timeoutMs);
+  }
+
+  createRefund(request: CreateRefundRequest): Promise<WechatPayRefund> {
+    return this.refunds.create(request);
+  }
+
+  queryRefund(outRefundNo: string): Promise<WechatPayRefund | null> {
+    return this.refunds.query(outRefundNo);
   }
 
   verifyNotification(headers: SignedHeaders, rawBody: Buffer): VerifiedNotification {
