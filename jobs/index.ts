@@ -1,5 +1,7 @@
 import { buildRegistry, type JobDefinition } from './define-job';
 import { hubCanary } from './hub-canary.job';
+import { refundSubmit } from './refund-submit.job';
+import { refundSync } from './refund-sync.job';
 import { smsCodeCleanup } from './sms-code-cleanup.job';
 import { wechatPayCloseExpired } from './wechat-pay-close-expired.job';
 import { wechatPayHandleNotification } from './wechat-pay-handle-notification.job';
@@ -16,12 +18,16 @@ export const JOBS: readonly JobDefinition[] = [
   wechatPaySyncStuckOrders,
   wechatPayCloseExpired,
   wechatPayReconcileBill,
+  refundSubmit,
+  refundSync,
 ];
 
 export const registry = buildRegistry(JOBS);
 
 export {
   hubCanary,
+  refundSubmit,
+  refundSync,
   smsCodeCleanup,
   wechatPayCloseExpired,
   wechatPayHandleNotification,

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { JobDefinition } from './define-job';
+import { refundSync } from './refund-sync.job';
 import { smsCodeCleanup } from './sms-code-cleanup.job';
 import { wechatPayCloseExpired } from './wechat-pay-close-expired.job';
 import { wechatPayReconcileBill } from './wechat-pay-reconcile-bill.job';
@@ -22,6 +23,8 @@ export const SCHEDULES: readonly Schedule[] = [
   { job: smsCodeCleanup, cron: '0 * * * *', payload: {} },
   { job: wechatPayCloseExpired, cron: '* * * * *', payload: {} },
   { job: wechatPaySyncStuckOrders, cron: '*/5 * * * *', payload: {} },
+  // Refunds still PROCESSING (or never answered): each is queried on a schedule that decays with its age.
+  { job: refundSync, cron: '* * * * *', payload: {} },
   // Yesterday's bill of every merchant: WeChat generates it from 09:00 and advises fetching after 10:00.
   { job: wechatPayReconcileBill, cron: '0 10 * * *', payload: {} },
 ];

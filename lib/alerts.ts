@@ -6,7 +6,12 @@ export type AlertKind =
   | 'payment-amount-mismatch'
   | 'payment-unknown-order'
   | 'reconciliation-discrepancies'
-  | 'reconciliation-failed';
+  | 'reconciliation-failed'
+  | 'refund-abnormal'
+  | 'refund-amount-mismatch'
+  | 'refund-balance-short'
+  | 'refund-failed'
+  | 'refund-unknown';
 
 /**
  * Raises an alert: an error log line ops can search for (`alert` field) and the metric their

@@ -12,9 +12,11 @@ import { isRedisUnavailable, sendError } from './http-errors';
 import { registerJobRoutes } from './jobs.routes';
 import { registerMetricsRoute } from './metrics-server';
 import { registerReconciliationRoutes } from './reconciliation.routes';
+import { registerRefundRoutes } from './refunds.routes';
 import { registerWechatPayWebhook } from './webhooks.routes';
 import { NO_INTEGRATIONS, type Integrations } from '../integrations';
 import { createEnqueue } from '../workers/enqueue';
+import { isTransientDatabaseError } from '../lib/errors';
 
 export interface AppDeps {
   config: Config;
@@ -53,6 +55,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       reply.header('retry-after', '5');
       return sendError(reply, 503, { error: 'queue_unavailable', message: 'the queue store (Redis) is unavailable; retry later' });
     }
+    if (isTransientDatabaseError(err)) {
+      log.warn({ err, route: request.routeOptions.url }, 'database busy');
+      reply.header('retry-after', '1');
+      return sendError(reply, 503, { error: 'database_busy', message: 'the database was busy (deadlock or lost connection); retry the request' });
+    }
     const status = err.statusCode ?? 500;
     if (status < 500) {
       return sendError(reply, status, { error: (err.code ?? 'bad_request').toLowerCase(), message: err.message });
@@ -74,6 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const enqueue = createEnqueue(deps.queues);
   registerWechatPayWebhook(app, { db: deps.db, integrations: deps.integrations ?? NO_INTEGRATIONS, enqueue, log, now });
   registerReconciliationRoutes(app, { db: deps.db, apiTokens: deps.config.apiTokens, log });
+  registerRefundRoutes(app, { db: deps.db, queues: deps.queues, apiTokens: deps.config.apiTokens, log, now });
   await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, publicUrl: deps.config.http.publicUrl, log });
   await app.ready();
   return app;

@@ -5,12 +5,13 @@ import { closeRedis, createRedis } from '../lib/redis';
 import { startOutboxRelay } from './outbox-relay';
 import { outboxSweeper } from './outbox-sweeper';
 import { payNotifySweeper } from './pay-notify-sweeper';
+import { refundSweeper } from './refund-sweeper';
 import type { Role, Runtime } from './runtime';
 import { startWorkers } from './start-workers';
 import { startSweepers } from './sweeper';
 
 /** Every sweeper the worker runs: MySQL state that says work is unfinished, checked against Redis. */
-const SWEEPERS = [outboxSweeper, payNotifySweeper];
+const SWEEPERS = [outboxSweeper, payNotifySweeper, refundSweeper];
 
 /**
  * The worker role: BullMQ workers for the queues of HUB_QUEUES, the hub_outbox relay and the

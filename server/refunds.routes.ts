@@ -1,0 +1,112 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { RefundOrder } from '../entities/marketing/refund-order.entity';
+import { enqueueRefundSubmit, requestRefund, RefundRefusedError, viewRefund, type RefundView } from '../jobs/payments/request-refund';
+import { writeAudit } from '../lib/audit';
+import type { ApiToken } from '../lib/config';
+import type { Logger } from '../lib/logger';
+import { describeIssues } from '../lib/validation';
+import { createEnqueue } from '../workers/enqueue';
+import type { QueueSet } from '../workers/queues';
+import { clientForBearer } from './auth';
+import { isRedisUnavailable, sendError, withRedisTimeout } from './http-errors';
+
+export interface RefundRouteDeps {
+  db: DataSource;
+  queues: QueueSet;
+  apiTokens: readonly ApiToken[];
+  log: Logger;
+  now: () => Date;
+}
+
+const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces');
+
+const refundBody = z
+  .strictObject({
+    outTradeNo: z.string().min(1).max(64).optional(),
+    paymentOrderId: z.string().regex(/^\d{1,19}$/, 'expected the payment_order id (digits)').optional(),
+    amount: z.number().int('expected whole fen').min(1).max(2_147_483_647),
+    reason: z.string().min(1).max(80).optional(),
+  })
+  .refine((b) => (b.outTradeNo === undefined) !== (b.paymentOrderId === undefined), {
+    message: 'exactly one of outTradeNo and paymentOrderId is required',
+    path: ['outTradeNo'],
+  });
+
+/** What a caller keeps of a refund request: the same fields on every answer to the same request. */
+function accepted(r: RefundView): Record<string, unknown> {
+  return { refundOrderId: r.refundOrderId, outRefundNo: r.outRefundNo, outTradeNo: r.outTradeNo, status: r.status, amount: r.amount };
+}
+
+/**
+ * Refunds over the API, behind the jobs API's Bearer tokens: the request is recorded (rules checked,
+ * row written) before anything is queued, so a queue outage loses nothing; the answer says the
+ * refund was accepted, and `GET /api/v1/refunds/:outRefundNo` follows it to REFUNDED or REFUND_FAILED.
+ */
+export function registerRefundRoutes(app: FastifyInstance, deps: RefundRouteDeps): void {
+  const enqueue = createEnqueue(deps.queues);
+  const requestDeps = { db: deps.db, log: deps.log, now: deps.now, audit: (m: Parameters<typeof writeAudit>[0], e: Parameters<typeof writeAudit>[1]) => writeAudit(m, e, deps.now()) };
+  const clients = new WeakMap<FastifyRequest, string>();
+
+  void app.register(async (api) => {
+    api.addHook('onRequest', async (request, reply) => {
+      const client = clientForBearer(request.headers.authorization, deps.apiTokens);
+      if (!client) {
+        reply.header('www-authenticate', 'Bearer realm="jobhub"');
+        return sendError(reply, 401, { error: 'unauthorized', message: 'a valid Bearer token is required' });
+      }
+      clients.set(request, client);
+    });
+
+    api.post('/api/v1/refunds', async (request, reply) => {
+      const header = request.headers['idempotency-key'];
+      const key = idempotencyKey.safeParse(Array.isArray(header) ? header.join(',') : header);
+      if (!key.success) {
+        return sendError(reply, 400, { error: 'invalid_idempotency_key', message: 'an Idempotency-Key header is required', fields: describeIssues(key.error, 'Idempotency-Key') });
+      }
+      const body = refundBody.safeParse(request.body ?? {});
+      if (!body.success) return sendError(reply, 400, { error: 'invalid_body', message: 'invalid refund request', fields: describeIssues(body.error, '(body)') });
+      const client = clients.get(request) ?? '';
+      let outcome: Awaited<ReturnType<typeof requestRefund>>;
+      try {
+        outcome = await requestRefund(requestDeps, { client, idempotencyKey: key.data, ...body.data });
+      } catch (err) {
+        if (err instanceof RefundRefusedError) return sendError(reply, err.httpStatus, { error: err.code, message: err.message });
+        throw err;
+      }
+      const { refund, created } = outcome;
+      if (!created) reply.header('idempotent-replayed', 'true');
+      // A replay enqueues too: it heals a first answer that was a 503 (the job id makes it a no-op otherwise).
+      if (refund.status === 'REFUNDING' && refund.wechatStatus === null) {
+        const queued = await queueSubmit(reply, refund, deps.log);
+        if (queued) return queued;
+      }
+      if (created) deps.log.info({ outRefundNo: refund.outRefundNo, client }, 'refund accepted over the API');
+      return reply.code(202).send(accepted(refund));
+    });
+
+    api.get<{ Params: { outRefundNo: string } }>('/api/v1/refunds/:outRefundNo', async (request, reply) => {
+      const row = await deps.db.getRepository(RefundOrder).findOne({ where: { outRefundNo: request.params.outRefundNo } });
+      if (!row) return sendError(reply, 404, { error: 'REFUND_NOT_FOUND', message: `no refund ${request.params.outRefundNo}` });
+      return viewRefund(row);
+    });
+  });
+
+  /** The refund is recorded whatever happens here: on a Redis outage the sweeper enqueues it later. */
+  async function queueSubmit(reply: FastifyReply, refund: RefundView, log: Logger): Promise<FastifyReply | null> {
+    try {
+      await withRedisTimeout(enqueueRefundSubmit(enqueue, refund.outRefundNo));
+      return null;
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
+      log.warn({ err, outRefundNo: refund.outRefundNo }, 'refund recorded, its submission not queued: the sweeper queues it');
+      reply.header('retry-after', '5');
+      return sendError(reply, 503, {
+        error: 'queue_unavailable',
+        message: 'the refund is recorded but could not be queued (Redis unavailable); it is submitted later, or repeat the request',
+        ...accepted(refund),
+      });
+    }
+  }
+}
