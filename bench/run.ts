@@ -3,6 +3,7 @@ import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { benchPipeline } from './pipeline.bench';
 import { benchReconcile } from './reconcile.bench';
+import { benchRefunds } from './refunds.bench';
 import { formatTable, type BenchRow } from './table';
 
 /**
@@ -24,6 +25,10 @@ async function main(): Promise<void> {
   if (wanted('reconcile')) {
     console.log('running: reconcile ...');
     rows.push(...(await benchReconcile(config, log)));
+  }
+  if (wanted('refunds')) {
+    console.log('running: refunds ...');
+    rows.push(await benchRefunds(config));
   }
   console.log(`\n${formatTable(rows)}\n`);
   for (const r of rows) if (r.notes) console.log(`- ${r.scenario}: ${r.notes}`);
