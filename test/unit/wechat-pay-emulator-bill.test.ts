@@ -199,7 +199,8 @@ describe('WeChat Pay emulator trade bill', () => {
     expect(validBillDate('20260530', now)).toBe(false);
   });
 
-  it('streams a 200,000-row day through gzip in flat memory, fast', async () => {
+  // Its speed is the reconcile bench's to measure (the raw download figure), never a timed test's.
+  it('streams a 200,000-row day through gzip in flat memory', async () => {
     const s = spec([], { synthetic: [{ date: DATE, count: 200_000, prefix: 'BIG' }] });
     global.gc?.();
     const before = process.memoryUsage().rss;
@@ -213,11 +214,8 @@ describe('WeChat Pay emulator trade bill', () => {
         setImmediate(cb);
       },
     });
-    const started = Date.now();
     await streamBill(s, sink, { gzip: true });
-    const seconds = (Date.now() - started) / 1000;
     expect(compressed).toBeGreaterThan(1_000_000);
     expect(peak - before).toBeLessThan(50 * 1024 * 1024);
-    expect(200_000 / seconds).toBeGreaterThan(50_000);
   }, 60_000);
 });
