@@ -20,7 +20,7 @@ import type { JobContext } from '../../lib/context';
 export type RefundApplySource = 'SUBMIT' | 'SYNC' | 'NOTIFICATION';
 export type RefundApplyContext = Pick<JobContext, 'db' | 'log' | 'audit' | 'now'>;
 
-/** A refund's state as any WeChat answer carries it; amounts in fen. */
+/** A refund's state as every WeChat answer (create, query, callback) carries it; amounts in fen. */
 export interface RefundState {
   out_refund_no: string;
   refund_id?: string;
