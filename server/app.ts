@@ -1,9 +1,12 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { NO_INTEGRATIONS, type Integrations } from '../integrations';
 import type { JobRegistry } from '../jobs/define-job';
 import type { Config } from '../lib/config';
+import { isTransientDatabaseError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { createEnqueue } from '../workers/enqueue';
 import { QUEUE_NAMES } from '../workers/queue-names';
 import type { QueueSet } from '../workers/queues';
 import { registerBoard } from './board.routes';
@@ -14,9 +17,6 @@ import { registerMetricsRoute } from './metrics-server';
 import { registerReconciliationRoutes } from './reconciliation.routes';
 import { registerRefundRoutes } from './refunds.routes';
 import { registerWechatPayWebhook } from './webhooks.routes';
-import { NO_INTEGRATIONS, type Integrations } from '../integrations';
-import { createEnqueue } from '../workers/enqueue';
-import { isTransientDatabaseError } from '../lib/errors';
 
 export interface AppDeps {
   config: Config;
