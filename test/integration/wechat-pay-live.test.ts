@@ -296,5 +296,19 @@ describe('LiveWechatPayClient over HTTP', () => {
       const otherMerchant = callback({ mchid: '1900000002', out_trade_no: 'T1', trade_state: 'SUCCESS' });
       expect(() => c.verifyNotification(otherMerchant.headers, otherMerchant.body)).toThrow(/merchant/);
     });
+
+    it('reopens a stored callback without its headers, with every check but the signature', () => {
+      const c = client();
+      const ok = callback({ mchid: MCHID, out_trade_no: 'T1', transaction_id: '42', trade_state: 'SUCCESS', amount: { total: 100 } });
+      expect(c.openStoredNotification(ok.body)).toMatchObject({ kind: 'transaction', id: 'EV-1', serial: 'stored', resource: { out_trade_no: 'T1', amount: { total: 100 } } });
+      // A stored body altered after it was verified no longer decrypts: the AEAD tag covers the resource.
+      const envelope = JSON.parse(ok.body.toString()) as { resource: { ciphertext: string } };
+      const bytes = Buffer.from(envelope.resource.ciphertext, 'base64');
+      bytes[0] = (bytes[0] ?? 0) ^ 1;
+      envelope.resource.ciphertext = bytes.toString('base64');
+      expect(() => c.openStoredNotification(Buffer.from(JSON.stringify(envelope)))).toThrow(/decrypted/);
+      const wrongKey = callback({ mchid: MCHID, out_trade_no: 'T1', trade_state: 'SUCCESS' }, { key: 'x'.repeat(32) });
+      expect(() => c.openStoredNotification(wrongKey.body)).toThrow(NotificationRejectedError);
+    });
   });
 });
