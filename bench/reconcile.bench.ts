@@ -14,7 +14,7 @@ import { syntheticOrder } from '../integrations/wechat-pay/wechat-pay.emulator';
 import { LiveWechatPayClient } from '../integrations/wechat-pay/wechat-pay.live';
 import { createMerchants } from '../integrations/wechat-pay/wechat-pay.merchants';
 import { wechatPayReconcileBill, type ReconcileSummary } from '../jobs/wechat-pay-reconcile-bill.job';
-import { writeAudit } from '../lib/audit';
+import { auditAt } from '../lib/audit';
 import { loadConfigOrExit, type Config } from '../lib/config';
 import type { JobContext } from '../lib/context';
 import { createLogger, type Logger } from '../lib/logger';
@@ -24,6 +24,7 @@ import { parsePayload } from '../lib/validation';
 import { createEnqueue } from '../workers/enqueue';
 import { QueueSet } from '../workers/queues';
 import type { EmulatorProcessArgs, EmulatorProcessInfo } from './wechat-pay-emulator.process';
+import { withDatabase } from './bench-database';
 import type { BenchRow } from './table';
 
 /**
@@ -61,12 +62,6 @@ interface ChildOutput {
   retainedMb: number;
   externalMb: number;
   summary?: ReconcileSummary;
-}
-
-/** The same server, another database: the bench never touches the development tables. */
-function withDatabase(config: Config, database: string): Config {
-  const databases = { marketing: database, app: database, customerService: database, customer: database, hub: database };
-  return { ...config, mysql: { ...config.mysql, database, databases, url: config.mysql.url.replace(/\/[A-Za-z0-9_]+$/, `/${database}`) } };
 }
 
 const daysAgo = (n: number): string => beijingDate(new Date(Date.now() - n * 86_400_000));
@@ -127,7 +122,7 @@ async function childMain(): Promise<void> {
       job: { id: `bench-${input.date}`, name: wechatPayReconcileBill.name, attempt: 1 },
       enqueue: createEnqueue(queues),
       progress: () => Promise.resolve(),
-      audit: (manager, entry) => writeAudit(manager, entry, new Date()),
+      audit: auditAt(() => new Date()),
       now: () => new Date(),
       signal: new AbortController().signal,
     };

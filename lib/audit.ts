@@ -37,6 +37,11 @@ export function changedFields(oldValue: Record<string, unknown> | null | undefin
   return [...keys].filter((k) => JSON.stringify(oldValue?.[k]) !== JSON.stringify(newValue?.[k]));
 }
 
+/** `ctx.audit` for a clock: what the runner gives jobs, and what code outside a job (routes, tests) passes as its deps. */
+export function auditAt(now: () => Date): (manager: EntityManager, entry: AuditEntry) => Promise<void> {
+  return (manager, entry) => writeAudit(manager, entry, now());
+}
+
 /** Writes the audit row with `manager`, so it commits or rolls back with the change it records. */
 export async function writeAudit(manager: EntityManager, entry: AuditEntry, at: Date): Promise<void> {
   await manager.insert(DmsBusinessLog, {

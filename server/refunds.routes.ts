@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { RefundOrder } from '../entities/marketing/refund-order.entity';
 import { enqueueRefundSubmit, requestRefund, RefundRefusedError, viewRefund, type RefundView } from '../jobs/payments/request-refund';
-import { writeAudit } from '../lib/audit';
+import { auditAt } from '../lib/audit';
 import type { ApiToken } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import { describeIssues } from '../lib/validation';
@@ -46,7 +46,7 @@ function accepted(r: RefundView): Record<string, unknown> {
  */
 export function registerRefundRoutes(app: FastifyInstance, deps: RefundRouteDeps): void {
   const enqueue = createEnqueue(deps.queues);
-  const requestDeps = { db: deps.db, log: deps.log, now: deps.now, audit: (m: Parameters<typeof writeAudit>[0], e: Parameters<typeof writeAudit>[1]) => writeAudit(m, e, deps.now()) };
+  const requestDeps = { db: deps.db, log: deps.log, now: deps.now, audit: auditAt(deps.now) };
   const clients = new WeakMap<FastifyRequest, string>();
 
   void app.register(async (api) => {

@@ -1,7 +1,7 @@
 import { DelayedError, RateLimitError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { writeAudit } from '../lib/audit';
+import { auditAt } from '../lib/audit';
 import type { Config } from '../lib/config';
 import type { Enqueue, JobContext } from '../lib/context';
 import {
@@ -135,7 +135,7 @@ function buildContext(deps: RunnerDeps, job: Job, log: Logger, signal: AbortSign
     job: { id: job.id ?? '', name: job.name, attempt: job.attemptsMade + 1 },
     enqueue: deps.enqueue,
     progress: (done, total) => job.updateProgress(total === undefined ? { done } : { done, total }),
-    audit: (manager, entry) => writeAudit(manager, entry, deps.now()),
+    audit: auditAt(deps.now),
     now: deps.now,
     signal,
   };

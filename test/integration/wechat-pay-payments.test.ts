@@ -11,7 +11,7 @@ import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
 import { PaymentOrder } from '../../entities/marketing/payment-order.entity';
 import { registry, wechatPayCloseExpired, wechatPayHandleNotification, wechatPaySyncOrder, wechatPaySyncStuckOrders } from '../../jobs';
 import { applyWechatTransaction } from '../../jobs/payments/apply-wechat-transaction';
-import { BusinessSource, writeAudit } from '../../lib/audit';
+import { auditAt, BusinessSource } from '../../lib/audit';
 import type { Enqueueable } from '../../lib/context';
 import { buildApp } from '../../server/app';
 import { payNotifySweeper } from '../../workers/pay-notify-sweeper';
@@ -80,7 +80,7 @@ describe('WeChat Pay payments: callbacks, sync and close applied to MariaDB', ()
     await until(`${count} handled callbacks of ${outTradeNo}`, async () => (await notifyRows(outTradeNo)).filter((r) => r.handled === 1).length >= count, 15_000);
     return notifyRows(outTradeNo);
   }
-  const ctx = () => ({ db: hub.db, log: hub.log, now: () => new Date(), audit: (m: Parameters<typeof writeAudit>[0], e: Parameters<typeof writeAudit>[1]) => writeAudit(m, e, new Date()) });
+  const ctx = () => ({ db: hub.db, log: hub.log, now: () => new Date(), audit: auditAt(() => new Date()) });
 
   it('applies a paid event order once: payment, business order and audit rows; duplicates and late states change nothing', async () => {
     const p = await insertPayment({ amount: 1_000 });

@@ -13,7 +13,7 @@ import { JOBS } from '../../jobs';
 import { buildRegistry } from '../../jobs/define-job';
 import { refundSubmit } from '../../jobs/refund-submit.job';
 import { refundSync } from '../../jobs/refund-sync.job';
-import { writeAudit } from '../../lib/audit';
+import { auditAt } from '../../lib/audit';
 import { buildApp } from '../../server/app';
 import { registerRefundRoutes } from '../../server/refunds.routes';
 import { clearTables } from './db';
@@ -61,7 +61,7 @@ export function refundHarness(file: string, options: { refundProcessingMs?: numb
     return h.hub.wechatPay.emulator;
   }
   const newNo = (prefix: string): string => `${prefix}${Date.now()}${++seq}`;
-  const deps = (now = () => new Date()) => ({ db: h.hub.db, log: h.hub.log, now, audit: (m: Parameters<typeof writeAudit>[0], e: Parameters<typeof writeAudit>[1]) => writeAudit(m, e, now()) });
+  const deps = (now = () => new Date()) => ({ db: h.hub.db, log: h.hub.log, now, audit: auditAt(now) });
 
   /** A payment paid at the emulator and recorded PAY_SUCCESS here, with its event (or group-buy) order. */
   async function paidPayment(amount: number, o: { business?: PaymentBusinessType; paidAt?: Date } = {}): Promise<PaymentOrder> {
