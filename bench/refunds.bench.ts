@@ -24,6 +24,7 @@ import { buildApp } from '../server/app';
 import { createEnqueue } from '../workers/enqueue';
 import { QueueSet } from '../workers/queues';
 import { startWorkers } from '../workers/start-workers';
+import { withDatabase } from './bench-database';
 import type { BenchRow } from './table';
 
 const REFUNDS = 10_000;
@@ -34,12 +35,6 @@ const APPID = 'wxd678efh567hg6787';
 const TOKEN = 'bench-token-0123456789abcdef';
 const AMOUNT = 1_000;
 const DATABASE = 'jobhub_bench_refunds';
-
-/** The same server, another database: the bench never touches the development tables. */
-function withDatabase(config: Config, database: string): Config {
-  const databases = { marketing: database, app: database, customerService: database, customer: database, hub: database };
-  return { ...config, apiTokens: [{ client: 'bench', token: TOKEN }], mysql: { ...config.mysql, database, databases, url: config.mysql.url.replace(/\/[A-Za-z0-9_]+$/, `/${database}`) } };
-}
 
 /** `count` calls of `work`, `CONCURRENCY` at a time; per second. */
 async function rateOf(count: number, work: (i: number) => Promise<void>): Promise<{ perS: number; ms: number }> {
@@ -114,7 +109,7 @@ async function startHub(config: Config, db: DataSource, integrations: Integratio
  * every refund_order is REFUNDED; against 10,000 bare refund calls to the same emulator.
  */
 export async function benchRefunds(base: Config): Promise<BenchRow> {
-  const config = withDatabase(base, DATABASE);
+  const config: Config = { ...withDatabase(base, DATABASE), apiTokens: [{ client: 'bench', token: TOKEN }] };
   const quiet = createLogger({ level: 'warn' });
   await withServerConnection(config.mysql, (conn) => conn.query(`DROP DATABASE IF EXISTS \`${DATABASE}\``));
   await applyBusinessSchema(config, quiet);
