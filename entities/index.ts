@@ -1,35 +1,53 @@
 import type { SystemName } from '../lib/config';
 import { AndroidOrder } from './app/android-order.entity';
+import { AppUser } from './app/user.entity';
 import { DmsBusinessLog } from './customer/dms-business-log.entity';
+import { EmailRecord } from './customer-service/email-record.entity';
+import { Notify } from './customer-service/notify.entity';
 import { SmsCodeTemp } from './customer-service/sms-code-temp.entity';
+import { Sms } from './customer-service/sms.entity';
 import { HubCanary } from './hub/hub-canary.entity';
 import { HubCursor } from './hub/hub-cursor.entity';
+import { HubMessageDelivery } from './hub/hub-message-delivery.entity';
 import { HubOutbox } from './hub/hub-outbox.entity';
 import { HubReconciliationBillRow } from './hub/hub-reconciliation-bill-row.entity';
 import { HubReconciliationItem } from './hub/hub-reconciliation-item.entity';
 import { HubReconciliationRun } from './hub/hub-reconciliation-run.entity';
+import { HubSmsTemplate } from './hub/hub-sms-template.entity';
 import { EventOrder } from './marketing/event-order.entity';
 import { GroupBuyEventOrder } from './marketing/group-buy-event-order.entity';
+import { Member } from './marketing/member.entity';
 import { PayNotifyLog } from './marketing/pay-notify-log.entity';
 import { PaymentOrder } from './marketing/payment-order.entity';
 import { RefundOrder } from './marketing/refund-order.entity';
+import { WxMiniappAccount } from './marketing/wx-miniapp-account.entity';
+import { WxMpAccount } from './marketing/wx-mp-account.entity';
 import { WxPayConfig } from './marketing/wx-pay-config.entity';
 
 export {
   AndroidOrder,
+  AppUser,
   DmsBusinessLog,
+  EmailRecord,
   EventOrder,
   GroupBuyEventOrder,
   HubCanary,
   HubCursor,
+  HubMessageDelivery,
   HubOutbox,
   HubReconciliationBillRow,
   HubReconciliationItem,
   HubReconciliationRun,
+  HubSmsTemplate,
+  Member,
+  Notify,
   PayNotifyLog,
   PaymentOrder,
   RefundOrder,
+  Sms,
   SmsCodeTemp,
+  WxMiniappAccount,
+  WxMpAccount,
   WxPayConfig,
 };
 
@@ -41,8 +59,15 @@ const ENTITY_LIST = [
   [WxPayConfig, 'marketing'],
   [EventOrder, 'marketing'],
   [GroupBuyEventOrder, 'marketing'],
+  [Member, 'marketing'],
+  [WxMpAccount, 'marketing'],
+  [WxMiniappAccount, 'marketing'],
   [AndroidOrder, 'app'],
+  [AppUser, 'app'],
   [SmsCodeTemp, 'customerService'],
+  [Sms, 'customerService'],
+  [Notify, 'customerService'],
+  [EmailRecord, 'customerService'],
   [DmsBusinessLog, 'customer'],
   [HubOutbox, 'hub'],
   [HubCursor, 'hub'],
@@ -50,6 +75,8 @@ const ENTITY_LIST = [
   [HubReconciliationRun, 'hub'],
   [HubReconciliationItem, 'hub'],
   [HubReconciliationBillRow, 'hub'],
+  [HubMessageDelivery, 'hub'],
+  [HubSmsTemplate, 'hub'],
 ] as const satisfies readonly (readonly [new () => object, SystemName])[];
 
 export const ENTITIES = ENTITY_LIST.map(([entity]) => entity);

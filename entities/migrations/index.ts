@@ -2,6 +2,7 @@ import { HubOutboxAndCursor1763900000000 } from './1763900000000-hub-outbox-and-
 import { HubCanary1764000000000 } from './1764000000000-hub-canary';
 import { HubOutboxStatusIdIndex1764000000001 } from './1764000000001-hub-outbox-status-id-index';
 import { HubReconciliation1764100000000 } from './1764100000000-hub-reconciliation';
+import { HubMessaging1764200000000 } from './1764200000000-hub-messaging';
 
 /** In order. A migration, once released, is never edited: add a new one. */
-export const MIGRATIONS = [HubOutboxAndCursor1763900000000, HubCanary1764000000000, HubOutboxStatusIdIndex1764000000001, HubReconciliation1764100000000];
+export const MIGRATIONS = [HubOutboxAndCursor1763900000000, HubCanary1764000000000, HubOutboxStatusIdIndex1764000000001, HubReconciliation1764100000000, HubMessaging1764200000000];

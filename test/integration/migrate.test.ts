@@ -36,11 +36,13 @@ describe('migrations', () => {
     expect(await tablesOf(fresh)).toEqual([
       'hub_canary',
       'hub_cursor',
+      'hub_message_delivery',
       'hub_migrations',
       'hub_outbox',
       'hub_reconciliation_bill_row',
       'hub_reconciliation_item',
       'hub_reconciliation_run',
+      'hub_sms_template',
     ]);
     expect(await migrationRows(fresh)).toEqual(MIGRATIONS.map((m) => m.name));
   });
