@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { booleanFlag, optionalText, port } from './config-fields';
+import { checkMessagingEnv, messagingConfig, messagingEnv, type MessagingConfig } from './config-messaging';
 import { ConfigError } from './errors';
 import { describeIssues } from './validation';
 import { QUEUE_NAMES, type QueueName } from '../workers/queue-names';
@@ -12,22 +14,9 @@ import { QUEUE_NAMES, type QueueName } from '../workers/queue-names';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const SQL_IDENTIFIER = /^[A-Za-z0-9_]{1,64}$/;
 
-const optionalText = z
-  .string()
-  .trim()
-  .transform((v) => (v === '' ? undefined : v))
-  .optional();
-
-const booleanFlag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
-  .transform((v) => v === 'true' || v === '1' || v === 'yes')
-  .optional();
-
 const databaseName = optionalText.refine((v) => v === undefined || SQL_IDENTIFIER.test(v), {
   message: 'expected a database name of letters, digits and _ (at most 64)',
 });
-
-const port = z.coerce.number().int().min(0).max(65_535);
 
 /** `client:token,client:token` → client by token; null when malformed. */
 function parseApiTokens(text: string): ApiToken[] | null {
@@ -111,8 +100,10 @@ const envSchema = z
     }),
     WECHAT_PAY_BASE_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), { message: 'expected an origin such as https://api.mch.weixin.qq.com' }),
     WECHAT_PAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    ...messagingEnv,
   })
   .superRefine((env, ctx) => {
+    checkMessagingEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
     if (Boolean(env.BOARD_VIEWER_USERNAME) !== Boolean(env.BOARD_VIEWER_PASSWORD)) {
       const missing = env.BOARD_VIEWER_USERNAME ? 'BOARD_VIEWER_PASSWORD' : 'BOARD_VIEWER_USERNAME';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'the viewer account needs both a username and a password' });
@@ -212,6 +203,7 @@ export interface Config {
   /** How often the sweepers compare MySQL with Redis; work younger than this is not yet called lost. */
   readonly sweepIntervalMs: number;
   readonly wechatPay: WechatPayConfig;
+  readonly messaging: MessagingConfig;
 }
 
 /** The default merchant (WECHAT_PAY_*); others come from `wx_pay_config` rows. */
@@ -299,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       baseUrl: (e.WECHAT_PAY_BASE_URL ?? 'https://api.mch.weixin.qq.com').replace(/\/$/, ''),
       timeoutMs: e.WECHAT_PAY_TIMEOUT_MS,
     },
+    messaging: messagingConfig(e),
   });
 }
 

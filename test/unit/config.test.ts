@@ -25,6 +25,21 @@ const LIVE_WECHAT_PAY = {
   WECHAT_PAY_PUBLIC_KEY_FILE: __filename,
 };
 
+/** Live SMS accounts, the receipt token and the mail route ops alerts take: what production needs for messaging. */
+const LIVE_MESSAGING = {
+  ALIYUN_SMS_ACCESS_KEY_ID: 'LTAI5tExampleKeyId',
+  ALIYUN_SMS_ACCESS_KEY_SECRET: 'example-access-key-secret',
+  TENCENT_SMS_SECRET_ID: 'AKIDexampleSecretId',
+  TENCENT_SMS_SECRET_KEY: 'example-secret-key',
+  TENCENT_SMS_SDK_APP_ID: '1400000001',
+  SMS_RECEIPT_TOKEN: 'receipt-token-0123456789',
+  SMTP_URL: 'smtps://hub:pw@smtp.example.com:465',
+  MAIL_FROM: 'jobhub <jobhub@example.com>',
+  OPS_EMAILS: 'ops@example.com,finance@example.com',
+};
+
+const LIVE_MESSAGING_REQUIRED = Object.keys(LIVE_MESSAGING);
+
 /** What live mode names when nothing of the merchant is set, sorted. */
 const LIVE_WECHAT_PAY_REQUIRED = [
   'WECHAT_PAY_API_V3_KEY',
@@ -60,13 +75,15 @@ describe('loadConfig', () => {
       'MYSQL_URL',
       'REDIS_URL',
       ...LIVE_WECHAT_PAY_REQUIRED,
-    ]);
+      ...LIVE_MESSAGING_REQUIRED,
+    ].sort());
   });
 
   it('refuses the development credentials and short dashboard passwords in production', () => {
     const problems = problemsOf({
       HUB_ENV: 'production',
       ...LIVE_WECHAT_PAY,
+      ...LIVE_MESSAGING,
       MYSQL_URL: 'mysql://hub:pw@db:3306/hub',
       REDIS_URL: 'redis://redis:6379',
       HUB_API_TOKENS: 'crm:0123456789abcdef0123,demo:demo-token-change-me',
@@ -117,6 +134,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       HUB_ENV: 'production',
       ...LIVE_WECHAT_PAY,
+      ...LIVE_MESSAGING,
       MYSQL_URL: 'mysql://hub:p%40ss@db.internal:3307/hubdb',
       REDIS_URL: 'redis://:secret@redis.internal:6380/2',
       MARKETING_DB: 'marketing',
@@ -169,6 +187,34 @@ describe('loadConfig', () => {
     }
     expect(message).toMatch(/file:\/path or env:NAME/);
     expect(message).not.toContain('pasted');
+  });
+
+  it('starts every messaging emulator on a laptop, and names each live credential, the receipt token and the mail route otherwise', () => {
+    const dev = loadConfig({}).messaging;
+    expect(dev.sms).toMatchObject({ mode: 'emulator', providers: ['aliyun', 'tencent'], ratePerSecond: 100, aliyun: null, tencent: null });
+    expect(dev.sms.receiptToken).toMatch(/^[A-Za-z0-9_-]{16,}$/);
+    expect(dev.wechatMp.mode).toBe('emulator');
+    expect(dev.wechatMp.officialAccount?.appid).toMatch(/^wx[0-9a-zA-Z]{16}$/);
+    expect(dev.mail.smtpUrl).toBeNull();
+    expect([...dev.notify.recipients]).toEqual([['*', 'member']]);
+
+    const liveTencentOnly = problemsOf({ SMS_MODE: 'live', SMS_PROVIDERS: 'tencent' });
+    expect(liveTencentOnly.map((p) => p.split(':')[0]).sort()).toEqual(['SMS_RECEIPT_TOKEN', 'TENCENT_SMS_SDK_APP_ID', 'TENCENT_SMS_SECRET_ID', 'TENCENT_SMS_SECRET_KEY']);
+    const live = loadConfig({ ...LIVE_MESSAGING, SMS_MODE: 'live', SMS_PROVIDERS: 'tencent,aliyun', SMS_RATE_LIMIT_PER_SECOND: '500', NOTIFY_RECIPIENTS: 'crm:member, app:user ,*:user' }).messaging;
+    expect(live.sms.providers).toEqual(['tencent', 'aliyun']);
+    expect(live.sms.ratePerSecond).toBe(500);
+    expect(live.sms.tencent).toMatchObject({ sdkAppId: '1400000001', region: 'ap-guangzhou', endpoint: 'https://sms.tencentcloudapi.com' });
+    expect(live.opsEmails).toEqual(['ops@example.com', 'finance@example.com']);
+    expect([...live.notify.recipients]).toEqual([['crm', 'member'], ['app', 'user'], ['*', 'user']]);
+
+    expect(problemsOf({ SMS_PROVIDERS: 'aliyun,twilio' })[0]).toMatch(/^SMS_PROVIDERS: /);
+    expect(problemsOf({ OPS_EMAILS: 'ops@example.com,not-an-address' })[0]).toMatch(/^OPS_EMAILS: /);
+    expect(problemsOf({ NOTIFY_RECIPIENTS: 'crm:customer' })[0]).toMatch(/^NOTIFY_RECIPIENTS: /);
+    expect(problemsOf({ SMTP_URL: 'http://smtp.example.com' })[0]).toMatch(/^SMTP_URL: /);
+    expect(problemsOf({ WECHAT_MP_MODE: 'live', WECHAT_MP_APPID: 'wx0123456789abcdef' })[0]).toMatch(/^WECHAT_MP_SECRET: /);
+    const emulators = problemsOf({ HUB_ENV: 'production', SMS_MODE: 'emulator', WECHAT_MP_MODE: 'emulator' });
+    expect(emulators).toContainEqual(expect.stringMatching(/^SMS_MODE: .*refused/));
+    expect(emulators).toContainEqual(expect.stringMatching(/^WECHAT_MP_MODE: .*refused/));
   });
 
   it('is frozen all the way down', () => {
