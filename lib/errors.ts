@@ -47,6 +47,17 @@ export class PermanentError extends HubError {
   }
 }
 
+/**
+ * The request left and its answer was lost (timeout, dropped connection): it may have taken effect.
+ * A call without an idempotency key (an SMS, a WeChat message, an e-mail) is not repeated blindly:
+ * its delivery row is marked UNKNOWN for a receipt or ops to settle.
+ */
+export class OutcomeUnknownError extends PermanentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('OUTCOME_UNKNOWN', message, options);
+  }
+}
+
 /** A payload that does not match its job's schema; the message names every bad field. */
 export class InvalidPayloadError extends PermanentError {
   constructor(readonly fieldErrors: readonly string[]) {

@@ -1,4 +1,4 @@
-import { PermanentError, RetryableError } from '../../lib/errors';
+import { OutcomeUnknownError, PermanentError, RetryableError } from '../../lib/errors';
 import { maskText } from '../../lib/redact';
 import type { RejectedRecipient } from './mail.client';
 
@@ -90,10 +90,9 @@ export class MailRetryableError extends RetryableError {
 
 /**
  * The whole message went out and the connection failed before the server's reply to it: the server
- * may have queued it. A RetryableError so it is not dropped, but its own class so the delivery row
- * can be marked UNKNOWN and reconciled (reference §3.5) before any resend.
+ * may have queued it. Never resent blindly: the delivery row is marked UNKNOWN for ops to settle.
  */
-export class MailOutcomeUnknownError extends RetryableError {}
+export class MailOutcomeUnknownError extends OutcomeUnknownError {}
 
 /** Every refused recipient from nodemailer's `rejectedErrors` (addresses as given, for the receipt). */
 export function rejectedRecipients(rejectedErrors: readonly unknown[] | undefined): RejectedRecipient[] {

@@ -1,4 +1,4 @@
-import { DeferredError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
+import { DeferredError, OutcomeUnknownError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
 
 /**
  * Aliyun's and Tencent's SMS codes turned into the hub's error classes; the only place that reads them.
@@ -8,7 +8,7 @@ import { DeferredError, PermanentError, RateLimitedError, RetryableError } from 
 export type SmsHubError = PermanentError | DeferredError | RateLimitedError | RetryableError;
 
 /** The request left and its answer was lost (timeout, dropped connection): it may have been sent. */
-export class SmsOutcomeUnknownError extends RetryableError {}
+export class SmsOutcomeUnknownError extends OutcomeUnknownError {}
 
 /** A per-number per-minute limit lifts after this long. */
 export const PER_MINUTE_WAIT_MS = 60_000;

@@ -1,4 +1,4 @@
-import { PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
+import { OutcomeUnknownError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
 
 /**
  * WeChat's `errcode` answers turned into the hub's error classes (reference §2.4). The only place that
@@ -18,8 +18,7 @@ export type WechatMpFailure =
   | 'user-template' // this user refused / used up this template (43101): clear the subscription credit
   | 'user' // unknown openid or not a follower: nothing to send to
   | 'payload' // our request is malformed: a bug to fix
-  | 'config' // appid, secret, template id, IP whitelist, permissions: an operator must fix it (alert)
-  | 'outcome-unknown'; // the request went out and the answer was lost: mark UNKNOWN, do not resend blindly
+  | 'config'; // appid, secret, template id, IP whitelist, permissions: an operator must fix it (alert)
 
 const PERMANENT: ReadonlyMap<number, { code: string; failure: WechatMpFailure }> = new Map([
   [43101, { code: 'USER_REFUSED', failure: 'user-template' }],
@@ -87,6 +86,6 @@ export function toHubError(errcode: number, errmsg: string, now: Date = new Date
 }
 
 /** The request was sent and no answer came back: WeChat may or may not have delivered it. */
-export function outcomeUnknown(what: string, reason: string): WechatMpPermanentError {
-  return new WechatMpPermanentError('OUTCOME_UNKNOWN', 0, 'outcome-unknown', `${what}: ${reason}; the message may have been sent`);
+export function outcomeUnknown(what: string, reason: string): OutcomeUnknownError {
+  return new OutcomeUnknownError(`${what}: ${reason}; the message may have been sent`);
 }
