@@ -8,7 +8,7 @@ import { applyBusinessSchema } from '../entities/apply-business-schema';
 import { createDataSource } from '../entities/data-source';
 import { migrate } from '../entities/migrate';
 import { withServerConnection } from '../entities/mysql-server';
-import type { Integrations } from '../integrations';
+import { NO_INTEGRATIONS, type Integrations } from '../integrations';
 import type { MerchantCredentials } from '../integrations/wechat-pay/wechat-pay.client';
 import { syntheticOrder } from '../integrations/wechat-pay/wechat-pay.emulator';
 import { LiveWechatPayClient } from '../integrations/wechat-pay/wechat-pay.live';
@@ -77,7 +77,7 @@ function liveIntegrations(info: EmulatorProcessInfo, db: DataSource, log: Logger
   };
   // Long timeout: the emulator hashes a big bill before it answers the application.
   const makeClient = (c: MerchantCredentials): LiveWechatPayClient => new LiveWechatPayClient(c, { baseUrl: info.baseUrl, timeoutMs: 300_000, log });
-  return { wechatPay: createMerchants({ defaultClient: makeClient(credentials), db, makeClient, log }), emulators: {}, close: () => Promise.resolve() };
+  return { ...NO_INTEGRATIONS, wechatPay: createMerchants({ defaultClient: makeClient(credentials), db, makeClient, log }) };
 }
 
 /** One measured run in this (child) process: the job's handler with a context of real pieces, or the raw download. */

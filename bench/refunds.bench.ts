@@ -11,7 +11,7 @@ import { PaymentOrder } from '../entities/marketing/payment-order.entity';
 import { RefundOrder } from '../entities/marketing/refund-order.entity';
 import { migrate } from '../entities/migrate';
 import { withServerConnection } from '../entities/mysql-server';
-import type { Integrations } from '../integrations';
+import { NO_INTEGRATIONS, type Integrations } from '../integrations';
 import type { MerchantCredentials, WechatPayClient } from '../integrations/wechat-pay/wechat-pay.client';
 import { WechatPayEmulator } from '../integrations/wechat-pay/wechat-pay.emulator';
 import { LiveWechatPayClient } from '../integrations/wechat-pay/wechat-pay.live';
@@ -121,7 +121,7 @@ export async function benchRefunds(base: Config): Promise<BenchRow> {
     const credentials = emulator.addMerchant({ mchid: MCHID, appid: APPID, keyMode: 'public_key' });
     const makeClient = (c: MerchantCredentials): WechatPayClient => new LiveWechatPayClient(c, { baseUrl: emulator.baseUrl, timeoutMs: 30_000, log });
     const client = makeClient(credentials);
-    const integrations: Integrations = { wechatPay: createMerchants({ defaultClient: client, db, makeClient, log }), emulators: {}, close: () => Promise.resolve() };
+    const integrations: Integrations = { ...NO_INTEGRATIONS, wechatPay: createMerchants({ defaultClient: client, db, makeClient, log }) };
 
     // The baseline: the same client calling the emulator directly, the callbacks it sends answered at once.
     const sink = await callbackSink();

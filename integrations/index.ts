@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
@@ -8,12 +9,18 @@ import { loadMerchantCredentials } from './wechat-pay/wechat-pay.credentials';
 import type { WechatPayEmulator } from './wechat-pay/wechat-pay.emulator';
 import { LiveWechatPayClient } from './wechat-pay/wechat-pay.live';
 import { createMerchants, type ClientFactory, type WechatPayMerchants } from './wechat-pay/wechat-pay.merchants';
+import { openMessaging, type Mailer, type MessagingEmulators } from './messaging';
+import type { SmsProviders } from './sms/sms.providers';
+import type { WechatMpAccounts } from './wechat-mp/wechat-mp.accounts';
 
 /** The outside world as jobs and routes see it: one entry per system, live or pointed at its emulator. */
 export interface Integrations {
   readonly wechatPay: WechatPayMerchants;
+  readonly sms: SmsProviders;
+  readonly wechatMp: WechatMpAccounts;
+  readonly mail: Mailer;
   /** Emulators this process started (`<SYSTEM>_MODE=emulator`), for the demo and for tests to drive. */
-  readonly emulators: { readonly wechatPay?: WechatPayEmulator };
+  readonly emulators: { readonly wechatPay?: WechatPayEmulator } & MessagingEmulators;
   close(): Promise<void>;
 }
 
@@ -21,7 +28,7 @@ export interface Integrations {
  * Builds every integration from configuration. In emulator mode the emulator starts here, on a
  * loopback port, and the live client talks to it: the code that runs is the production code.
  */
-export async function openIntegrations(config: Pick<Config, 'wechatPay'>, db: DataSource, log: Logger): Promise<Integrations> {
+export async function openIntegrations(config: Pick<Config, 'wechatPay' | 'messaging' | 'http' | 'redis'>, db: DataSource, redis: Redis, log: Logger): Promise<Integrations> {
   const wp = config.wechatPay;
   const wechatLog = log.child({ integration: 'wechat-pay' });
   let emulator: WechatPayEmulator | undefined;
@@ -47,10 +54,15 @@ export async function openIntegrations(config: Pick<Config, 'wechatPay'>, db: Da
   }
   const makeClient: ClientFactory = (c) => new LiveWechatPayClient(c, { baseUrl, timeoutMs: wp.timeoutMs, log: wechatLog });
   const wechatPay = createMerchants({ defaultClient: makeClient(credentials), db, makeClient, log: wechatLog });
+  const messaging = await openMessaging(config, db, redis, log);
   return {
     wechatPay,
-    emulators: emulator ? { wechatPay: emulator } : {},
+    sms: messaging.sms,
+    wechatMp: messaging.wechatMp,
+    mail: messaging.mail,
+    emulators: { ...(emulator ? { wechatPay: emulator } : {}), ...messaging.emulators },
     async close() {
+      await messaging.close();
       await emulator?.stop();
     },
   };
@@ -68,6 +80,12 @@ export const NO_INTEGRATIONS: Integrations = {
     defaultMchid: 'none',
     client: () => Promise.reject(new Error('no WeChat Pay integration was opened in this process')),
     list: () => Promise.resolve([]),
+  },
+  sms: { chain: [], byName: () => undefined, receiptToken: null },
+  wechatMp: { client: () => Promise.reject(new Error('no WeChat messaging integration was opened in this process')) },
+  mail: {
+    from: 'jobhub <jobhub@localhost>',
+    client: { send: () => Promise.reject(new Error('no mail integration was opened in this process')), close: () => Promise.resolve() },
   },
   emulators: {},
   close: () => Promise.resolve(),

@@ -50,7 +50,7 @@ export async function openRuntime(config: Config, log: Logger): Promise<Runtime>
   await checkRedisDurability(redis, log, config.env === 'production');
   const queues = new QueueSet(redis, config.redis.queuePrefix);
   const schema = await startSchemaGuard(db, log);
-  const integrations = await openIntegrations(config, db, log);
+  const integrations = await openIntegrations(config, db, redis, log);
   return {
     db,
     redis,

@@ -1,13 +1,16 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { WxPayConfig } from '../../entities/marketing/wx-pay-config.entity';
 import { openIntegrations, type Integrations } from '../../integrations';
+import { closeRedis } from '../../lib/redis';
 import { WechatPayEmulator } from '../../integrations/wechat-pay/wechat-pay.emulator';
 import { clearTables, openTestDataSource } from '../support/db';
 import { testConfig } from '../support/env';
 import { captureLogger } from '../support/logs';
+import { testRedis } from '../support/queues';
 import { track } from '../support/resources';
 
 /**
@@ -17,6 +20,7 @@ import { track } from '../support/resources';
  */
 describe('WeChat Pay merchants from configuration and wx_pay_config', () => {
   let db: DataSource;
+  let redis: Redis;
   let emulator: WechatPayEmulator;
   let emulatorStopped = false;
   let integrations: Integrations | undefined;
@@ -25,6 +29,7 @@ describe('WeChat Pay merchants from configuration and wx_pay_config', () => {
 
   beforeAll(async () => {
     db = await openTestDataSource(testConfig());
+    redis = await testRedis();
     emulator = await WechatPayEmulator.start();
     track({ kind: 'closable', value: { isOpen: () => !emulatorStopped }, label: 'wechat-pay emulator' });
     await clearTables(db, [WxPayConfig]);
@@ -35,6 +40,7 @@ describe('WeChat Pay merchants from configuration and wx_pay_config', () => {
     emulatorStopped = true;
     await clearTables(db, [WxPayConfig]);
     await db.destroy();
+    await closeRedis(redis);
   });
 
   it('runs the default merchant live from key files, and a second one from its wx_pay_config row', async () => {
@@ -51,7 +57,7 @@ describe('WeChat Pay merchants from configuration and wx_pay_config', () => {
       WECHAT_PAY_PUBLIC_KEY_FILE: main.publicKeyFile,
       WECHAT_PAY_BASE_URL: emulator.baseUrl,
     });
-    integrations = await openIntegrations(config, db, log);
+    integrations = await openIntegrations(config, db, redis, log);
     expect(integrations.emulators.wechatPay).toBeUndefined();
     emulator.createOrder({ mchid: '1230000109', out_trade_no: 'MAIN0001', total: 100 });
     emulator.pay('MAIN0001', { notify: false, mchid: '1230000109' });

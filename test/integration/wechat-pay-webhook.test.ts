@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { Integrations } from '../../integrations';
+import { NO_INTEGRATIONS, type Integrations } from '../../integrations';
 import { LiveWechatPayClient } from '../../integrations/wechat-pay/wechat-pay.live';
 import { createMerchants } from '../../integrations/wechat-pay/wechat-pay.merchants';
 import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
@@ -103,9 +103,8 @@ describe('POST /webhooks/wechat-pay/:mchid', () => {
       now: () => new Date(Date.now() + (options.nowOffsetMs ?? 0)),
     });
     const integrations: Integrations = {
+      ...NO_INTEGRATIONS,
       wechatPay: createMerchants({ defaultClient: client, db: hub.db, makeClient: () => client, log: hub.log }),
-      emulators: {},
-      close: () => Promise.resolve(),
     };
     const other = await buildApp({ config: hub.config, log: hub.log, db: hub.db, redis: hub.redis, queues: hub.queues, registry, integrations });
     extraApps.push(other);

@@ -18,6 +18,7 @@ import { deletePrefix, testPrefix, testRedis } from './queues';
 import { track } from './resources';
 import { openTestWechatPay, type TestWechatPay, type TestWechatPayOptions } from './wechat-pay';
 import { NO_INTEGRATIONS, type Integrations } from '../../integrations';
+import { openMessaging } from '../../integrations/messaging';
 
 export interface TestHub {
   config: Config;
@@ -43,6 +44,12 @@ export interface TestHubOptions {
   mysqlUrl?: string;
   /** Starts the WeChat Pay emulator and points the hub's client at it. */
   wechatPay?: TestWechatPayOptions;
+  /**
+   * Starts the SMS (Aliyun, Tencent), WeChat messages and SMTP emulators as `*_MODE=emulator` does,
+   * and points the hub's clients at them (`hub.integrations.emulators`). Receipts are pushed nowhere
+   * until a test sets a URL.
+   */
+  messaging?: boolean;
 }
 
 /** Lock and watchdog timings, and the schema guard a worker process would pass. */
@@ -59,7 +66,7 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
   const enqueue = createEnqueue(queues);
   const pools: WorkerPool[] = [];
   const wechatPay = options.wechatPay ? await openTestWechatPay(db, log, options.wechatPay) : undefined;
-  const integrations = wechatPay?.integrations ?? NO_INTEGRATIONS;
+  const integrations = await withMessaging(wechatPay?.integrations ?? NO_INTEGRATIONS, options.messaging === true, { config, db, redis, log });
   return {
     config,
     db,
@@ -98,6 +105,28 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
       await deletePrefix(redis, prefix);
       await closeRedis(redis);
       await db.destroy();
+    },
+  };
+}
+
+/** The hub's integrations with the messaging emulators added, when asked for. */
+async function withMessaging(base: Integrations, wanted: boolean, deps: { config: Config; db: DataSource; redis: Redis; log: Logger }): Promise<Integrations> {
+  if (!wanted) return base;
+  const messaging = await openMessaging(deps.config, deps.db, deps.redis, deps.log);
+  let open = true;
+  track({ kind: 'closable', value: { isOpen: () => open }, label: 'messaging emulators' });
+  messaging.emulators.aliyunSms?.setReceiptUrl(undefined);
+  messaging.emulators.tencentSms?.setReceiptUrl(undefined);
+  return {
+    ...base,
+    sms: messaging.sms,
+    wechatMp: messaging.wechatMp,
+    mail: messaging.mail,
+    emulators: { ...base.emulators, ...messaging.emulators },
+    async close() {
+      open = false;
+      await messaging.close();
+      await base.close();
     },
   };
 }

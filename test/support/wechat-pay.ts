@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { Integrations } from '../../integrations';
+import { NO_INTEGRATIONS, type Integrations } from '../../integrations';
 import type { MerchantCredentials, WechatPayClient } from '../../integrations/wechat-pay/wechat-pay.client';
 import { WechatPayEmulator, type EmulatorOptions, type KeyMode } from '../../integrations/wechat-pay/wechat-pay.emulator';
 import { LiveWechatPayClient } from '../../integrations/wechat-pay/wechat-pay.live';
@@ -35,6 +35,7 @@ export async function openTestWechatPay(db: DataSource, log: Logger, options: Te
   const makeClient = (c: MerchantCredentials): WechatPayClient => new LiveWechatPayClient(c, { baseUrl: emulator.baseUrl, timeoutMs, log });
   const client = makeClient(credentials);
   const integrations: Integrations = {
+    ...NO_INTEGRATIONS,
     wechatPay: createMerchants({ defaultClient: client, db, makeClient, log }),
     emulators: { wechatPay: emulator },
     async close() {
