@@ -92,3 +92,17 @@ export const alertsRaised = new Counter({
   labelNames: ['kind'] as const,
   registers: [metricsRegistry],
 });
+
+export const messagesDelivered = new Counter({
+  name: 'jobhub_messages_total',
+  help: 'Messages settled (SMS, WeChat, e-mail), by channel and final status: SENT, FAILED, or UNKNOWN (the answer was lost)',
+  labelNames: ['channel', 'status'] as const,
+  registers: [metricsRegistry],
+});
+
+export const smsReceipts = new Counter({
+  name: 'jobhub_sms_receipts_total',
+  help: 'SMS delivery receipts received, by provider and outcome (delivered, undelivered, unmatched)',
+  labelNames: ['provider', 'outcome'] as const,
+  registers: [metricsRegistry],
+});

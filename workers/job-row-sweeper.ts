@@ -18,7 +18,7 @@ export interface JobRowSweeperSpec<R extends PendingRow> {
   list(scope: SweepScope, afterId: string, limit: number): Promise<R[]>;
   jobId(row: R): string;
   /** Adds the row's job under `jobId(row)`: should anyone add it first, BullMQ keeps the one it has. */
-  add(enqueue: Enqueue, row: R): Promise<unknown>;
+  add(enqueue: Enqueue, row: R, scope: SweepScope): Promise<unknown>;
 }
 
 /** One pipeline: does each job's hash exist, and is it in the failed set. */
@@ -57,7 +57,7 @@ export function jobRowSweeper<R extends PendingRow>(spec: JobRowSweeperSpec<R>):
         const states = rows.length > 0 ? await jobStates(scope, spec.queue, rows.map(spec.jobId)) : [];
         for (const [i, row] of rows.entries()) {
           if (states[i] === 'missing') {
-            await spec.add(enqueue, row);
+            await spec.add(enqueue, row, scope);
             restored += 1;
           } else if (states[i] === 'failed') {
             const job = await queue.getJob(spec.jobId(row));

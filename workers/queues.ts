@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions, type RateLimiterOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Config } from '../lib/config';
 import type { QueueName } from './queue-names';
 
 export interface QueueSettings {
@@ -21,6 +22,15 @@ export const QUEUE_SETTINGS: Record<QueueName, QueueSettings> = {
   messages: { concurrency: 5 },
   sync: { concurrency: 2 },
 };
+
+/**
+ * A queue's limiter: the fixed one of QUEUE_SETTINGS, or one from configuration (the SMS account's
+ * sending limit, SMS_RATE_LIMIT_PER_SECOND). Shared by every worker of the queue, in Redis.
+ */
+export function limiterFor(queue: QueueName, config: Pick<Config, 'messaging'>): RateLimiterOptions | undefined {
+  if (queue === 'sms') return { max: config.messaging.sms.ratePerSecond, duration: 1_000 };
+  return QUEUE_SETTINGS[queue].limiter;
+}
 
 const HOUR_S = 3_600;
 

@@ -3,6 +3,7 @@ import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import { closeRedis, createRedis } from '../lib/redis';
 import { startOutboxRelay } from './outbox-relay';
+import { DELIVERY_SWEEPERS } from './delivery-sweeper';
 import { outboxSweeper } from './outbox-sweeper';
 import { payNotifySweeper } from './pay-notify-sweeper';
 import { refundSweeper } from './refund-sweeper';
@@ -11,7 +12,7 @@ import { startWorkers } from './start-workers';
 import { startSweepers } from './sweeper';
 
 /** Every sweeper the worker runs: MySQL state that says work is unfinished, checked against Redis. */
-const SWEEPERS = [outboxSweeper, payNotifySweeper, refundSweeper];
+const SWEEPERS = [outboxSweeper, payNotifySweeper, refundSweeper, ...DELIVERY_SWEEPERS];
 
 /**
  * The worker role: BullMQ workers for the queues of HUB_QUEUES, the hub_outbox relay and the

@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { Notify } from '../../entities/customer-service/notify.entity';
+import { HubMessageDelivery, type DeliveryChannel } from '../../entities/hub/hub-message-delivery.entity';
+import type { JobContext } from '../../lib/context';
+import { OutcomeUnknownError, PermanentError } from '../../lib/errors';
+import { messagesDelivered } from '../../lib/metrics';
+import { done, skipped, type JobResult } from '../define-job';
+
+/**
+ * "Record the intent before the call" for sends that have no idempotency key at the vendor
+ * (DESIGN §10). One row per message under a unique delivery key:
+ *   PENDING → SENDING (before the call, by one job only) → SENT | FAILED | UNKNOWN.
+ * A retry, a duplicate job or a second worker finds the row and sends nothing more.
+ */
+
+export interface DeliveryRequest {
+  key: string;
+  channel: DeliveryChannel;
+  recipient: string;
+  jobName: string;
+  /** The job's payload, `deliveryKey` included: the sweeper enqueues it again from here. */
+  payload: { deliveryKey: string } & Record<string, unknown>;
+  recordId?: string | null;
+  notifyId?: string | null;
+  jobId?: string | null;
+}
+
+/** `deliveryKey` as every message job's payload takes it. */
+export const DELIVERY_KEY = /^[A-Za-z0-9_.@|=+-]{1,191}$/;
+
+/** The job id of a delivery: deterministic, so the sweeper and a second request add the same job. */
+export function deliveryJobId(key: string): string {
+  return `msg-${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
+}
+
+/** The key of a send whose caller gave none: its job's own id, so its retries share it. */
+export function jobDeliveryKey(ctx: Pick<JobContext, 'job'>): string {
+  return `job-${ctx.job.name}-${ctx.job.id}`;
+}
+
+/** Inserts the row PENDING unless the key exists; inside the caller's transaction when given one. Returns whether it was new. */
+export async function recordDelivery(manager: EntityManager, req: DeliveryRequest, now: Date): Promise<boolean> {
+  const result = await manager
+    .createQueryBuilder()
+    .insert()
+    .into(HubMessageDelivery)
+    .orIgnore()
+    .values({
+      deliveryKey: req.key,
+      channel: req.channel,
+      recipient: req.recipient,
+      status: 'PENDING',
+      jobName: req.jobName,
+      jobId: req.jobId ?? null,
+      payload: req.payload,
+      recordId: req.recordId ?? null,
+      notifyId: req.notifyId ?? null,
+      createdTime: now,
+      updatedTime: now,
+    })
+    .updateEntity(false)
+    .execute();
+  return (result.raw as { affectedRows?: number }).affectedRows === 1;
+}
+
+export type DeliveryClaim =
+  /** This job owns the send: the row is SENDING under its id. */
+  | { kind: 'send'; delivery: HubMessageDelivery }
+  /** SENT, FAILED or UNKNOWN already. */
+  | { kind: 'final'; delivery: HubMessageDelivery }
+  /** Another job is sending it right now (or died doing so: the sweeper brings that job back). */
+  | { kind: 'busy'; delivery: HubMessageDelivery }
+  /** This job's own earlier run left it SENDING: it died during the call, which may have gone out. */
+  | { kind: 'interrupted'; delivery: HubMessageDelivery };
+
+/** PENDING → SENDING in one statement: of two jobs racing, exactly one gets `send`. */
+export async function claimDelivery(ctx: Pick<JobContext, 'db' | 'job' | 'now'>, key: string): Promise<DeliveryClaim> {
+  const now = ctx.now();
+  const result = await ctx.db
+    .createQueryBuilder()
+    .update(HubMessageDelivery)
+    .set({ status: 'SENDING', attempts: () => 'attempts + 1', sendingTime: now, jobId: ctx.job.id, updatedTime: now })
+    .where('delivery_key = :key AND status = :pending', { key, pending: 'PENDING' })
+    .execute();
+  const delivery = await ctx.db.getRepository(HubMessageDelivery).findOneOrFail({ where: { deliveryKey: key } });
+  if (result.affected === 1) return { kind: 'send', delivery };
+  if (delivery.status !== 'SENDING') return { kind: 'final', delivery };
+  return delivery.jobId === ctx.job.id ? { kind: 'interrupted', delivery } : { kind: 'busy', delivery };
+}
+
+export type DeliveryOutcome =
+  | { status: 'SENT'; provider: string; providerMessageId: string; detail?: string }
+  | { status: 'FAILED'; provider?: string; code: string; error: string }
+  | { status: 'UNKNOWN'; provider?: string; error: string };
+
+/**
+ * SENDING → final, with the `notifies` row it settles, in the caller's transaction (where the job
+ * also updates its own record: `sms`, `email_records`). False when the row had left SENDING.
+ */
+export async function finishDelivery(manager: EntityManager, delivery: HubMessageDelivery, outcome: DeliveryOutcome, now: Date): Promise<boolean> {
+  const sent = outcome.status === 'SENT';
+  const result = await manager
+    .createQueryBuilder()
+    .update(HubMessageDelivery)
+    .set({
+      status: outcome.status,
+      provider: outcome.provider ?? delivery.provider,
+      providerMessageId: sent ? outcome.providerMessageId : delivery.providerMessageId,
+      errorCode: outcome.status === 'FAILED' ? outcome.code : outcome.status === 'UNKNOWN' ? 'OUTCOME_UNKNOWN' : null,
+      error: sent ? (outcome.detail ?? null) : outcome.error.slice(0, 1000),
+      sentTime: sent ? now : null,
+      updatedTime: now,
+    })
+    .where('id = :id AND status = :sending', { id: delivery.id, sending: 'SENDING' })
+    .execute();
+  if (result.affected !== 1) return false;
+  messagesDelivered.inc({ channel: delivery.channel, status: outcome.status });
+  if (delivery.notifyId) {
+    // UNKNOWN leaves the notification pending (status 0) with the reason: ops settle it.
+    const settled = outcome.status === 'SENT' ? { status: 1, sendTime: now, errorMsg: null } : outcome.status === 'FAILED' ? { status: 2, errorMsg: outcome.error } : { errorMsg: outcome.error };
+    await manager.update(Notify, { notifyId: delivery.notifyId, status: 0 }, { ...settled, updatedAt: now });
+  }
+  return true;
+}
+
+/** SENDING → PENDING: the call certainly did not deliver (refused, throttled, not connected); a retry may send. */
+export async function releaseDelivery(ctx: Pick<JobContext, 'db' | 'now'>, delivery: HubMessageDelivery, err: unknown): Promise<void> {
+  const now = ctx.now();
+  await ctx.db
+    .createQueryBuilder()
+    .update(HubMessageDelivery)
+    .set({ status: 'PENDING', error: String(err instanceof Error ? err.message : err).slice(0, 1000), updatedTime: now })
+    .where('id = :id AND status = :sending', { id: delivery.id, sending: 'SENDING' })
+    .execute();
+}
+
+export interface DeliveryResult {
+  deliveryKey: string;
+  status: 'SENT' | 'FAILED' | 'UNKNOWN';
+  provider?: string;
+  providerMessageId?: string;
+}
+
+export interface SendSteps {
+  /** Calls the vendor; throws the hub's error classes. */
+  send(delivery: HubMessageDelivery): Promise<Extract<DeliveryOutcome, { status: 'SENT' }>>;
+  /** Writes the job's own record of the outcome (`sms`, `email_records`) in the delivery's transaction. */
+  record?(manager: EntityManager, delivery: HubMessageDelivery, outcome: DeliveryOutcome): Promise<void>;
+}
+
+async function settle(ctx: Pick<JobContext, 'db' | 'now'>, delivery: HubMessageDelivery, outcome: DeliveryOutcome, steps: SendSteps): Promise<void> {
+  const now = ctx.now();
+  await ctx.db.transaction(async (manager) => {
+    if (await finishDelivery(manager, delivery, outcome, now)) await steps.record?.(manager, delivery, outcome);
+  });
+}
+
+/**
+ * The one send path of every message job: claim the row, call the vendor once, settle the row.
+ * Permanent refusals are recorded FAILED and rethrown (no retry); a lost answer is recorded UNKNOWN
+ * and not retried; anything else puts the row back to PENDING and rethrows for BullMQ to retry,
+ * defer or rate-limit.
+ */
+export async function deliverOnce(ctx: Pick<JobContext, 'db' | 'job' | 'now' | 'log'>, key: string, steps: SendSteps): Promise<JobResult<DeliveryResult>> {
+  const claim = await claimDelivery(ctx, key);
+  const { delivery } = claim;
+  if (claim.kind === 'final') return skipped(`delivery ${key} is ${delivery.status} already`);
+  if (claim.kind === 'busy') return skipped(`delivery ${key} is being sent by job ${delivery.jobId ?? '?'}`);
+  if (claim.kind === 'interrupted') {
+    const error = 'the worker stopped during the call: the message may have gone out';
+    await settle(ctx, delivery, { status: 'UNKNOWN', error }, steps);
+    ctx.log.warn({ deliveryKey: key, channel: delivery.channel }, 'delivery outcome unknown: not sent again');
+    return done({ deliveryKey: key, status: 'UNKNOWN' });
+  }
+  try {
+    const sent = await steps.send(delivery);
+    await settle(ctx, delivery, sent, steps);
+    return done({ deliveryKey: key, status: 'SENT', provider: sent.provider, providerMessageId: sent.providerMessageId });
+  } catch (err) {
+    if (err instanceof OutcomeUnknownError) {
+      await settle(ctx, delivery, { status: 'UNKNOWN', error: err.message }, steps);
+      ctx.log.warn({ deliveryKey: key, channel: delivery.channel, err }, 'delivery outcome unknown: not sent again');
+      return done({ deliveryKey: key, status: 'UNKNOWN' });
+    }
+    if (err instanceof PermanentError) {
+      await settle(ctx, delivery, { status: 'FAILED', code: err.code, error: err.message }, steps);
+      throw err;
+    }
+    await releaseDelivery(ctx, delivery, err);
+    throw err;
+  }
+}
