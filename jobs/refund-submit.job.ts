@@ -7,7 +7,7 @@ import { PaymentOrder } from '../entities/marketing/payment-order.entity';
 import { RefundOrder } from '../entities/marketing/refund-order.entity';
 import type { CreateRefundRequest, WechatPayRefund } from '../integrations/wechat-pay/wechat-pay.client';
 import { RefundDeferredError } from '../integrations/wechat-pay/wechat-pay.errors';
-import { raiseAlert } from '../lib/alerts';
+import { raiseAlert } from './messaging/alert-ops';
 import type { JobContext } from '../lib/context';
 import { PermanentError } from '../lib/errors';
 import { defineJob, done, skipped, type JobResult } from './define-job';
@@ -62,7 +62,7 @@ export const refundSubmit = defineJob({
       answer = await client.createRefund(request);
     } catch (err) {
       if (err instanceof RefundDeferredError) {
-        raiseAlert(ctx.log, 'refund-balance-short', 'WeChat Pay balance cannot cover a refund (NOT_ENOUGH): top it up; the refund waits', {
+        raiseAlert(ctx, 'refund-balance-short', 'WeChat Pay balance cannot cover a refund (NOT_ENOUGH): top it up; the refund waits', {
           outRefundNo, amount: row.amount, until: new Date(err.untilMs).toISOString(),
         });
         throw err;

@@ -9,7 +9,7 @@ import { PaymentOrder } from '../entities/marketing/payment-order.entity';
 import { RefundOrder } from '../entities/marketing/refund-order.entity';
 import { parseBillBatches, summaryMismatch, type BillSummary, type BillTotals } from '../integrations/wechat-pay/wechat-pay.bill-parser';
 import { StatementNotReadyError } from '../integrations/wechat-pay/wechat-pay.errors';
-import { raiseAlert } from '../lib/alerts';
+import { raiseAlert } from './messaging/alert-ops';
 import type { JobContext } from '../lib/context';
 import { DeferredError, PermanentError } from '../lib/errors';
 import { beijingDate, beijingDayRange, previousBeijingDate } from '../lib/time';
@@ -178,7 +178,7 @@ async function reconcile(ctx: JobContext, mchid: string, date: string): Promise<
       discrepancies, byKind, autoFixed, billHash,
     };
     if (discrepancies > 0) {
-      raiseAlert(ctx.log, 'reconciliation-discrepancies', `WeChat Pay bill ${date} of ${mchid}: ${discrepancies} discrepancies`, { runId, mchid, billDate: date, byKind, autoFixed });
+      raiseAlert(ctx, 'reconciliation-discrepancies', `WeChat Pay bill ${date} of ${mchid}: ${discrepancies} discrepancies`, { runId, mchid, billDate: date, byKind, autoFixed });
     } else {
       ctx.log.info({ runId, billDate: date, rows: loaded.rows }, 'bill reconciled: no discrepancies');
     }
@@ -186,7 +186,7 @@ async function reconcile(ctx: JobContext, mchid: string, date: string): Promise<
   } catch (err) {
     await recordFailure(ctx, t, runId, err).catch((e: unknown) => ctx.log.warn({ err: e, runId }, 'could not record the run failure'));
     if (!(err instanceof StatementNotReadyError) && (err instanceof PermanentError || ctx.job.attempt >= ATTEMPTS)) {
-      raiseAlert(ctx.log, 'reconciliation-failed', `WeChat Pay bill ${date} of ${mchid} could not be reconciled`, { runId, mchid, billDate: date, reason: String(err) });
+      raiseAlert(ctx, 'reconciliation-failed', `WeChat Pay bill ${date} of ${mchid} could not be reconciled`, { runId, mchid, billDate: date, reason: String(err) });
     }
     throw err;
   }

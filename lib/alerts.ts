@@ -5,6 +5,7 @@ import { alertsRaised } from './metrics';
 export type AlertKind =
   | 'payment-amount-mismatch'
   | 'payment-unknown-order'
+  | 'queue-failed-jobs'
   | 'reconciliation-discrepancies'
   | 'reconciliation-failed'
   | 'refund-abnormal'
@@ -14,10 +15,10 @@ export type AlertKind =
   | 'refund-unknown';
 
 /**
- * Raises an alert: an error log line ops can search for (`alert` field) and the metric their
- * alerting rules watch. Mail and other channels hook in here, so callers never change.
+ * The searchable half of an alert: an error log line (`alert` field) and the metric alerting rules
+ * watch. `raiseAlert` (jobs/messaging/alert-ops.ts) adds the mail to ops.
  */
-export function raiseAlert(log: Logger, kind: AlertKind, message: string, details: Record<string, unknown> = {}): void {
+export function logAlert(log: Logger, kind: AlertKind, message: string, details: Record<string, unknown> = {}): void {
   alertsRaised.inc({ kind });
   log.error({ alert: kind, ...details }, message);
 }

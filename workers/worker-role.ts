@@ -4,6 +4,7 @@ import type { Logger } from '../lib/logger';
 import { closeRedis, createRedis } from '../lib/redis';
 import { startOutboxRelay } from './outbox-relay';
 import { DELIVERY_SWEEPERS } from './delivery-sweeper';
+import { failedJobsWatch } from './failed-jobs-watch';
 import { outboxSweeper } from './outbox-sweeper';
 import { payNotifySweeper } from './pay-notify-sweeper';
 import { refundSweeper } from './refund-sweeper';
@@ -38,7 +39,8 @@ export function startWorkerRole(runtime: Runtime, config: Config, log: Logger): 
     { db, registry, queues, log: log.child({ component: 'outbox-relay' }), now },
     { pollMs: config.outboxPollMs },
   );
-  const sweepers = startSweepers({ db, redis, queues, registry, log: log.child({ component: 'sweeper' }), now }, SWEEPERS, {
+  const watches = [failedJobsWatch({ config, enqueue: runtime.enqueue })];
+  const sweepers = startSweepers({ db, redis, queues, registry, log: log.child({ component: 'sweeper' }), now }, [...SWEEPERS, ...watches], {
     periodMs: config.sweepIntervalMs,
   });
   return {

@@ -5,7 +5,7 @@ import { GroupBuyEventOrder } from '../../entities/marketing/group-buy-event-ord
 import { PaymentOrder, type PayStatus } from '../../entities/marketing/payment-order.entity';
 import { RefundOrder, type RefundWechatStatus } from '../../entities/marketing/refund-order.entity';
 import type { RefundStatus, WechatPayRefund, WechatPayRefundNotice } from '../../integrations/wechat-pay/wechat-pay.client';
-import { raiseAlert } from '../../lib/alerts';
+import { raiseAlert } from '../messaging/alert-ops';
 import { BusinessSource, OperationType } from '../../lib/audit';
 import type { JobContext } from '../../lib/context';
 
@@ -18,7 +18,7 @@ import type { JobContext } from '../../lib/context';
  */
 
 export type RefundApplySource = 'SUBMIT' | 'SYNC' | 'NOTIFICATION';
-export type RefundApplyContext = Pick<JobContext, 'db' | 'log' | 'audit' | 'now'>;
+export type RefundApplyContext = Pick<JobContext, 'db' | 'log' | 'audit' | 'now' | 'enqueue' | 'config'>;
 
 /** A refund's state as every WeChat answer (create, query, callback) carries it; amounts in fen. */
 export interface RefundState {
@@ -94,7 +94,7 @@ interface Locked {
   android: AndroidOrder | null;
 }
 
-type Alerts = (() => void)[];
+type Alerts = (() => Promise<void>)[];
 
 /** Applies `state` in one transaction (the caller's, when it passes `manager`). */
 export async function applyWechatRefund(
@@ -109,7 +109,7 @@ export async function applyWechatRefund(
     const locked = await lockRefund(m, state.out_refund_no);
     if (!locked || (locked.payment && locked.payment.mchid !== mchid)) {
       alerts.push(() =>
-        raiseAlert(ctx.log, 'refund-unknown', 'WeChat Pay reported a refund we have no refund_order for', {
+        raiseAlert(ctx, 'refund-unknown', 'WeChat Pay reported a refund we have no refund_order for', {
           mchid, outRefundNo: state.out_refund_no, refundId: state.refund_id, status: state.status, source, ...(locked?.payment ? { ourMchid: locked.payment.mchid } : {}),
         }),
       );
@@ -119,7 +119,7 @@ export async function applyWechatRefund(
     const given = state.amount?.refund;
     if (given !== undefined && given !== refund.amount) {
       alerts.push(() =>
-        raiseAlert(ctx.log, 'refund-amount-mismatch', 'WeChat Pay refund amount differs from our refund_order: not applied', {
+        raiseAlert(ctx, 'refund-amount-mismatch', 'WeChat Pay refund amount differs from our refund_order: not applied', {
           outRefundNo: refund.outRefundNo, wechatAmount: given, localAmount: refund.amount, status: state.status, source,
         }),
       );
@@ -128,7 +128,7 @@ export async function applyWechatRefund(
     return moveRefund(ctx, m, locked, moveFor(state.status), state, `wechat pay refund ${source.toLowerCase()}: status ${state.status}`, alerts);
   };
   const result = options.manager ? await run(options.manager) : await ctx.db.transaction(run);
-  for (const alert of alerts) alert();
+  for (const alert of alerts) await alert();
   return result;
 }
 
@@ -146,7 +146,7 @@ export async function markRefundFailed(ctx: RefundApplyContext, outRefundNo: str
     const move: Move = { kind: 'failed', rank: 4, wechatStatus: null, failReason: reason.slice(0, 255) };
     return moveRefund(ctx, m, locked, move, { out_refund_no: outRefundNo, status: 'CLOSED' }, 'wechat pay refund submit: refused', alerts);
   });
-  for (const alert of alerts) alert();
+  for (const alert of alerts) await alert();
   return result;
 }
 
@@ -214,8 +214,8 @@ async function moveRefund(
   const details = { outRefundNo: refund.outRefundNo, outTradeNo: refund.outTradeNo, amount: refund.amount, reason: move.failReason, refundId };
   alerts.push(() =>
     move.wechatStatus === 'ABNORMAL'
-      ? raiseAlert(ctx.log, 'refund-abnormal', 'WeChat Pay refund ABNORMAL: needs an abnormal refund or an offline refund', details)
-      : raiseAlert(ctx.log, 'refund-failed', 'WeChat Pay refund failed', details),
+      ? raiseAlert(ctx, 'refund-abnormal', 'WeChat Pay refund ABNORMAL: needs an abnormal refund or an offline refund', details)
+      : raiseAlert(ctx, 'refund-failed', 'WeChat Pay refund failed', details),
   );
   return { ...base, outcome: 'failed' };
 }

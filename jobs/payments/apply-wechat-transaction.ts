@@ -5,7 +5,7 @@ import { EventOrder } from '../../entities/marketing/event-order.entity';
 import { GroupBuyEventOrder } from '../../entities/marketing/group-buy-event-order.entity';
 import { PaymentOrder, type PayStatus } from '../../entities/marketing/payment-order.entity';
 import type { WechatPayTransaction } from '../../integrations/wechat-pay/wechat-pay.client';
-import { raiseAlert } from '../../lib/alerts';
+import { raiseAlert } from '../messaging/alert-ops';
 import { BusinessSource, OperationType } from '../../lib/audit';
 import type { JobContext } from '../../lib/context';
 import { isDuplicateKeyError } from '../../lib/errors';
@@ -18,7 +18,7 @@ import { isDuplicateKeyError } from '../../lib/errors';
  */
 
 export type ApplySource = 'NOTIFICATION' | 'SYNC' | 'CLOSE';
-export type ApplyContext = Pick<JobContext, 'db' | 'log' | 'audit' | 'now'>;
+export type ApplyContext = Pick<JobContext, 'db' | 'log' | 'audit' | 'now' | 'enqueue' | 'config'>;
 
 export type ApplyOutcome =
   | 'paid'
@@ -49,7 +49,7 @@ const FAILABLE: readonly PayStatus[] = ['NONE', 'UNPAID', 'PAY_PROCESSING'];
 const BUSINESS_SETTLED: readonly PayStatus[] = ['PAY_SUCCESS', 'REFUNDING', 'REFUNDED', 'REFUND_FAILED'];
 
 interface PostCommit {
-  alerts: (() => void)[];
+  alerts: (() => Promise<void>)[];
 }
 
 /** Applies `tx` to our order in one transaction (the caller's, when it passes `manager`). */
@@ -64,7 +64,7 @@ export async function applyWechatTransaction(
   const known = { ...tx, mchid: tx.mchid ?? mchid };
   const run = (m: EntityManager): Promise<ApplyResult> => applyIn(ctx, m, mchid, known, source, post);
   const result = options.manager ? await run(options.manager) : await ctx.db.transaction(run);
-  for (const alert of post.alerts) alert();
+  for (const alert of post.alerts) await alert();
   return result;
 }
 
@@ -78,7 +78,7 @@ async function applyIn(ctx: ApplyContext, m: EntityManager, mchid: string, tx: W
   const android = payment ? null : await m.createQueryBuilder(AndroidOrder, 'a').setLock('pessimistic_write').where('a.oid = :no', { no: tx.out_trade_no }).getOne();
   if (android) return applyToAndroid(ctx, m, android, tx, source, post);
   post.alerts.push(() =>
-    raiseAlert(ctx.log, 'payment-unknown-order', 'WeChat Pay reported a payment we have no order for', {
+    raiseAlert(ctx, 'payment-unknown-order', 'WeChat Pay reported a payment we have no order for', {
       mchid,
       outTradeNo: tx.out_trade_no,
       transactionId: tx.transaction_id,
@@ -302,7 +302,7 @@ async function recordMismatch(
     return;
   }
   post.alerts.push(() =>
-    raiseAlert(ctx.log, 'payment-amount-mismatch', 'WeChat Pay amount differs from our order: not applied', {
+    raiseAlert(ctx, 'payment-amount-mismatch', 'WeChat Pay amount differs from our order: not applied', {
       outTradeNo: tx.out_trade_no,
       transactionId: tx.transaction_id,
       wechatAmount: tx.amount?.total,

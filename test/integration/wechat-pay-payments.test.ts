@@ -80,7 +80,7 @@ describe('WeChat Pay payments: callbacks, sync and close applied to MariaDB', ()
     await until(`${count} handled callbacks of ${outTradeNo}`, async () => (await notifyRows(outTradeNo)).filter((r) => r.handled === 1).length >= count, 15_000);
     return notifyRows(outTradeNo);
   }
-  const ctx = () => ({ db: hub.db, log: hub.log, now: () => new Date(), audit: auditAt(() => new Date()) });
+  const ctx = () => ({ db: hub.db, log: hub.log, now: () => new Date(), audit: auditAt(() => new Date()), enqueue: hub.enqueue, config: hub.config });
 
   it('applies a paid event order once: payment, business order and audit rows; duplicates and late states change nothing', async () => {
     const p = await insertPayment({ amount: 1_000 });

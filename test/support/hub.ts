@@ -50,6 +50,8 @@ export interface TestHubOptions {
    * until a test sets a URL.
    */
   messaging?: boolean;
+  /** More environment for the hub's configuration (OPS_EMAILS, thresholds, …). */
+  env?: Record<string, string>;
 }
 
 /** Lock and watchdog timings, and the schema guard a worker process would pass. */
@@ -58,7 +60,7 @@ export type TestWorkerOptions = Pick<WorkerPoolOptions, 'lockMs' | 'watchdogMs'>
 /** The real pieces of a worker process (data source, producer, queues, workers) on a per-file prefix. */
 export async function openTestHub(file: string, options: TestHubOptions = {}): Promise<TestHub> {
   const prefix = testPrefix(file);
-  const config = testConfig({ HUB_QUEUE_PREFIX: prefix, ...(options.mysqlUrl ? { MYSQL_URL: options.mysqlUrl } : {}) });
+  const config = testConfig({ ...options.env, HUB_QUEUE_PREFIX: prefix, ...(options.mysqlUrl ? { MYSQL_URL: options.mysqlUrl } : {}) });
   const db = await openTestDataSource(config);
   const redis = await testRedis('producer');
   const queues = new QueueSet(redis, prefix);

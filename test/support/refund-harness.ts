@@ -61,7 +61,7 @@ export function refundHarness(file: string, options: { refundProcessingMs?: numb
     return h.hub.wechatPay.emulator;
   }
   const newNo = (prefix: string): string => `${prefix}${Date.now()}${++seq}`;
-  const deps = (now = () => new Date()) => ({ db: h.hub.db, log: h.hub.log, now, audit: auditAt(now) });
+  const deps = (now = () => new Date()) => ({ db: h.hub.db, log: h.hub.log, now, audit: auditAt(now), enqueue: h.hub.enqueue, config: h.hub.config });
 
   /** A payment paid at the emulator and recorded PAY_SUCCESS here, with its event (or group-buy) order. */
   async function paidPayment(amount: number, o: { business?: PaymentBusinessType; paidAt?: Date } = {}): Promise<PaymentOrder> {
