@@ -31,6 +31,8 @@ export function baseDataSourceOptions(mysqlConfig: MysqlConfig, type: MysqlDrive
     password: mysqlConfig.password,
     database,
     timezone: mysqlConfig.timezone,
+    // A DATE is a calendar day, not an instant: as a Date it would shift by the process's offset.
+    dateStrings: ['DATE'] as string[],
     charset: 'utf8mb4_unicode_ci',
     poolSize: mysqlConfig.poolSize,
     supportBigNumbers: true,
