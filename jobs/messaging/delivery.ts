@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { Notify } from '../../entities/customer-service/notify.entity';
 import { HubMessageDelivery, type DeliveryChannel } from '../../entities/hub/hub-message-delivery.entity';
 import type { JobContext } from '../../lib/context';
-import { OutcomeUnknownError, PermanentError } from '../../lib/errors';
+import { isTransientDatabaseError, OutcomeUnknownError, PermanentError } from '../../lib/errors';
 import { messagesDelivered } from '../../lib/metrics';
 import { done, skipped, type JobResult } from '../define-job';
 
@@ -149,11 +149,25 @@ export interface SendSteps {
   record?(manager: EntityManager, delivery: HubMessageDelivery, outcome: DeliveryOutcome): Promise<void>;
 }
 
+const SETTLE_TRIES = 3;
+
+/**
+ * Settles in one transaction, retried on a deadlock or a lost connection (a receipt may be updating
+ * the same row). Should it still fail, the row stays SENDING under this job: its retry then settles
+ * it UNKNOWN, never sending again, since the vendor may have the message already.
+ */
 async function settle(ctx: Pick<JobContext, 'db' | 'now'>, delivery: HubMessageDelivery, outcome: DeliveryOutcome, steps: SendSteps): Promise<void> {
-  const now = ctx.now();
-  await ctx.db.transaction(async (manager) => {
-    if (await finishDelivery(manager, delivery, outcome, now)) await steps.record?.(manager, delivery, outcome);
-  });
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const now = ctx.now();
+      await ctx.db.transaction(async (manager) => {
+        if (await finishDelivery(manager, delivery, outcome, now)) await steps.record?.(manager, delivery, outcome);
+      });
+      return;
+    } catch (err) {
+      if (attempt >= SETTLE_TRIES || !isTransientDatabaseError(err)) throw err;
+    }
+  }
 }
 
 /**
@@ -173,10 +187,9 @@ export async function deliverOnce(ctx: Pick<JobContext, 'db' | 'job' | 'now' | '
     ctx.log.warn({ deliveryKey: key, channel: delivery.channel }, 'delivery outcome unknown: not sent again');
     return done({ deliveryKey: key, status: 'UNKNOWN' });
   }
+  let sent: Extract<DeliveryOutcome, { status: 'SENT' }>;
   try {
-    const sent = await steps.send(delivery);
-    await settle(ctx, delivery, sent, steps);
-    return done({ deliveryKey: key, status: 'SENT', provider: sent.provider, providerMessageId: sent.providerMessageId });
+    sent = await steps.send(delivery);
   } catch (err) {
     if (err instanceof OutcomeUnknownError) {
       await settle(ctx, delivery, { status: 'UNKNOWN', error: err.message }, steps);
@@ -187,7 +200,11 @@ export async function deliverOnce(ctx: Pick<JobContext, 'db' | 'job' | 'now' | '
       await settle(ctx, delivery, { status: 'FAILED', code: err.code, error: err.message }, steps);
       throw err;
     }
+    // Certainly not delivered (refused, throttled, not connected): owed again.
     await releaseDelivery(ctx, delivery, err);
     throw err;
   }
+  // Sent: from here on a failure must never put the row back to PENDING.
+  await settle(ctx, delivery, sent, steps);
+  return done({ deliveryKey: key, status: 'SENT', provider: sent.provider, providerMessageId: sent.providerMessageId });
 }

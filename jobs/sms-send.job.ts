@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { HubMessageDelivery } from '../entities/hub/hub-message-delivery.entity';
+import { HubSmsTemplate } from '../entities/hub/hub-sms-template.entity';
+import { MessageRecordStatus, Sms } from '../entities/customer-service/sms.entity';
+import { defineJob, type JobResult } from './define-job';
+import { DELIVERY_KEY, deliverOnce, jobDeliveryKey, recordDelivery, type DeliveryOutcome, type DeliveryResult } from './messaging/delivery';
+import { sendSmsThroughChain } from './messaging/sms-chain';
+import { prepareSms } from './messaging/sms-template';
+
+/** Mainland mobile numbers, bare or with +86/86; the job keeps the 11 digits. */
+const MAINLAND_MOBILE = /^(?:\+?86)?(1[3-9]\d{9})$/;
+
+export const smsSendPayload = z.strictObject({
+  phone: z
+    .string()
+    .trim()
+    .regex(MAINLAND_MOBILE, 'expected a mainland mobile number (11 digits starting 13–19, optionally +86)')
+    .transform((v) => MAINLAND_MOBILE.exec(v)?.[1] ?? v),
+  templateKey: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a hub_sms_template key'),
+  params: z.record(z.string().regex(/^\w{1,32}$/, 'expected a parameter name (letters, digits, _)'), z.union([z.string().max(256), z.number()])).default({}),
+  deliveryKey: z.string().regex(DELIVERY_KEY, 'expected 1–191 characters of A-Z a-z 0-9 _ . @ | = + -').optional(),
+  smsId: z.string().min(1).max(50).optional(),
+});
+
+/** The `sms.sms_id` of a message whose caller gave none: the same for every retry of one delivery key. */
+export function smsIdFor(deliveryKey: string): string {
+  return `hub-${createHash('sha256').update(deliveryKey).digest('hex').slice(0, 40)}`;
+}
+
+/** The `sms` row's columns for a settled delivery; UNKNOWN stays pending with the reason. */
+function smsSettlement(outcome: DeliveryOutcome, now: Date): Partial<Sms> {
+  if (outcome.status === 'SENT') return { status: MessageRecordStatus.SENT, sendTime: now, errorMsg: null };
+  if (outcome.status === 'FAILED') {
+    const message = outcome.error.includes(outcome.code) ? outcome.error : `${outcome.code}: ${outcome.error}`;
+    return { status: MessageRecordStatus.FAILED, errorMsg: message };
+  }
+  return { errorMsg: `outcome unknown, not sent again: ${outcome.error}` };
+}
+
+/**
+ * One SMS by template key. The `sms` row and the delivery row are written together before any
+ * provider is called; the delivery key makes a retry, a duplicate job or a second worker send it
+ * once. Providers are tried in order (Aliyun, then Tencent) on transient failure only.
+ */
+export const smsSend = defineJob({
+  name: 'sms-send',
+  queue: 'sms',
+  description: 'Send one SMS by hub_sms_template key (Aliyun, Tencent on failover), recorded in sms',
+  payload: smsSendPayload,
+  entities: [Sms, HubSmsTemplate, HubMessageDelivery],
+  options: { attempts: 8, backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 } },
+  async handle(p, ctx): Promise<JobResult<DeliveryResult>> {
+    // A bad template or parameter fails here, before any row exists.
+    const prepared = await prepareSms(ctx.db, p.templateKey, p.params);
+    const key = p.deliveryKey ?? jobDeliveryKey(ctx);
+    const smsId = p.smsId ?? smsIdFor(key);
+    const now = ctx.now();
+    await ctx.db.transaction(async (manager) => {
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(Sms)
+        .orIgnore()
+        .values({ smsId, phone: p.phone, templateId: p.templateKey, params: JSON.stringify(p.params), content: prepared.content, status: MessageRecordStatus.PENDING, createdAt: now })
+        .updateEntity(false)
+        .execute();
+      await recordDelivery(
+        manager,
+        { key, channel: 'sms', recipient: p.phone, jobName: 'sms-send', payload: { ...p, deliveryKey: key }, recordId: smsId, jobId: ctx.job.id },
+        now,
+      );
+    });
+    return deliverOnce(ctx, key, {
+      send: async (delivery) => {
+        const sent = await sendSmsThroughChain(ctx, p.phone, prepared, delivery.id);
+        ctx.log.info({ phone: p.phone, templateKey: p.templateKey, ...sent }, 'sms sent');
+        return { status: 'SENT', ...sent };
+      },
+      record: async (manager, delivery, outcome) => {
+        // Only a pending row: a receipt that came first has already settled it.
+        await manager
+          .createQueryBuilder()
+          .update(Sms)
+          .set(smsSettlement(outcome, ctx.now()))
+          .where('sms_id = :id AND (status = :pending OR status IS NULL)', { id: delivery.recordId ?? smsId, pending: MessageRecordStatus.PENDING })
+          .execute();
+      },
+    });
+  },
+});
