@@ -1,0 +1,212 @@
+import type { AddressInfo } from 'node:net';
+import type { Job, QueueEvents } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { MessageRecordStatus, Sms } from '../../entities/customer-service/sms.entity';
+import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
+import { HubSmsTemplate } from '../../entities/hub/hub-sms-template.entity';
+import type { Integrations } from '../../integrations';
+import { registerSmsTemplate } from '../../integrations/messaging';
+import type { AliyunSmsEmulator } from '../../integrations/sms/aliyun-sms.emulator';
+import { smsProviders } from '../../integrations/sms/sms.providers';
+import type { TencentSmsEmulator } from '../../integrations/sms/tencent-sms.emulator';
+import { buildRegistry } from '../../jobs/define-job';
+import { recordDelivery } from '../../jobs/messaging/delivery';
+import { smsCircuitKey } from '../../jobs/messaging/sms-chain';
+import { smsIdFor, smsSend } from '../../jobs/sms-send.job';
+import { formatBeijing } from '../../lib/time';
+import { buildApp } from '../../server/app';
+import { clearTables } from '../support/db';
+import { openTestHub, type TestHub } from '../support/hub';
+import { testQueueEvents } from '../support/queues';
+
+const TOKEN = 'receipt-token-0123456789abcdef';
+const registry = buildRegistry([smsSend]);
+
+describe('SMS delivery receipts: POST /webhooks/sms/:provider', () => {
+  let hub: TestHub;
+  let events: QueueEvents;
+  let aliyun: AliyunSmsEmulator;
+  let tencent: TencentSmsEmulator;
+  let app: FastifyInstance;
+  let seq = 0;
+
+  beforeAll(async () => {
+    hub = await openTestHub(__filename, { messaging: true, registry });
+    events = await testQueueEvents('sms', hub.prefix);
+    const { aliyunSms, tencentSms } = hub.integrations.emulators;
+    if (!aliyunSms || !tencentSms) throw new Error('sms emulators not started');
+    aliyun = aliyunSms;
+    tencent = tencentSms;
+    await clearTables(hub.db, [Sms, HubMessageDelivery, HubSmsTemplate]);
+    const at = new Date();
+    const row = await hub.db.getRepository(HubSmsTemplate).save({
+      templateKey: 'notice', content: '您的订单${order}已发货', aliyunTemplateCode: 'SMS_200002', aliyunSignName: '测试签名', aliyunParams: { no: 'order' },
+      tencentTemplateId: '300003', tencentSignName: '测试签名', tencentParams: ['order'], enabled: 1, createdTime: at, updatedTime: at,
+    });
+    registerSmsTemplate({ aliyun, tencent }, row);
+    const integrations: Integrations = { ...hub.integrations, sms: smsProviders(hub.integrations.sms.chain, TOKEN) };
+    app = await buildApp({ config: hub.config, log: hub.log, db: hub.db, redis: hub.redis, queues: hub.queues, registry, integrations });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    aliyun.setReceiptUrl(`http://127.0.0.1:${port}/webhooks/sms/aliyun?token=${TOKEN}`);
+    tencent.setReceiptUrl(`http://127.0.0.1:${port}/webhooks/sms/tencent?token=${TOKEN}`);
+    hub.startWorkers(['sms']);
+  });
+  afterAll(async () => {
+    aliyun.setReceiptUrl(undefined);
+    tencent.setReceiptUrl(undefined);
+    await events.close();
+    await app.close();
+    await clearTables(hub.db, [Sms, HubMessageDelivery, HubSmsTemplate]);
+    await hub.close();
+  });
+  beforeEach(async () => {
+    await clearTables(hub.db, [Sms, HubMessageDelivery]);
+    await hub.redis.del(smsCircuitKey(hub.config.redis.queuePrefix, 'aliyun'), smsCircuitKey(hub.config.redis.queuePrefix, 'tencent'));
+  });
+
+  const phone = (): string => `1390000${String(++seq).padStart(4, '0')}`;
+  const delivery = (key: string) => hub.db.getRepository(HubMessageDelivery).findOneByOrFail({ deliveryKey: key });
+  const smsRow = (key: string) => hub.db.getRepository(Sms).findOneByOrFail({ smsId: smsIdFor(key) });
+  const snapshot = async () => ({
+    deliveries: await hub.db.getRepository(HubMessageDelivery).find({ order: { id: 'ASC' } }),
+    sms: await hub.db.getRepository(Sms).find({ order: { id: 'ASC' } }),
+  });
+
+  /** Sends through the real job and waits for the job and for the emulators' receipt pushes. */
+  async function sendAndSettle(to: string, key: string): Promise<unknown> {
+    const { id } = await hub.enqueue(smsSend, { phone: to, templateKey: 'notice', params: { order: `NO${seq}` }, deliveryKey: key });
+    const job: Job | undefined = await hub.queues.get('sms').getJob(id);
+    if (!job) throw new Error('job vanished');
+    const result = await job.waitUntilFinished(events, 20_000);
+    await Promise.all([aliyun.receiptsSettled(), tencent.receiptsSettled()]);
+    return result;
+  }
+
+  /** A receipt batch as Aliyun pushes it (SmsReport). */
+  const aliyunReceipt = (o: { phone: string; bizId: string; outId?: string; success?: boolean; errCode?: string; errMsg?: string; at?: Date }) => [{
+    phone_number: o.phone, send_time: formatBeijing(o.at ?? new Date()), report_time: formatBeijing(o.at ?? new Date()), success: o.success ?? true,
+    err_code: o.errCode ?? 'DELIVERED', err_msg: o.errMsg ?? '用户接收成功', sms_size: '1', biz_id: o.bizId, out_id: o.outId ?? '',
+  }];
+  const push = (provider: string, body: unknown, token: string | null = TOKEN) =>
+    app.inject({ method: 'POST', url: `/webhooks/sms/${provider}${token === null ? '' : `?token=${token}`}`, headers: { 'content-type': 'application/json' }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  it('applies a delivered receipt pushed by Aliyun: receipt DELIVERED on the delivery, the push acknowledged', async () => {
+    const to = phone();
+    await sendAndSettle(to, 'r-delivered');
+    const d = await delivery('r-delivered');
+    expect(d).toMatchObject({ status: 'SENT', provider: 'aliyun', receiptStatus: 'DELIVERED', receiptCode: 'DELIVERED' });
+    expect(d.receiptTime).not.toBeNull();
+    expect(await smsRow('r-delivered')).toMatchObject({ status: MessageRecordStatus.SENT });
+    const pushes = aliyun.receiptDeliveries.filter((r) => r.messageId === d.providerMessageId);
+    expect(pushes).toEqual([expect.objectContaining({ attempt: 1, status: 200, acked: true })]);
+  });
+
+  it('applies a failed receipt: the sms row becomes failed with the carrier code, the delivery stays SENT', async () => {
+    const to = phone();
+    aliyun.setReceiptOutcome(to, { success: false, errCode: 'MBBLACK', errMessage: '黑名单' });
+    await sendAndSettle(to, 'r-failed');
+    expect(await delivery('r-failed')).toMatchObject({ status: 'SENT', receiptStatus: 'UNDELIVERED', receiptCode: 'MBBLACK' });
+    expect(await smsRow('r-failed')).toMatchObject({ status: MessageRecordStatus.FAILED, errorMsg: 'receipt MBBLACK: 黑名单' });
+  });
+
+  it('applies a Tencent status report (after failover), matched by its SessionContext', async () => {
+    const to = phone();
+    aliyun.inject({ kind: 'http', status: 503 });
+    await sendAndSettle(to, 'r-tencent');
+    const d = await delivery('r-tencent');
+    expect(d).toMatchObject({ status: 'SENT', provider: 'tencent', receiptStatus: 'DELIVERED', receiptCode: 'DELIVRD' });
+    expect(tencent.receiptDeliveries.filter((r) => r.messageId === d.providerMessageId)).toEqual([expect.objectContaining({ acked: true })]);
+  });
+
+  it('settles an UNKNOWN delivery (answer lost) as SENT when its receipt arrives', async () => {
+    const to = phone();
+    const url = `${app.listeningOrigin}/webhooks/sms/aliyun?token=${TOKEN}`;
+    aliyun.setReceiptUrl(undefined); // held back, so the job settles UNKNOWN before the receipt comes
+    try {
+      aliyun.inject({ kind: 'drop' });
+      expect(await sendAndSettle(to, 'r-unknown')).toMatchObject({ status: 'done', result: { status: 'UNKNOWN' } });
+    } finally {
+      aliyun.setReceiptUrl(url);
+    }
+    const before = await delivery('r-unknown');
+    expect(before).toMatchObject({ status: 'UNKNOWN', provider: null, providerMessageId: null });
+    const [sent] = aliyun.messages.filter((m) => m.phone === to);
+    expect(sent?.outId).toBe(before.id);
+    const res = await push('aliyun', aliyunReceipt({ phone: to, bizId: sent?.messageId ?? '', outId: sent?.outId }));
+    expect(res.statusCode).toBe(200);
+    expect(await delivery('r-unknown')).toMatchObject({ status: 'SENT', provider: 'aliyun', providerMessageId: sent?.messageId, receiptStatus: 'DELIVERED', errorCode: null });
+    expect(await smsRow('r-unknown')).toMatchObject({ status: MessageRecordStatus.SENT });
+  });
+
+  it('settles a delivery still SENDING (its answer not yet saved) when the receipt comes first', async () => {
+    const to = phone();
+    const now = new Date();
+    await hub.db.transaction(async (m) => {
+      await m.getRepository(Sms).insert({ smsId: 'sms-race-1', phone: to, templateId: 'notice', params: '{}', content: 'x', status: 0, createdAt: now });
+      await recordDelivery(m, { key: 'r-race', channel: 'sms', recipient: to, jobName: 'sms-send', payload: { deliveryKey: 'r-race' }, recordId: 'sms-race-1', jobId: 'j1' }, now);
+    });
+    await hub.db.getRepository(HubMessageDelivery).update({ deliveryKey: 'r-race' }, { status: 'SENDING', sendingTime: now });
+    const d = await delivery('r-race');
+    const report = [{ user_receive_time: formatBeijing(now), nationcode: '86', mobile: to, report_status: 'SUCCESS', errmsg: 'DELIVRD', description: '用户接收成功', sid: '2640:race-1', ext: d.id }];
+    const res = await push('tencent', report);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ result: 0, errmsg: 'OK' });
+    expect(await delivery('r-race')).toMatchObject({ status: 'SENT', provider: 'tencent', providerMessageId: '2640:race-1', receiptStatus: 'DELIVERED' });
+    expect(await hub.db.getRepository(Sms).findOneByOrFail({ smsId: 'sms-race-1' })).toMatchObject({ status: MessageRecordStatus.SENT });
+  });
+
+  it('changes nothing more when the same receipt comes twice', async () => {
+    const to = phone();
+    aliyun.setReceiptOutcome(to, { success: false, errCode: 'UNDELIV', errMessage: '失败' });
+    await sendAndSettle(to, 'r-twice');
+    const d = await delivery('r-twice');
+    const before = await snapshot();
+    const again = aliyunReceipt({ phone: to, bizId: d.providerMessageId ?? '', outId: d.id, success: false, errCode: 'UNDELIV', errMsg: '失败', at: d.receiptTime ?? new Date() });
+    for (let i = 0; i < 2; i++) {
+      const res = await push('aliyun', again);
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ code: 0, msg: '接收成功' });
+    }
+    expect(await snapshot()).toEqual(before);
+    expect(await smsRow('r-twice')).toMatchObject({ status: MessageRecordStatus.FAILED, errorMsg: 'receipt UNDELIV: 失败' });
+  });
+
+  it('refuses a missing or wrong token with 403 and writes nothing; no token configured refuses every push', async () => {
+    const to = phone();
+    const now = new Date();
+    await recordDelivery(hub.db.manager, { key: 'r-token', channel: 'sms', recipient: to, jobName: 'sms-send', payload: { deliveryKey: 'r-token' } }, now);
+    await hub.db.getRepository(HubMessageDelivery).update({ deliveryKey: 'r-token' }, { status: 'UNKNOWN' });
+    const d = await delivery('r-token');
+    const body = aliyunReceipt({ phone: to, bizId: 'forged-1', outId: d.id });
+    const before = await snapshot();
+    expect((await push('aliyun', body, 'wrong-token-0123456789abcdef')).statusCode).toBe(403);
+    expect((await push('aliyun', body, null)).statusCode).toBe(403);
+    expect((await push('aliyun', body, '')).statusCode).toBe(403);
+    const noToken = await buildApp({ config: hub.config, log: hub.log, db: hub.db, redis: hub.redis, queues: hub.queues, registry, integrations: hub.integrations });
+    try {
+      const res = await noToken.inject({ method: 'POST', url: `/webhooks/sms/aliyun?token=${TOKEN}`, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      expect(res.statusCode).toBe(403);
+    } finally {
+      await noToken.close();
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('answers 404 for an unknown provider and 400 for a malformed body', async () => {
+    expect((await push('twilio', aliyunReceipt({ phone: phone(), bizId: '1^0' }))).statusCode).toBe(404);
+    expect((await push('aliyun', '{not json')).statusCode).toBe(400);
+    expect((await push('aliyun', { biz_id: 'x' })).statusCode).toBe(400);
+    expect((await push('tencent', aliyunReceipt({ phone: phone(), bizId: '1^0' }))).statusCode).toBe(400);
+  });
+
+  it('acknowledges a receipt that matches no delivery, changing nothing', async () => {
+    const to = phone();
+    await sendAndSettle(to, 'r-other');
+    const before = await snapshot();
+    const res = await push('aliyun', aliyunReceipt({ phone: phone(), bizId: '999999^0', outId: '999999999' }));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ code: 0, msg: '接收成功' });
+    expect(await snapshot()).toEqual(before);
+  });
+});
