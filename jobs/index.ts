@@ -1,13 +1,18 @@
 import { buildRegistry, type JobDefinition } from './define-job';
+import { emailSend } from './email-send.job';
 import { hubCanary } from './hub-canary.job';
+import { notifyDispatch } from './notify-dispatch.job';
 import { refundSubmit } from './refund-submit.job';
 import { refundSync } from './refund-sync.job';
 import { smsCodeCleanup } from './sms-code-cleanup.job';
+import { smsSend } from './sms-send.job';
 import { wechatPayCloseExpired } from './wechat-pay-close-expired.job';
 import { wechatPayHandleNotification } from './wechat-pay-handle-notification.job';
 import { wechatPayReconcileBill } from './wechat-pay-reconcile-bill.job';
 import { wechatPaySyncOrder } from './wechat-pay-sync-order.job';
 import { wechatPaySyncStuckOrders } from './wechat-pay-sync-stuck-orders.job';
+import { wechatSendSubscribe } from './wechat-send-subscribe.job';
+import { wechatSendTemplate } from './wechat-send-template.job';
 
 /** Every job the hub runs: the only registry. */
 export const JOBS: readonly JobDefinition[] = [
@@ -20,18 +25,28 @@ export const JOBS: readonly JobDefinition[] = [
   wechatPayReconcileBill,
   refundSubmit,
   refundSync,
+  smsSend,
+  wechatSendTemplate,
+  wechatSendSubscribe,
+  emailSend,
+  notifyDispatch,
 ];
 
 export const registry = buildRegistry(JOBS);
 
 export {
+  emailSend,
   hubCanary,
+  notifyDispatch,
   refundSubmit,
   refundSync,
   smsCodeCleanup,
+  smsSend,
   wechatPayCloseExpired,
   wechatPayHandleNotification,
   wechatPayReconcileBill,
   wechatPaySyncOrder,
   wechatPaySyncStuckOrders,
+  wechatSendSubscribe,
+  wechatSendTemplate,
 };

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { JobDefinition } from './define-job';
+import { notifyDispatch } from './notify-dispatch.job';
 import { refundSync } from './refund-sync.job';
 import { smsCodeCleanup } from './sms-code-cleanup.job';
 import { wechatPayCloseExpired } from './wechat-pay-close-expired.job';
@@ -27,4 +28,6 @@ export const SCHEDULES: readonly Schedule[] = [
   { job: refundSync, cron: '* * * * *', payload: {} },
   // Yesterday's bill of every merchant: WeChat generates it from 09:00 and advises fetching after 10:00.
   { job: wechatPayReconcileBill, cron: '0 10 * * *', payload: {} },
+  // Pending notifies rows: in-app ones marked sent, e-mail and SMS ones handed to their jobs.
+  { job: notifyDispatch, cron: '* * * * *', payload: {} },
 ];
