@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { HubMessageDelivery } from '../entities/hub/hub-message-delivery.entity';
 import { defineJob } from './define-job';
-import { DELIVERY_KEY, deliverOnce, jobDeliveryKey, recordDelivery } from './messaging/delivery';
-import { wechatAppid, wechatOpenid, wechatTemplateData, wechatTemplateId } from './wechat-send-template.job';
+import { deliveryKeyField } from './messaging/delivery';
+import { deliverWechat, wechatAppid, wechatOpenid, wechatTemplateData, wechatTemplateId } from './messaging/wechat-delivery';
 
 /**
  * One mini-program subscribe message. Each uses up a one-time subscription the user granted, and
@@ -23,20 +23,10 @@ export const wechatSendSubscribe = defineJob({
     /** The page the message opens, `pages/x?id=1` (no leading slash). */
     page: z.string().min(1).max(256).optional(),
     miniprogramState: z.enum(['developer', 'trial', 'formal']).optional(),
-    deliveryKey: z.string().regex(DELIVERY_KEY, 'expected 1–191 of A-Z a-z 0-9 _ . @ | = + -').optional(),
+    deliveryKey: deliveryKeyField.optional(),
   }),
   entities: [HubMessageDelivery],
   options: { attempts: 5, backoff: { type: 'exponential', delay: 5_000, jitter: 0.5 } },
-  async handle(p, ctx) {
-    const key = p.deliveryKey ?? jobDeliveryKey(ctx);
-    await recordDelivery(ctx.db.manager, { key, channel: 'wechat-subscribe', recipient: p.openid, jobName: ctx.job.name, payload: { ...p, deliveryKey: key }, jobId: ctx.job.id }, ctx.now());
-    return deliverOnce(ctx, key, {
-      async send() {
-        const client = await ctx.integrations.wechatMp.client('miniapp', p.appid);
-        const sent = await client.sendSubscribe(p.openid, p.templateId, p.data, p.page, p.miniprogramState);
-        ctx.log.info({ deliveryKey: key, appid: client.appid, templateId: p.templateId, msgid: sent.msgid }, 'wechat subscribe message sent');
-        return { status: 'SENT', provider: 'wechat', providerMessageId: sent.msgid };
-      },
-    });
-  },
+  handle: (p, ctx) =>
+    deliverWechat(ctx, p, { channel: 'wechat-subscribe', app: 'miniapp' }, (client) => client.sendSubscribe(p.openid, p.templateId, p.data, p.page, p.miniprogramState)),
 });
