@@ -4,8 +4,9 @@ import { EmailRecord } from '../entities/customer-service/email-record.entity';
 import { MessageRecordStatus } from '../entities/customer-service/sms.entity';
 import { HubMessageDelivery } from '../entities/hub/hub-message-delivery.entity';
 import type { RejectedRecipient } from '../integrations/mail/mail.client';
+import { insertIgnore } from '../entities/raw-sql';
 import { defineJob } from './define-job';
-import { DELIVERY_KEY, deliverOnce, deliveryJobId, jobDeliveryKey, recordDelivery, type DeliveryOutcome } from './messaging/delivery';
+import { deliverOnce, deliveryKeyField, deliveryJobId, jobDeliveryKey, recordRow, type DeliveryOutcome } from './messaging/delivery';
 
 const MAX_BODY = 1_048_576;
 /** `email_records` column sizes (seed 002): a long list or body is kept cut, the message goes out whole. */
@@ -70,7 +71,7 @@ export const emailSend = defineJob({
       subject: z.string().min(1).max(200),
       text: z.string().max(MAX_BODY).optional(),
       html: z.string().max(MAX_BODY).optional(),
-      deliveryKey: z.string().regex(DELIVERY_KEY, 'expected 1–191 of A-Z a-z 0-9 _ . @ | = + -').optional(),
+      deliveryKey: deliveryKeyField.optional(),
       /** The caller's `email_records.email_id`; derived from the delivery key when absent. */
       emailId: z.string().min(1).max(50).optional(),
     })
@@ -82,40 +83,24 @@ export const emailSend = defineJob({
     const emailId = p.emailId ?? emailIdOf(key);
     const messageId = emailMessageId(key);
     const now = ctx.now();
-    await ctx.db.transaction(async (manager) => {
-      await manager
-        .createQueryBuilder()
-        .insert()
-        .into(EmailRecord)
-        .orIgnore()
-        .values({
-          emailId,
-          to: clipChars(p.to.join(','), TO_CHARS),
-          cc: p.cc.length > 0 ? clipChars(p.cc.join(','), CC_CHARS) : null,
-          subject: p.subject,
-          content: clipBytes(p.text ?? p.html ?? '', CONTENT_BYTES),
-          status: MessageRecordStatus.PENDING,
-          createdAt: now,
-        })
-        .updateEntity(false)
-        .execute();
-      await recordDelivery(
-        manager,
-        { key, channel: 'email', recipient: clipChars(p.to.join(','), RECIPIENT_CHARS), jobName: ctx.job.name, payload: { ...p, deliveryKey: key, emailId }, recordId: emailId, jobId: ctx.job.id },
-        now,
-      );
+    await insertIgnore(ctx.db.manager, EmailRecord, {
+      emailId,
+      to: clipChars(p.to.join(','), TO_CHARS),
+      cc: p.cc.length > 0 ? clipChars(p.cc.join(','), CC_CHARS) : null,
+      subject: p.subject,
+      content: clipBytes(p.text ?? p.html ?? '', CONTENT_BYTES),
+      status: MessageRecordStatus.PENDING,
+      createdAt: now,
     });
     const { mail } = ctx.integrations;
-    return deliverOnce(ctx, key, {
+    const request = { key, channel: 'email' as const, recipient: clipChars(p.to.join(','), RECIPIENT_CHARS), jobName: ctx.job.name, payload: { ...p, deliveryKey: key, emailId }, recordId: emailId };
+    return deliverOnce(ctx, request, {
       async send() {
         const receipt = await mail.client.send({ from: mail.from, to: p.to, cc: p.cc, subject: p.subject, text: p.text, html: p.html, messageId });
         if (receipt.rejected.length > 0) ctx.log.warn({ deliveryKey: key, to: receipt.rejected.map((r) => r.address) }, 'mail sent, some recipients refused');
         return { status: 'SENT', provider: 'smtp', providerMessageId: receipt.messageId, ...(receipt.rejected.length > 0 ? { detail: describeRejected(receipt.rejected) } : {}) };
       },
-      async record(manager, delivery, outcome) {
-        // A delivery another job recorded (notify-dispatch) may carry no record id: this job's is the same key's.
-        await manager.update(EmailRecord, { emailId: delivery.recordId ?? emailId }, recordUpdate(outcome, ctx.now()));
-      },
+      record: recordRow({ entity: EmailRecord, idProperty: 'emailId', values: recordUpdate }),
     });
   },
 });

@@ -3,8 +3,11 @@ import { z } from 'zod';
 import { HubMessageDelivery } from '../entities/hub/hub-message-delivery.entity';
 import { HubSmsTemplate } from '../entities/hub/hub-sms-template.entity';
 import { MessageRecordStatus, Sms } from '../entities/customer-service/sms.entity';
+import { insertIgnore } from '../entities/raw-sql';
+import { RateLimitedError } from '../lib/errors';
+import { takeSecondPermit } from '../lib/rate-permit';
 import { defineJob, type JobResult } from './define-job';
-import { DELIVERY_KEY, deliverOnce, jobDeliveryKey, recordDelivery, type DeliveryOutcome, type DeliveryResult } from './messaging/delivery';
+import { deliverOnce, deliveryKeyField, jobDeliveryKey, recordRow, type DeliveryOutcome, type DeliveryResult } from './messaging/delivery';
 import { sendSmsThroughChain } from './messaging/sms-chain';
 import { prepareSms } from './messaging/sms-template';
 
@@ -19,7 +22,7 @@ export const smsSendPayload = z.strictObject({
     .transform((v) => MAINLAND_MOBILE.exec(v)?.[1] ?? v),
   templateKey: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a hub_sms_template key'),
   params: z.record(z.string().regex(/^\w{1,32}$/, 'expected a parameter name (letters, digits, _)'), z.union([z.string().max(256), z.number()])).default({}),
-  deliveryKey: z.string().regex(DELIVERY_KEY, 'expected 1–191 characters of A-Z a-z 0-9 _ . @ | = + -').optional(),
+  deliveryKey: deliveryKeyField.optional(),
   smsId: z.string().min(1).max(50).optional(),
 });
 
@@ -56,36 +59,22 @@ export const smsSend = defineJob({
     const key = p.deliveryKey ?? jobDeliveryKey(ctx);
     const smsId = p.smsId ?? smsIdFor(key);
     const now = ctx.now();
-    await ctx.db.transaction(async (manager) => {
-      await manager
-        .createQueryBuilder()
-        .insert()
-        .into(Sms)
-        .orIgnore()
-        .values({ smsId, phone: p.phone, templateId: p.templateKey, params: JSON.stringify(p.params), content: prepared.content, status: MessageRecordStatus.PENDING, createdAt: now })
-        .updateEntity(false)
-        .execute();
-      await recordDelivery(
-        manager,
-        { key, channel: 'sms', recipient: p.phone, jobName: 'sms-send', payload: { ...p, deliveryKey: key }, recordId: smsId, jobId: ctx.job.id },
-        now,
-      );
+    // The sms row first: a retry finds it (INSERT IGNORE); the delivery row, written with the claim, comes next.
+    await insertIgnore(ctx.db.manager, Sms, {
+      smsId, phone: p.phone, templateId: p.templateKey, params: JSON.stringify(p.params), content: prepared.content, status: MessageRecordStatus.PENDING, createdAt: now,
     });
-    return deliverOnce(ctx, key, {
+    const request = { key, channel: 'sms' as const, recipient: p.phone, jobName: 'sms-send', payload: { ...p, deliveryKey: key }, recordId: smsId };
+    return deliverOnce(ctx, request, {
       send: async (delivery) => {
+        // Over the account's rate this second: the row goes back to PENDING and the queue waits for the next second.
+        const permit = await takeSecondPermit(ctx.redis, `${ctx.config.redis.queuePrefix}:rate:sms`, ctx.config.messaging.sms.ratePerSecond, new Date());
+        if (permit) throw new RateLimitedError(permit.waitMs, 'the SMS account sent its limit this second');
         const sent = await sendSmsThroughChain(ctx, p.phone, prepared, delivery.id);
         ctx.log.info({ phone: p.phone, templateKey: p.templateKey, ...sent }, 'sms sent');
         return { status: 'SENT', ...sent };
       },
-      record: async (manager, delivery, outcome) => {
-        // Only a pending row: a receipt that came first has already settled it.
-        await manager
-          .createQueryBuilder()
-          .update(Sms)
-          .set(smsSettlement(outcome, ctx.now()))
-          .where('sms_id = :id AND (status = :pending OR status IS NULL)', { id: delivery.recordId ?? smsId, pending: MessageRecordStatus.PENDING })
-          .execute();
-      },
+      // Only a pending row: a receipt that came first has already settled it.
+      record: recordRow({ entity: Sms, idProperty: 'smsId', values: smsSettlement, onlyWhile: { property: 'status', value: MessageRecordStatus.PENDING } }),
     });
   },
 });

@@ -25,12 +25,15 @@ export interface CircuitBreakerOptions {
 export interface CircuitBreaker {
   /** True while callers must skip the service. In half-open state the first caller gets false (it is the probe). */
   isOpen(): Promise<boolean>;
+  /** As `isOpen`, telling apart a circuit with no failure on record (`clean`), whose success needs no write. */
+  state(): Promise<'open' | 'closed' | 'clean'>;
   recordSuccess(): Promise<void>;
   recordFailure(): Promise<void>;
 }
 
-/** ARGV: now, probeMs, ttlMs. Returns 1 when open, 0 when the caller may go ahead. */
+/** ARGV: now, probeMs, ttlMs. Returns 1 when open, 0 when the caller may go ahead, 2 when no failure is on record. */
 const IS_OPEN = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
 local openUntil = tonumber(redis.call('HGET', KEYS[1], 'openUntil') or '0') or 0
 local now = tonumber(ARGV[1])
 if openUntil == 0 then return 0 end
@@ -85,8 +88,11 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
 
   return {
     async isOpen() {
-      const open = await redis.eval(IS_OPEN, 1, key, now().getTime(), probeMs, ttlMs);
-      return open === 1;
+      return (await this.state()) === 'open';
+    },
+    async state() {
+      const answer = await redis.eval(IS_OPEN, 1, key, now().getTime(), probeMs, ttlMs);
+      return answer === 1 ? 'open' : answer === 2 ? 'clean' : 'closed';
     },
     async recordSuccess() {
       await redis.del(key);

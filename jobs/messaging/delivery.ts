@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
+import { z } from 'zod';
 import { Notify } from '../../entities/customer-service/notify.entity';
+import { insertIgnore, sqlTable } from '../../entities/raw-sql';
 import { HubMessageDelivery, type DeliveryChannel } from '../../entities/hub/hub-message-delivery.entity';
 import type { JobContext } from '../../lib/context';
 import { isTransientDatabaseError, OutcomeUnknownError, PermanentError } from '../../lib/errors';
@@ -28,6 +30,7 @@ export interface DeliveryRequest {
 
 /** `deliveryKey` as every message job's payload takes it. */
 export const DELIVERY_KEY = /^[A-Za-z0-9_.@|=+-]{1,191}$/;
+export const deliveryKeyField = z.string().regex(DELIVERY_KEY, 'expected 1–191 characters of A-Z a-z 0-9 _ . @ | = + -');
 
 /** The job id of a delivery: deterministic, so the sweeper and a second request add the same job. */
 export function deliveryJobId(key: string): string {
@@ -41,27 +44,20 @@ export function jobDeliveryKey(ctx: Pick<JobContext, 'job'>): string {
 
 /** Inserts the row PENDING unless the key exists; inside the caller's transaction when given one. Returns whether it was new. */
 export async function recordDelivery(manager: EntityManager, req: DeliveryRequest, now: Date): Promise<boolean> {
-  const result = await manager
-    .createQueryBuilder()
-    .insert()
-    .into(HubMessageDelivery)
-    .orIgnore()
-    .values({
-      deliveryKey: req.key,
-      channel: req.channel,
-      recipient: req.recipient,
-      status: 'PENDING',
-      jobName: req.jobName,
-      jobId: req.jobId ?? null,
-      payload: req.payload,
-      recordId: req.recordId ?? null,
-      notifyId: req.notifyId ?? null,
-      createdTime: now,
-      updatedTime: now,
-    })
-    .updateEntity(false)
-    .execute();
-  return (result.raw as { affectedRows?: number }).affectedRows === 1;
+  const { affectedRows } = await insertIgnore(manager, HubMessageDelivery, {
+    deliveryKey: req.key,
+    channel: req.channel,
+    recipient: req.recipient,
+    status: 'PENDING',
+    jobName: req.jobName,
+    jobId: req.jobId ?? null,
+    payload: req.payload,
+    recordId: req.recordId ?? null,
+    notifyId: req.notifyId ?? null,
+    createdTime: now,
+    updatedTime: now,
+  });
+  return affectedRows === 1;
 }
 
 export type DeliveryClaim =
@@ -95,26 +91,58 @@ export type DeliveryOutcome =
   | { status: 'UNKNOWN'; provider?: string; error: string };
 
 /**
- * SENDING → final, with the `notifies` row it settles, in the caller's transaction (where the job
- * also updates its own record: `sms`, `email_records`). False when the row had left SENDING.
+ * The job's own record of a message (`sms`, `email_records`), settled in the delivery's statement.
+ * Build it with `recordRow`, which keeps the entity's property names typed.
  */
-export async function finishDelivery(manager: EntityManager, delivery: HubMessageDelivery, outcome: DeliveryOutcome, now: Date): Promise<boolean> {
+export interface RecordRow {
+  readonly entity: new () => object;
+  /** The property `hub_message_delivery.record_id` names a row by. */
+  readonly idProperty: string;
+  readonly values: (outcome: DeliveryOutcome, now: Date) => Record<string, unknown>;
+  /** Only a row whose property still holds this value changes (a receipt may have settled it first). */
+  readonly onlyWhile?: { readonly property: string; readonly value: number };
+}
+
+export function recordRow<T extends object>(spec: {
+  entity: new () => T;
+  idProperty: keyof T & string;
+  values: (outcome: DeliveryOutcome, now: Date) => Partial<T>;
+  onlyWhile?: { property: keyof T & string; value: number };
+}): RecordRow {
+  return spec;
+}
+
+/**
+ * SENDING → final, with the job's record row, in one statement (a multi-table UPDATE: one round
+ * trip, one commit); the `notifies` row it settles follows in the caller's transaction. False when
+ * the row had left SENDING.
+ */
+export async function finishDelivery(manager: EntityManager, delivery: HubMessageDelivery, outcome: DeliveryOutcome, now: Date, record?: RecordRow): Promise<boolean> {
   const sent = outcome.status === 'SENT';
-  const result = await manager
-    .createQueryBuilder()
-    .update(HubMessageDelivery)
-    .set({
-      status: outcome.status,
-      provider: outcome.provider ?? delivery.provider,
-      providerMessageId: sent ? outcome.providerMessageId : delivery.providerMessageId,
-      errorCode: outcome.status === 'FAILED' ? outcome.code : outcome.status === 'UNKNOWN' ? 'OUTCOME_UNKNOWN' : null,
-      error: sent ? (outcome.detail ?? null) : outcome.error.slice(0, 1000),
-      sentTime: sent ? now : null,
-      updatedTime: now,
-    })
-    .where('id = :id AND status = :sending', { id: delivery.id, sending: 'SENDING' })
-    .execute();
-  if (result.affected !== 1) return false;
+  const d = sqlTable(manager, HubMessageDelivery);
+  const set: [string, unknown][] = [
+    [`d.${d.column('status')}`, outcome.status],
+    [`d.${d.column('provider')}`, outcome.provider ?? delivery.provider],
+    [`d.${d.column('providerMessageId')}`, sent ? outcome.providerMessageId : delivery.providerMessageId],
+    [`d.${d.column('errorCode')}`, outcome.status === 'FAILED' ? outcome.code : outcome.status === 'UNKNOWN' ? 'OUTCOME_UNKNOWN' : null],
+    [`d.${d.column('error')}`, sent ? (outcome.detail?.slice(0, 1000) ?? null) : outcome.error.slice(0, 1000)],
+    [`d.${d.column('sentTime')}`, sent ? now : null],
+    [`d.${d.column('updatedTime')}`, now],
+  ];
+  let join = '';
+  const joinParams: unknown[] = [];
+  if (record && delivery.recordId) {
+    const r = sqlTable(manager, record.entity);
+    join = ` LEFT JOIN ${r.path} r ON r.${r.column(record.idProperty)} = d.${d.column('recordId')}`;
+    if (record.onlyWhile) {
+      join += ` AND (r.${r.column(record.onlyWhile.property)} = ? OR r.${r.column(record.onlyWhile.property)} IS NULL)`;
+      joinParams.push(record.onlyWhile.value);
+    }
+    for (const [property, value] of Object.entries(record.values(outcome, now))) set.push([`r.${r.column(property)}`, value]);
+  }
+  const sql = `UPDATE ${d.path} d${join} SET ${set.map(([column]) => `${column} = ?`).join(', ')} WHERE d.${d.column('id')} = ? AND d.${d.column('status')} = 'SENDING'`;
+  const result = (await manager.query(sql, [...joinParams, ...set.map(([, value]) => value), delivery.id])) as { affectedRows?: number };
+  if (!result.affectedRows) return false;
   messagesDelivered.inc({ channel: delivery.channel, status: outcome.status });
   if (delivery.notifyId) {
     // UNKNOWN leaves the notification pending (status 0) with the reason: ops settle it.
@@ -145,8 +173,8 @@ export interface DeliveryResult {
 export interface SendSteps {
   /** Calls the vendor; throws the hub's error classes. */
   send(delivery: HubMessageDelivery): Promise<Extract<DeliveryOutcome, { status: 'SENT' }>>;
-  /** Writes the job's own record of the outcome (`sms`, `email_records`) in the delivery's transaction. */
-  record?(manager: EntityManager, delivery: HubMessageDelivery, outcome: DeliveryOutcome): Promise<void>;
+  /** The job's own record of the outcome (`sms`, `email_records`), settled with the delivery. */
+  record?: RecordRow;
 }
 
 const SETTLE_TRIES = 3;
@@ -160,9 +188,9 @@ async function settle(ctx: Pick<JobContext, 'db' | 'now'>, delivery: HubMessageD
   for (let attempt = 1; ; attempt += 1) {
     try {
       const now = ctx.now();
-      await ctx.db.transaction(async (manager) => {
-        if (await finishDelivery(manager, delivery, outcome, now)) await steps.record?.(manager, delivery, outcome);
-      });
+      // One statement, unless a notifies row must change with it.
+      if (delivery.notifyId) await ctx.db.transaction((manager) => finishDelivery(manager, delivery, outcome, now, steps.record));
+      else await finishDelivery(ctx.db.manager, delivery, outcome, now, steps.record);
       return;
     } catch (err) {
       if (attempt >= SETTLE_TRIES || !isTransientDatabaseError(err)) throw err;
@@ -171,13 +199,42 @@ async function settle(ctx: Pick<JobContext, 'db' | 'now'>, delivery: HubMessageD
 }
 
 /**
- * The one send path of every message job: claim the row, call the vendor once, settle the row.
- * Permanent refusals are recorded FAILED and rethrown (no retry); a lost answer is recorded UNKNOWN
- * and not retried; anything else puts the row back to PENDING and rethrows for BullMQ to retry,
- * defer or rate-limit.
+ * The common path in one statement: the row inserted already SENDING under this job. Null when the
+ * key exists (a retry, a duplicate, a row another job recorded PENDING): the claim decides then.
  */
-export async function deliverOnce(ctx: Pick<JobContext, 'db' | 'job' | 'now' | 'log'>, key: string, steps: SendSteps): Promise<JobResult<DeliveryResult>> {
-  const claim = await claimDelivery(ctx, key);
+async function insertClaimed(ctx: Pick<JobContext, 'db' | 'job' | 'now'>, req: DeliveryRequest): Promise<HubMessageDelivery | null> {
+  const now = ctx.now();
+  const row = {
+    deliveryKey: req.key,
+    channel: req.channel,
+    recipient: req.recipient,
+    status: 'SENDING' as const,
+    jobName: req.jobName,
+    jobId: ctx.job.id,
+    payload: req.payload,
+    recordId: req.recordId ?? null,
+    notifyId: req.notifyId ?? null,
+    attempts: 1,
+    sendingTime: now,
+    createdTime: now,
+    updatedTime: now,
+  };
+  const { insertId } = await insertIgnore(ctx.db.manager, HubMessageDelivery, row);
+  if (insertId === null) return null;
+  const unset = { provider: null, providerMessageId: null, errorCode: null, error: null, receiptStatus: null, receiptCode: null, receiptTime: null, sentTime: null };
+  return Object.assign(new HubMessageDelivery(), row, unset, { id: insertId });
+}
+
+/**
+ * The one send path of every message job: record the delivery and claim it (one statement when it
+ * is new), call the vendor once, settle the row. Permanent refusals are recorded FAILED and
+ * rethrown (no retry); a lost answer is recorded UNKNOWN and not retried; anything else puts the
+ * row back to PENDING and rethrows for BullMQ to retry, defer or rate-limit.
+ */
+export async function deliverOnce(ctx: Pick<JobContext, 'db' | 'job' | 'now' | 'log'>, req: DeliveryRequest, steps: SendSteps): Promise<JobResult<DeliveryResult>> {
+  const key = req.key;
+  const fresh = await insertClaimed(ctx, req);
+  const claim: DeliveryClaim = fresh ? { kind: 'send', delivery: fresh } : await claimDelivery(ctx, key);
   const { delivery } = claim;
   if (claim.kind === 'final') return skipped(`delivery ${key} is ${delivery.status} already`);
   if (claim.kind === 'busy') return skipped(`delivery ${key} is being sent by job ${delivery.jobId ?? '?'}`);

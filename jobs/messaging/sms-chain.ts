@@ -77,12 +77,12 @@ export async function sendSmsThroughChain(ctx: ChainContext, phone: string, prep
   const failures: Failure[] = [];
   const skipped: SmsClient[] = [];
 
-  const attempt = async (client: SmsClient, breaker: CircuitBreaker): Promise<SmsSent | null> => {
+  const attempt = async (client: SmsClient, breaker: CircuitBreaker, clean = false): Promise<SmsSent | null> => {
     const template = prepared.templates[client.provider];
     if (!template) return null;
     try {
       const sent = verdict(await client.send(phone, template, { outId }));
-      await safely(ctx, 'recordSuccess', () => breaker.recordSuccess(), undefined);
+      if (!clean) await safely(ctx, 'recordSuccess', () => breaker.recordSuccess(), undefined);
       return sent;
     } catch (err) {
       // PermanentError covers OutcomeUnknownError: the message may be out, so nobody else sends it.
@@ -102,11 +102,12 @@ export async function sendSmsThroughChain(ctx: ChainContext, phone: string, prep
 
   for (const client of usable) {
     const breaker = breakerOf(ctx, client.provider);
-    if (await safely(ctx, 'isOpen', () => breaker.isOpen(), false)) {
+    const state = await safely(ctx, 'state', () => breaker.state(), 'closed' as const);
+    if (state === 'open') {
       skipped.push(client);
       continue;
     }
-    const sent = await attempt(client, breaker);
+    const sent = await attempt(client, breaker, state === 'clean');
     if (sent) return sent;
   }
   if (failures.length === 0) {

@@ -54,10 +54,22 @@ export function prepareSmsTemplate(row: HubSmsTemplate, params: SmsParams): Prep
   return { templateKey: row.templateKey, content, templates };
 }
 
-/** The enabled template under `key`; PermanentError('UNKNOWN_TEMPLATE') when there is none. */
+/** Every SMS reads its template and templates change rarely: one read per key and half minute. */
+const TEMPLATE_CACHE_MS = 30_000;
+const templateCache = new WeakMap<DataSource | EntityManager, Map<string, { row: HubSmsTemplate; readAt: number }>>();
+
+/** The enabled template under `key`; PermanentError('UNKNOWN_TEMPLATE') when there is none (never cached). */
 export async function loadSmsTemplate(db: DataSource | EntityManager, key: string): Promise<HubSmsTemplate> {
+  let cache = templateCache.get(db);
+  if (!cache) templateCache.set(db, (cache = new Map()));
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.readAt < TEMPLATE_CACHE_MS) return hit.row;
   const row = await db.getRepository(HubSmsTemplate).findOne({ where: { templateKey: key } });
-  if (!row || row.enabled !== 1) throw new PermanentError('UNKNOWN_TEMPLATE', `no enabled SMS template ${JSON.stringify(key)} in hub_sms_template`);
+  if (!row || row.enabled !== 1) {
+    cache.delete(key);
+    throw new PermanentError('UNKNOWN_TEMPLATE', `no enabled SMS template ${JSON.stringify(key)} in hub_sms_template`);
+  }
+  cache.set(key, { row, readAt: Date.now() });
   return row;
 }
 
