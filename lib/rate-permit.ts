@@ -1,0 +1,20 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Sends per wall-clock second, shared by every worker through Redis: the way a vendor counts an
+ * account's rate. A queue limiter's windows start with their first job, so a vendor's second could
+ * take the tail of one and the head of the next; counting in the vendor's own seconds cannot.
+ * No permit is given in the last `guardMs` of a second, so a call in flight lands in the second it
+ * was counted in.
+ */
+export async function takeSecondPermit(redis: Redis, key: string, perSecond: number, now: Date, guardMs = 30): Promise<{ waitMs: number } | null> {
+  const at = now.getTime();
+  const intoSecond = at % 1_000;
+  const untilNext = 1_000 - intoSecond;
+  if (untilNext <= guardMs) return { waitMs: untilNext };
+  const counter = `${key}:${Math.floor(at / 1_000)}`;
+  const [[incrErr, taken] = [], [expireErr] = []] = (await redis.multi().incr(counter).pexpire(counter, 2_000).exec()) ?? [];
+  if (incrErr) throw incrErr;
+  if (expireErr) throw expireErr;
+  return Number(taken) > perSecond ? { waitMs: untilNext } : null;
+}
