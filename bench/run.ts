@@ -4,6 +4,7 @@ import { createLogger } from '../lib/logger';
 import { benchPipeline } from './pipeline.bench';
 import { benchReconcile } from './reconcile.bench';
 import { benchRefunds } from './refunds.bench';
+import { benchSms } from './sms.bench';
 import { formatTable, type BenchRow } from './table';
 
 /**
@@ -29,6 +30,10 @@ async function main(): Promise<void> {
   if (wanted('refunds')) {
     console.log('running: refunds ...');
     rows.push(await benchRefunds(config));
+  }
+  if (wanted('sms')) {
+    console.log('running: sms ...');
+    rows.push(...(await benchSms(config)));
   }
   console.log(`\n${formatTable(rows)}\n`);
   for (const r of rows) if (r.notes) console.log(`- ${r.scenario}: ${r.notes}`);
