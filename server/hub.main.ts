@@ -2,6 +2,7 @@ import { startClockRole } from '../workers/clock';
 import { runProcess } from '../workers/process';
 import { startWorkerRole } from '../workers/worker-role';
 import { seedDemo } from './demo';
+import { seedMessagingDemo } from './demo-messaging';
 import { startWebRole } from './web';
 
 /**
@@ -23,6 +24,7 @@ runProcess('hub', async (runtime, config, log) => {
       enqueue: runtime.enqueue,
       log: log.child({ component: 'demo' }),
     });
+    await seedMessagingDemo({ db: runtime.db, config, integrations: runtime.integrations, enqueue: runtime.enqueue, log: log.child({ component: 'demo' }) });
   }
   return [clock, web, worker];
 });

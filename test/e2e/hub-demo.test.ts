@@ -1,5 +1,18 @@
 import type { DataSource } from 'typeorm';
-import { AndroidOrder, DmsBusinessLog, EventOrder, HubReconciliationItem, HubReconciliationRun, PayNotifyLog, PaymentOrder } from '../../entities';
+import {
+  AndroidOrder,
+  DmsBusinessLog,
+  EmailRecord,
+  EventOrder,
+  HubMessageDelivery,
+  HubReconciliationItem,
+  HubReconciliationRun,
+  Member,
+  Notify,
+  PayNotifyLog,
+  PaymentOrder,
+  Sms,
+} from '../../entities';
 import { closeRedis } from '../../lib/redis';
 import { clearTables, openTestDataSource } from '../support/db';
 import { childEnv, testConfig } from '../support/env';
@@ -7,7 +20,7 @@ import { spawnBuilt } from '../support/processes';
 import { deletePrefix, testPrefix, testRedis } from '../support/queues';
 import { until } from '../support/wait';
 
-const TABLES = [PaymentOrder, EventOrder, AndroidOrder, PayNotifyLog, DmsBusinessLog, HubReconciliationRun, HubReconciliationItem];
+const TABLES = [PaymentOrder, EventOrder, AndroidOrder, PayNotifyLog, DmsBusinessLog, HubReconciliationRun, HubReconciliationItem, HubMessageDelivery, Sms, EmailRecord, Notify, Member];
 /** A merchant of this file's own, so other files' payments of the day never enter its reconciliation. */
 const MCHID = '1900000777';
 
@@ -63,6 +76,22 @@ describe('npm start with demo data (dist/server/hub.main.js, WeChat Pay emulator
       const recon = await db.getRepository(HubReconciliationRun).findOneByOrFail(todays);
       expect(recon).toMatchObject({ billPaymentCount: 3, billPaymentTotal: String(990 + 1_990 + 9_400), discrepancyCount: 0 });
       expect(await db.getRepository(HubReconciliationItem).countBy({ runId: recon.id })).toBe(0);
+
+      // One message of each kind, each sent once; the first SMS found Aliyun down and went through Tencent.
+      const messages = /"run":"(demo\d+)","msg":"demo messages enqueued/.exec(hub.stdout())?.[1];
+      expect(messages).toBeDefined();
+      const deliveries = db.getRepository(HubMessageDelivery);
+      await until('every demo message sent', async () => (await deliveries.countBy({ status: 'SENT' })) === 6, 30_000, 200);
+      const sent = await deliveries.find({ order: { id: 'ASC' } });
+      expect(sent.map((d) => d.channel).sort()).toEqual(['email', 'email', 'sms', 'sms', 'wechat-subscribe', 'wechat-template']);
+      expect(sent.filter((d) => d.channel === 'sms').map((d) => d.provider)).toContain('tencent');
+      expect((await db.getRepository(Sms).find()).map((r) => r.status)).toEqual([1, 1]);
+      const notifications = await db.getRepository(Notify).find({ order: { id: 'ASC' } });
+      expect(notifications.map((n) => [n.notifyId, n.status])).toEqual([
+        [`${messages}-inapp`, 1],
+        [`${messages}-mail`, 1],
+        [`${messages}-sms`, 1],
+      ]);
 
       hub.child.kill('SIGTERM');
       expect(await hub.exited()).toBe(0);
