@@ -54,7 +54,8 @@ export async function seedMessagingDemo(deps: MessagingDemoDeps): Promise<void> 
 
   const officialAccount = deps.config.messaging.wechatMp.officialAccount;
   const miniapp = deps.config.messaging.wechatMp.miniapp;
-  const openid = `oDemo${run}`;
+  // WeChat openids are 28 characters.
+  const openid = `oDemo${beijingSlot(now, true)}`.padEnd(28, 'x');
   if (emulators.wechatMp && officialAccount && miniapp) {
     emulators.wechatMp.addTemplate(officialAccount.appid, ORDER_PAID_TEMPLATE, { keys: ['thing1', 'amount2', 'time3'] });
     emulators.wechatMp.addTemplate(miniapp.appid, CLASS_REMINDER_TEMPLATE, { keys: ['thing1', 'time2'] });
