@@ -3,7 +3,7 @@ import { integrationMode, optionalOrigin, optionalText, timeoutMs } from './conf
 
 /**
  * The messaging part of the environment (SMS, WeChat messages, e-mail, ops alerts, notify-dispatch).
- * lib/config.ts merges it into the one schema; nothing here reads process.env.
+ * lib/config.ts merges it into the one schema; this file only parses what it is given.
  */
 
 const SMS_PROVIDERS = ['aliyun', 'tencent'] as const;

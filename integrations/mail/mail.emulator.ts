@@ -40,6 +40,7 @@ export class SmtpEmulator {
   behaviour: SmtpBehaviour;
   private readonly server: SMTPServer;
   private port = 0;
+  private listening = false;
 
   private constructor(behaviour: SmtpBehaviour) {
     this.behaviour = behaviour;
@@ -90,6 +91,7 @@ export class SmtpEmulator {
     const emu = new SmtpEmulator(behaviour);
     await new Promise<void>((resolve) => emu.server.listen(0, '127.0.0.1', resolve));
     emu.port = (emu.server.server.address() as AddressInfo).port;
+    emu.listening = true;
     return emu;
   }
 
@@ -100,7 +102,13 @@ export class SmtpEmulator {
     return `smtp://${credentials}127.0.0.1:${this.port}`;
   }
 
+  isOpen(): boolean {
+    return this.listening;
+  }
+
   async stop(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
