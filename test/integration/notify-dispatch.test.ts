@@ -7,7 +7,6 @@ import { Sms } from '../../entities/customer-service/sms.entity';
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { HubSmsTemplate } from '../../entities/hub/hub-sms-template.entity';
 import { Member } from '../../entities/marketing/member.entity';
-import { registerSmsTemplate } from '../../integrations/messaging';
 import type { AliyunSmsEmulator } from '../../integrations/sms/aliyun-sms.emulator';
 import type { SmtpEmulator } from '../../integrations/mail/mail.emulator';
 import { buildRegistry } from '../../jobs/define-job';
@@ -15,6 +14,7 @@ import { emailIdOf, emailMessageId, emailSend } from '../../jobs/email-send.job'
 import { notifyDispatch } from '../../jobs/notify-dispatch.job';
 import { smsSend } from '../../jobs/sms-send.job';
 import { clearTables } from '../support/db';
+import { approveSmsTemplate, messagingEmulators } from '../support/messaging';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';
 import { until } from '../support/wait';
@@ -41,12 +41,8 @@ describe('notify-dispatch', () => {
   beforeAll(async () => {
     hub = await openTestHub(__filename, { messaging: true, registry, env: { NOTIFY_RECIPIENTS: 'crm:member,app:user' } });
     await clearTables(hub.db, [...TABLES, HubSmsTemplate]);
-    const { smtp: mail, aliyunSms, tencentSms } = hub.integrations.emulators;
-    if (!mail || !aliyunSms || !tencentSms) throw new Error('messaging emulators not started');
-    smtp = mail;
-    aliyun = aliyunSms;
-    const at = new Date();
-    const template = await hub.db.getRepository(HubSmsTemplate).save({
+    ({ smtp, aliyun } = messagingEmulators(hub));
+    await approveSmsTemplate(hub, {
       templateKey: hub.config.messaging.notify.smsTemplate,
       content: '【通知】${title}：${content}',
       aliyunTemplateCode: 'SMS_300001',
@@ -56,10 +52,7 @@ describe('notify-dispatch', () => {
       tencentSignName: '测试签名',
       tencentParams: ['title', 'content'],
       enabled: 1,
-      createdTime: at,
-      updatedTime: at,
     });
-    registerSmsTemplate({ aliyun: aliyunSms, tencent: tencentSms }, template);
     events = await testQueueEvents('messages', hub.prefix);
     hub.startWorkers(['messages', 'email', 'sms']);
   });

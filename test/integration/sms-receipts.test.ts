@@ -5,7 +5,6 @@ import { MessageRecordStatus, Sms } from '../../entities/customer-service/sms.en
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { HubSmsTemplate } from '../../entities/hub/hub-sms-template.entity';
 import type { Integrations } from '../../integrations';
-import { registerSmsTemplate } from '../../integrations/messaging';
 import type { AliyunSmsEmulator } from '../../integrations/sms/aliyun-sms.emulator';
 import { smsProviders } from '../../integrations/sms/sms.providers';
 import type { TencentSmsEmulator } from '../../integrations/sms/tencent-sms.emulator';
@@ -16,6 +15,7 @@ import { smsIdFor, smsSend } from '../../jobs/sms-send.job';
 import { formatBeijing } from '../../lib/time';
 import { buildApp } from '../../server/app';
 import { clearTables } from '../support/db';
+import { approveSmsTemplate, messagingEmulators } from '../support/messaging';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';
 
@@ -33,17 +33,12 @@ describe('SMS delivery receipts: POST /webhooks/sms/:provider', () => {
   beforeAll(async () => {
     hub = await openTestHub(__filename, { messaging: true, registry });
     events = await testQueueEvents('sms', hub.prefix);
-    const { aliyunSms, tencentSms } = hub.integrations.emulators;
-    if (!aliyunSms || !tencentSms) throw new Error('sms emulators not started');
-    aliyun = aliyunSms;
-    tencent = tencentSms;
+    ({ aliyun, tencent } = messagingEmulators(hub));
     await clearTables(hub.db, [Sms, HubMessageDelivery, HubSmsTemplate]);
-    const at = new Date();
-    const row = await hub.db.getRepository(HubSmsTemplate).save({
+    await approveSmsTemplate(hub, {
       templateKey: 'notice', content: '您的订单${order}已发货', aliyunTemplateCode: 'SMS_200002', aliyunSignName: '测试签名', aliyunParams: { no: 'order' },
-      tencentTemplateId: '300003', tencentSignName: '测试签名', tencentParams: ['order'], enabled: 1, createdTime: at, updatedTime: at,
+      tencentTemplateId: '300003', tencentSignName: '测试签名', tencentParams: ['order'], enabled: 1,
     });
-    registerSmsTemplate({ aliyun, tencent }, row);
     const integrations: Integrations = { ...hub.integrations, sms: smsProviders(hub.integrations.sms.chain, TOKEN) };
     app = await buildApp({ config: hub.config, log: hub.log, db: hub.db, redis: hub.redis, queues: hub.queues, registry, integrations });
     await app.listen({ port: 0, host: '127.0.0.1' });

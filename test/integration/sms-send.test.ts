@@ -2,7 +2,6 @@ import type { Job, QueueEvents } from 'bullmq';
 import { MessageRecordStatus, Sms } from '../../entities/customer-service/sms.entity';
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { HubSmsTemplate } from '../../entities/hub/hub-sms-template.entity';
-import { registerSmsTemplate } from '../../integrations/messaging';
 import type { AliyunSmsEmulator } from '../../integrations/sms/aliyun-sms.emulator';
 import type { SmsClient } from '../../integrations/sms/sms.client';
 import type { TencentSmsEmulator } from '../../integrations/sms/tencent-sms.emulator';
@@ -11,6 +10,7 @@ import { smsCircuitKey } from '../../jobs/messaging/sms-chain';
 import { smsSend, smsIdFor } from '../../jobs/sms-send.job';
 import { createCircuitBreaker } from '../../lib/circuit-breaker';
 import { clearTables } from '../support/db';
+import { approveSmsTemplate, messagingEmulators } from '../support/messaging';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';
 import { until } from '../support/wait';
@@ -37,14 +37,9 @@ describe('sms-send: Aliyun → Tencent, once per delivery key', () => {
   beforeAll(async () => {
     hub = await openTestHub(__filename, { messaging: true, registry: buildRegistry([smsSend]) });
     events = await testQueueEvents('sms', hub.prefix);
-    const { aliyunSms, tencentSms } = hub.integrations.emulators;
-    if (!aliyunSms || !tencentSms) throw new Error('sms emulators not started');
-    aliyun = aliyunSms;
-    tencent = tencentSms;
+    ({ aliyun, tencent } = messagingEmulators(hub));
     await clearTables(hub.db, [Sms, HubMessageDelivery, HubSmsTemplate]);
-    const at = new Date();
-    const row = await hub.db.getRepository(HubSmsTemplate).save({ ...TEMPLATE, createdTime: at, updatedTime: at });
-    registerSmsTemplate({ aliyun, tencent }, row);
+    await approveSmsTemplate(hub, TEMPLATE);
     hub.startWorkers(['sms']);
   });
   afterAll(async () => {
