@@ -14,6 +14,17 @@ import { HubReconciliationBillRow } from './hub/hub-reconciliation-bill-row.enti
 import { HubReconciliationItem } from './hub/hub-reconciliation-item.entity';
 import { HubReconciliationRun } from './hub/hub-reconciliation-run.entity';
 import { HubSmsTemplate } from './hub/hub-sms-template.entity';
+import { DiscountCouponCode } from './marketing/discount-coupon-code.entity';
+import { GroupBuyEvent } from './marketing/group-buy-event.entity';
+import { GroupBuyEventTeam } from './marketing/group-buy-event-team.entity';
+import { GroupBuyEventRule } from './marketing/group-buy-event-rule.entity';
+import { GroupBuyEventRobot } from './marketing/group-buy-event-robot.entity';
+import { GroupBuyEventRobotRecord } from './marketing/group-buy-event-robot-record.entity';
+import { MarketingEvent } from './marketing/event.entity';
+import { EventSession } from './marketing/event-session.entity';
+import { ShareTracking } from './marketing/share-tracking.entity';
+import { MemberChildInfo } from './marketing/member-child-info.entity';
+import { ResourceShareInfo } from './marketing/resource-share-info.entity';
 import { EventOrder } from './marketing/event-order.entity';
 import { GroupBuyEventOrder } from './marketing/group-buy-event-order.entity';
 import { Member } from './marketing/member.entity';
@@ -25,6 +36,17 @@ import { WxMpAccount } from './marketing/wx-mp-account.entity';
 import { WxPayConfig } from './marketing/wx-pay-config.entity';
 
 export {
+  DiscountCouponCode,
+  GroupBuyEvent,
+  GroupBuyEventTeam,
+  GroupBuyEventRule,
+  GroupBuyEventRobot,
+  GroupBuyEventRobotRecord,
+  MarketingEvent,
+  EventSession,
+  ShareTracking,
+  MemberChildInfo,
+  ResourceShareInfo,
   AndroidOrder,
   AppUser,
   DmsBusinessLog,
@@ -60,6 +82,17 @@ const ENTITY_LIST = [
   [EventOrder, 'marketing'],
   [GroupBuyEventOrder, 'marketing'],
   [Member, 'marketing'],
+  [DiscountCouponCode, 'marketing'],
+  [GroupBuyEvent, 'marketing'],
+  [GroupBuyEventTeam, 'marketing'],
+  [GroupBuyEventRule, 'marketing'],
+  [GroupBuyEventRobot, 'marketing'],
+  [GroupBuyEventRobotRecord, 'marketing'],
+  [MarketingEvent, 'marketing'],
+  [EventSession, 'marketing'],
+  [ShareTracking, 'marketing'],
+  [MemberChildInfo, 'marketing'],
+  [ResourceShareInfo, 'marketing'],
   [WxMpAccount, 'marketing'],
   [WxMiniappAccount, 'marketing'],
   [AndroidOrder, 'app'],

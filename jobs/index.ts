@@ -1,4 +1,11 @@
 import { buildRegistry, type JobDefinition } from './define-job';
+import { couponExpire } from './coupon-expire.job';
+import { groupBuyFillRobots } from './group-buy-fill-robots.job';
+import { groupBuyCloseTeams } from './group-buy-close-teams.job';
+import { groupBuyRemind } from './group-buy-remind.job';
+import { eventRemindSessions } from './event-remind-sessions.job';
+import { shareAggregate } from './share-aggregate.job';
+import { shareRebuild } from './share-rebuild.job';
 import { emailSend } from './email-send.job';
 import { hubCanary } from './hub-canary.job';
 import { notifyDispatch } from './notify-dispatch.job';
@@ -30,11 +37,25 @@ export const JOBS: readonly JobDefinition[] = [
   wechatSendSubscribe,
   emailSend,
   notifyDispatch,
+  couponExpire,
+  groupBuyFillRobots,
+  groupBuyCloseTeams,
+  groupBuyRemind,
+  eventRemindSessions,
+  shareAggregate,
+  shareRebuild,
 ];
 
 export const registry = buildRegistry(JOBS);
 
 export {
+  couponExpire,
+  groupBuyFillRobots,
+  groupBuyCloseTeams,
+  groupBuyRemind,
+  eventRemindSessions,
+  shareAggregate,
+  shareRebuild,
   emailSend,
   hubCanary,
   notifyDispatch,
