@@ -1,6 +1,9 @@
 import { migrate } from '../entities/migrate';
 import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { benchCouponExpire } from './coupon-expire.bench';
+import { benchGroupBuyClose } from './group-buy-close.bench';
+import { benchShareAggregate } from './share-aggregate.bench';
 import { benchPipeline } from './pipeline.bench';
 import { benchReconcile } from './reconcile.bench';
 import { benchRefunds } from './refunds.bench';
@@ -34,6 +37,18 @@ async function main(): Promise<void> {
   if (wanted('sms')) {
     console.log('running: sms ...');
     rows.push(...(await benchSms(config)));
+  }
+  if (wanted('coupons')) {
+    console.log('running: coupons ...');
+    rows.push(...(await benchCouponExpire(config)));
+  }
+  if (wanted('share')) {
+    console.log('running: share ...');
+    rows.push(...(await benchShareAggregate(config)));
+  }
+  if (wanted('group-buy')) {
+    console.log('running: group-buy ...');
+    rows.push(...(await benchGroupBuyClose(config)));
   }
   console.log(`\n${formatTable(rows)}\n`);
   for (const r of rows) if (r.notes) console.log(`- ${r.scenario}: ${r.notes}`);
