@@ -1,7 +1,13 @@
 import type { z } from 'zod';
+import { couponExpire } from './coupon-expire.job';
 import type { JobDefinition } from './define-job';
+import { eventRemindSessions } from './event-remind-sessions.job';
+import { groupBuyCloseTeams } from './group-buy-close-teams.job';
+import { groupBuyFillRobots } from './group-buy-fill-robots.job';
+import { groupBuyRemind } from './group-buy-remind.job';
 import { notifyDispatch } from './notify-dispatch.job';
 import { refundSync } from './refund-sync.job';
+import { shareAggregate } from './share-aggregate.job';
 import { smsCodeCleanup } from './sms-code-cleanup.job';
 import { wechatPayCloseExpired } from './wechat-pay-close-expired.job';
 import { wechatPayReconcileBill } from './wechat-pay-reconcile-bill.job';
@@ -30,4 +36,13 @@ export const SCHEDULES: readonly Schedule[] = [
   { job: wechatPayReconcileBill, cron: '0 10 * * *', payload: {} },
   // Pending notifies rows: in-app ones marked sent, e-mail and SMS ones handed to their jobs.
   { job: notifyDispatch, cron: '* * * * *', payload: {} },
+  // Marketing batches: coupons expire in short windows; teams fill with robots before they close,
+  // and close (refunding members) once past their expiry; reminders are owed once per order.
+  { job: couponExpire, cron: '*/5 * * * *', payload: {} },
+  { job: groupBuyFillRobots, cron: '* * * * *', payload: {} },
+  { job: groupBuyCloseTeams, cron: '* * * * *', payload: {} },
+  { job: groupBuyRemind, cron: '* * * * *', payload: {} },
+  { job: eventRemindSessions, cron: '*/5 * * * *', payload: {} },
+  // New share_tracking rows folded into the counters below a safe watermark.
+  { job: shareAggregate, cron: '* * * * *', payload: {} },
 ];
