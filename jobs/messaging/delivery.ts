@@ -154,13 +154,22 @@ export async function finishDelivery(manager: EntityManager, delivery: HubMessag
 
 /** SENDING → PENDING: the call certainly did not deliver (refused, throttled, not connected); a retry may send. */
 export async function releaseDelivery(ctx: Pick<JobContext, 'db' | 'now'>, delivery: HubMessageDelivery, err: unknown): Promise<void> {
-  const now = ctx.now();
-  await ctx.db
-    .createQueryBuilder()
-    .update(HubMessageDelivery)
-    .set({ status: 'PENDING', error: String(err instanceof Error ? err.message : err).slice(0, 1000), updatedTime: now })
-    .where('id = :id AND status = :sending', { id: delivery.id, sending: 'SENDING' })
-    .execute();
+  // Retried like settle: a release lost to a deadlock would leave the row SENDING under this job,
+  // and its retry would then record UNKNOWN a message that certainly never left.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const now = ctx.now();
+      await ctx.db
+        .createQueryBuilder()
+        .update(HubMessageDelivery)
+        .set({ status: 'PENDING', error: String(err instanceof Error ? err.message : err).slice(0, 1000), updatedTime: now })
+        .where('id = :id AND status = :sending', { id: delivery.id, sending: 'SENDING' })
+        .execute();
+      return;
+    } catch (releaseErr) {
+      if (attempt >= SETTLE_TRIES || !isTransientDatabaseError(releaseErr)) throw releaseErr;
+    }
+  }
 }
 
 export interface DeliveryResult {
