@@ -3,6 +3,7 @@ import { alertsRaised } from './metrics';
 
 /** What ops must look at; each kind is a label of `jobhub_alerts_total`. */
 export type AlertKind =
+  | 'group-buy-refund-refused'
   | 'payment-amount-mismatch'
   | 'payment-unknown-order'
   | 'queue-failed-jobs'

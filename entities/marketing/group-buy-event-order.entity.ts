@@ -6,6 +6,8 @@ import type { PayStatus } from './payment-order.entity';
 @Entity('group_buy_event_order')
 @Index('idx_group_buy_event_order_payment_order', ['paymentOrderId'])
 @Index('idx_group_buy_event_order_team', ['groupBuyEventTeamId'])
+@Index('idx_group_buy_event_order_event', ['groupBuyEventId'])
+@Index('uk_group_buy_event_order_code', ['code'], { unique: true })
 export class GroupBuyEventOrder {
   @PrimaryGeneratedColumn({ type: 'bigint', comment: '主键' })
   id!: string;

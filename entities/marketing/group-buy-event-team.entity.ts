@@ -8,6 +8,7 @@ export type GroupBuyTeamStatus = 'OPEN' | 'SUCCESS' | 'FAILED';
  */
 @Entity('group_buy_event_team')
 @Index('idx_group_buy_event_team_status_expire', ['status', 'expireTime'])
+@Index('idx_group_buy_event_team_status_closed', ['status', 'closedTime'])
 export class GroupBuyEventTeam {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;

@@ -27,5 +27,7 @@ CREATE TABLE IF NOT EXISTS `group_buy_event_order` (
   `updated_time` datetime DEFAULT NULL COMMENT '更新时间',
   PRIMARY KEY (`id`),
   KEY `idx_group_buy_event_order_payment_order` (`payment_order_id`),
-  KEY `idx_group_buy_event_order_team` (`group_buy_event_team_id`)
+  KEY `idx_group_buy_event_order_team` (`group_buy_event_team_id`),
+  KEY `idx_group_buy_event_order_event` (`group_buy_event_id`),
+  UNIQUE KEY `uk_group_buy_event_order_code` (`code`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='拼课团订单表';

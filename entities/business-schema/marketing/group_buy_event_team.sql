@@ -16,5 +16,6 @@ CREATE TABLE IF NOT EXISTS `group_buy_event_team` (
   `updated_time` datetime DEFAULT NULL,
   `deleted` tinyint NOT NULL DEFAULT 0,
   PRIMARY KEY (`id`),
-  KEY `idx_group_buy_event_team_status_expire` (`status`, `expire_time`)
+  KEY `idx_group_buy_event_team_status_expire` (`status`, `expire_time`),
+  KEY `idx_group_buy_event_team_status_closed` (`status`, `closed_time`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='拼课团团队表';
