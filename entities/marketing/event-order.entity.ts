@@ -7,6 +7,8 @@ export type BusinessOrderStatus = 'WAITING_PAY' | 'JOINED' | 'SUCCESS' | 'FAILED
 /** Seed 001 `event_order` 活动订单: a member's sign-up to an event, paid through `payment_order_id`. */
 @Entity('event_order')
 @Index('idx_event_order_payment_order', ['paymentOrderId'])
+// event-remind-sessions walks one session's orders at a time.
+@Index('idx_event_order_session', ['sessionId'])
 export class EventOrder {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;

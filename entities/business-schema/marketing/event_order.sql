@@ -25,5 +25,6 @@ CREATE TABLE IF NOT EXISTS `event_order` (
   `updated_time` datetime DEFAULT NULL COMMENT '更新时间',
   `deleted` tinyint NOT NULL DEFAULT '0' COMMENT '删除标记',
   PRIMARY KEY (`id`),
-  KEY `idx_event_order_payment_order` (`payment_order_id`)
+  KEY `idx_event_order_payment_order` (`payment_order_id`),
+  KEY `idx_event_order_session` (`session_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='活动订单表';
