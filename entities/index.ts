@@ -14,6 +14,8 @@ import { HubReconciliationBillRow } from './hub/hub-reconciliation-bill-row.enti
 import { HubReconciliationItem } from './hub/hub-reconciliation-item.entity';
 import { HubReconciliationRun } from './hub/hub-reconciliation-run.entity';
 import { HubSmsTemplate } from './hub/hub-sms-template.entity';
+import { HubShareFirstReach } from './hub/hub-share-first-reach.entity';
+import { HubShareFirstReferral } from './hub/hub-share-first-referral.entity';
 import { DiscountCouponCode } from './marketing/discount-coupon-code.entity';
 import { GroupBuyEvent } from './marketing/group-buy-event.entity';
 import { GroupBuyEventTeam } from './marketing/group-buy-event-team.entity';
@@ -61,6 +63,8 @@ export {
   HubReconciliationItem,
   HubReconciliationRun,
   HubSmsTemplate,
+  HubShareFirstReach,
+  HubShareFirstReferral,
   Member,
   Notify,
   PayNotifyLog,
@@ -110,6 +114,8 @@ const ENTITY_LIST = [
   [HubReconciliationBillRow, 'hub'],
   [HubMessageDelivery, 'hub'],
   [HubSmsTemplate, 'hub'],
+  [HubShareFirstReach, 'hub'],
+  [HubShareFirstReferral, 'hub'],
 ] as const satisfies readonly (readonly [new () => object, SystemName])[];
 
 export const ENTITIES = ENTITY_LIST.map(([entity]) => entity);

@@ -3,6 +3,7 @@ import { HubCanary1764000000000 } from './1764000000000-hub-canary';
 import { HubOutboxStatusIdIndex1764000000001 } from './1764000000001-hub-outbox-status-id-index';
 import { HubReconciliation1764100000000 } from './1764100000000-hub-reconciliation';
 import { HubMessaging1764200000000 } from './1764200000000-hub-messaging';
+import { HubShare1764300000000 } from './1764300000000-hub-share';
 
 /** In order. A migration, once released, is never edited: add a new one. */
-export const MIGRATIONS = [HubOutboxAndCursor1763900000000, HubCanary1764000000000, HubOutboxStatusIdIndex1764000000001, HubReconciliation1764100000000, HubMessaging1764200000000];
+export const MIGRATIONS = [HubOutboxAndCursor1763900000000, HubCanary1764000000000, HubOutboxStatusIdIndex1764000000001, HubReconciliation1764100000000, HubMessaging1764200000000, HubShare1764300000000];
