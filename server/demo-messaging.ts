@@ -22,7 +22,7 @@ export interface MessagingDemoDeps {
   log: Logger;
 }
 
-const TEMPLATES: readonly Omit<HubSmsTemplate, 'id' | 'createdTime' | 'updatedTime'>[] = [
+const TEMPLATES: readonly DemoSmsTemplate[] = [
   {
     templateKey: 'verify-code', content: '您的验证码为${code}，${minutes}分钟内有效，请勿泄露。',
     aliyunTemplateCode: 'SMS_100000001', aliyunSignName: '营销中台', aliyunParams: { code: 'code', time: 'minutes' },
@@ -34,6 +34,16 @@ const TEMPLATES: readonly Omit<HubSmsTemplate, 'id' | 'createdTime' | 'updatedTi
     tencentTemplateId: '1000002', tencentSignName: '营销中台', tencentParams: ['title', 'content'], enabled: 1,
   },
 ];
+
+export type DemoSmsTemplate = Omit<HubSmsTemplate, 'id' | 'createdTime' | 'updatedTime'>;
+
+/** Adds the templates (kept when present) and approves every `hub_sms_template` row at both SMS emulators. */
+export async function approveDemoTemplates(db: DataSource, integrations: Integrations, templates: readonly DemoSmsTemplate[], now: Date): Promise<void> {
+  await db.getRepository(HubSmsTemplate).createQueryBuilder().insert().orIgnore()
+    .values(templates.map((t) => ({ ...t, createdTime: now, updatedTime: now }))).execute();
+  const { aliyunSms, tencentSms } = integrations.emulators;
+  for (const row of await db.getRepository(HubSmsTemplate).find()) registerSmsTemplate({ aliyun: aliyunSms, tencent: tencentSms }, row);
+}
 
 const ORDER_PAID_TEMPLATE = 'demo-order-paid';
 const CLASS_REMINDER_TEMPLATE = 'demo-class-reminder';
@@ -48,9 +58,7 @@ export async function seedMessagingDemo(deps: MessagingDemoDeps): Promise<void> 
   const now = new Date();
   const run = `demo${beijingSlot(now, true)}`;
   const emulators = integrations.emulators;
-  await db.getRepository(HubSmsTemplate).createQueryBuilder().insert().orIgnore()
-    .values(TEMPLATES.map((t) => ({ ...t, createdTime: now, updatedTime: now }))).execute();
-  for (const row of await db.getRepository(HubSmsTemplate).find()) registerSmsTemplate({ aliyun: emulators.aliyunSms, tencent: emulators.tencentSms }, row);
+  await approveDemoTemplates(db, integrations, TEMPLATES, now);
 
   const officialAccount = deps.config.messaging.wechatMp.officialAccount;
   const miniapp = deps.config.messaging.wechatMp.miniapp;

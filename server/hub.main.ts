@@ -2,6 +2,7 @@ import { startClockRole } from '../workers/clock';
 import { runProcess } from '../workers/process';
 import { startWorkerRole } from '../workers/worker-role';
 import { seedDemo } from './demo';
+import { seedMarketingDemo } from './demo-marketing';
 import { seedMessagingDemo } from './demo-messaging';
 import { startWebRole } from './web';
 
@@ -25,6 +26,7 @@ runProcess('hub', async (runtime, config, log) => {
       log: log.child({ component: 'demo' }),
     });
     await seedMessagingDemo({ db: runtime.db, config, integrations: runtime.integrations, enqueue: runtime.enqueue, log: log.child({ component: 'demo' }) });
+    await seedMarketingDemo({ db: runtime.db, integrations: runtime.integrations, enqueue: runtime.enqueue, log: log.child({ component: 'demo' }) });
   }
   return [clock, web, worker];
 });

@@ -1,9 +1,16 @@
 import type { DataSource } from 'typeorm';
 import {
   AndroidOrder,
+  DiscountCouponCode,
   DmsBusinessLog,
   EmailRecord,
   EventOrder,
+  GroupBuyEvent,
+  GroupBuyEventOrder,
+  GroupBuyEventRobot,
+  GroupBuyEventRobotRecord,
+  GroupBuyEventRule,
+  GroupBuyEventTeam,
   HubMessageDelivery,
   HubReconciliationItem,
   HubReconciliationRun,
@@ -21,6 +28,7 @@ import { deletePrefix, testPrefix, testRedis } from '../support/queues';
 import { until } from '../support/wait';
 
 const TABLES = [PaymentOrder, EventOrder, AndroidOrder, PayNotifyLog, DmsBusinessLog, HubReconciliationRun, HubReconciliationItem, HubMessageDelivery, Sms, EmailRecord, Notify, Member];
+const MARKETING_TABLES = [GroupBuyEvent, GroupBuyEventRule, GroupBuyEventRobot, GroupBuyEventRobotRecord, GroupBuyEventTeam, GroupBuyEventOrder, DiscountCouponCode];
 /** A merchant of this file's own, so other files' payments of the day never enter its reconciliation. */
 const MCHID = '1900000777';
 
@@ -35,13 +43,13 @@ describe('npm start with demo data (dist/server/hub.main.js, WeChat Pay emulator
 
   beforeAll(async () => {
     db = await openTestDataSource(testConfig());
-    await clearTables(db, TABLES);
+    await clearTables(db, [...TABLES, ...MARKETING_TABLES]);
   });
   afterAll(async () => {
     const redis = await testRedis();
     await deletePrefix(redis, prefix);
     await closeRedis(redis);
-    await clearTables(db, TABLES);
+    await clearTables(db, [...TABLES, ...MARKETING_TABLES]);
     await db.destroy();
   });
 
@@ -81,17 +89,38 @@ describe('npm start with demo data (dist/server/hub.main.js, WeChat Pay emulator
       const messages = /"run":"(demo\d+)","msg":"demo messages enqueued/.exec(hub.stdout())?.[1];
       expect(messages).toBeDefined();
       const deliveries = db.getRepository(HubMessageDelivery);
-      await until('every demo message sent', async () => (await deliveries.countBy({ status: 'SENT' })) === 6, 30_000, 200);
-      const sent = await deliveries.find({ order: { id: 'ASC' } });
+      const messagingDemo = async (): Promise<HubMessageDelivery[]> => (await deliveries.find({ order: { id: 'ASC' } })).filter((d) => d.deliveryKey.includes(messages ?? '?'));
+      await until('every demo message sent', async () => (await messagingDemo()).filter((d) => d.status === 'SENT').length === 6, 30_000, 200);
+      const sent = await messagingDemo();
       expect(sent.map((d) => d.channel).sort()).toEqual(['email', 'email', 'sms', 'sms', 'wechat-subscribe', 'wechat-template']);
       expect(sent.filter((d) => d.channel === 'sms').map((d) => d.provider)).toContain('tencent');
-      expect((await db.getRepository(Sms).find()).map((r) => r.status)).toEqual([1, 1]);
-      const notifications = await db.getRepository(Notify).find({ order: { id: 'ASC' } });
+      const notifications = (await db.getRepository(Notify).find({ order: { id: 'ASC' } })).filter((n) => n.notifyId.startsWith(`${messages}-`));
       expect(notifications.map((n) => [n.notifyId, n.status])).toEqual([
         [`${messages}-inapp`, 1],
         [`${messages}-mail`, 1],
         [`${messages}-sms`, 1],
       ]);
+
+      // Marketing: robots complete the team about to expire and its member is told once; the
+      // expired team fails; the due coupons expire; the event's reminder is owed once per member.
+      const teams = db.getRepository(GroupBuyEventTeam);
+      await until('the demo teams to settle', async () => (await teams.countBy({ status: 'OPEN' })) === 1, 30_000, 200);
+      expect((await teams.find({ order: { id: 'ASC' } })).map((t) => [t.status, t.joinedCount, t.robotCount])).toEqual([
+        ['SUCCESS', 3, 2],
+        ['FAILED', 1, 0],
+        ['OPEN', 1, 0],
+      ]);
+      await until('the due coupons to expire', async () => (await db.getRepository(DiscountCouponCode).countBy({ status: 'TIME_OUT' })) === 600, 30_000, 200);
+      expect(await db.getRepository(DiscountCouponCode).countBy({ status: 'UNUSED' })).toBe(200);
+      const orderOf = (mobile: string): Promise<GroupBuyEventOrder> => db.getRepository(GroupBuyEventOrder).findOneByOrFail({ memberMobile: mobile });
+      const [succeeded, waiting] = [await orderOf('13900139001'), await orderOf('13900139003')];
+      expect(succeeded).toMatchObject({ status: 'SUCCESS', code: expect.stringMatching(/^\d{12}$/) });
+      const remindKey = (o: GroupBuyEventOrder): string => `group-buy-remind-${o.groupBuyEventId ?? ''}-${o.id}`;
+      await until('the success notice sent', async () => (await deliveries.findOneBy({ deliveryKey: `group-buy-success-${succeeded.id}` }))?.status === 'SENT', 30_000, 200);
+      await until('the reminder sent', async () => (await deliveries.findOneBy({ deliveryKey: remindKey(waiting) }))?.status === 'SENT', 30_000, 200);
+      // The member told of success is reminded too, a minute later: the vendor allows one SMS a minute per number.
+      expect(await deliveries.countBy({ deliveryKey: remindKey(succeeded) })).toBe(1);
+      expect(await db.getRepository(Sms).countBy({ status: 2 })).toBe(0);
 
       hub.child.kill('SIGTERM');
       expect(await hub.exited()).toBe(0);
