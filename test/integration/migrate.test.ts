@@ -42,6 +42,8 @@ describe('migrations', () => {
       'hub_reconciliation_bill_row',
       'hub_reconciliation_item',
       'hub_reconciliation_run',
+      'hub_share_first_reach',
+      'hub_share_first_referral',
       'hub_sms_template',
     ]);
     expect(await migrationRows(fresh)).toEqual(MIGRATIONS.map((m) => m.name));
