@@ -1,13 +1,9 @@
 import type { DataSource } from 'typeorm';
-import { applyBusinessSchema } from '../entities/apply-business-schema';
-import { createDataSource } from '../entities/data-source';
-import { withServerConnection } from '../entities/mysql-server';
 import { COUPON_WINDOW_DEFAULT } from '../jobs/coupon-expire.job';
 import { expireDueCoupons, type CouponExpiryOutcome } from '../jobs/marketing/coupon-expiry';
 import { auditAt } from '../lib/audit';
 import type { Config } from '../lib/config';
-import { createLogger } from '../lib/logger';
-import { withDatabase } from './bench-database';
+import { openComparedDatabases } from './bench-database';
 import { median, type BenchRow } from './table';
 
 /**
@@ -44,18 +40,10 @@ SELECT s.seq, CONCAT('BC', LPAD(s.seq, 10, '0')), 1 + (s.seq - 1) DIV ${PER_COUP
   0, ? - INTERVAL 20 DAY, ? - INTERVAL 20 DAY
 FROM seq_1_to_${CODES} s`;
 
-async function prepare(config: Config): Promise<DataSource> {
-  await withServerConnection(config.mysql, async (conn) => {
-    await conn.query(`DROP DATABASE IF EXISTS \`${OURS}\``);
-    await conn.query(`DROP DATABASE IF EXISTS \`${BASELINE}\``);
+function prepare(config: Config): Promise<DataSource> {
+  return openComparedDatabases(config, { ours: OURS, baseline: BASELINE }, [TABLE], async (db) => {
+    await db.query(FILL_SQL, Array.from({ length: 6 }, () => NOW));
   });
-  await applyBusinessSchema(withDatabase(config, OURS), createLogger({ level: 'warn' }));
-  const db = await createDataSource(withDatabase(config, OURS));
-  await db.query(FILL_SQL, Array.from({ length: 6 }, () => NOW));
-  await db.query(`CREATE DATABASE \`${BASELINE}\``);
-  await db.query(`CREATE TABLE \`${BASELINE}\`.${TABLE} LIKE \`${OURS}\`.${TABLE}`);
-  await db.query(`INSERT INTO \`${BASELINE}\`.${TABLE} SELECT * FROM \`${OURS}\`.${TABLE}`);
-  return db;
 }
 
 /** Reads a table's rows and its status index, so neither side pays for the other's cold pages. */

@@ -1,7 +1,4 @@
 import type { DataSource } from 'typeorm';
-import { applyBusinessSchema } from '../entities/apply-business-schema';
-import { createDataSource } from '../entities/data-source';
-import { withServerConnection } from '../entities/mysql-server';
 import { NO_INTEGRATIONS } from '../integrations';
 import { groupBuyCloseTeams } from '../jobs/group-buy-close-teams.job';
 import { auditAt } from '../lib/audit';
@@ -11,7 +8,7 @@ import { createLogger } from '../lib/logger';
 import { closeRedis, createRedis, waitForRedis } from '../lib/redis';
 import { createEnqueue } from '../workers/enqueue';
 import { QueueSet } from '../workers/queues';
-import { withDatabase } from './bench-database';
+import { openComparedDatabases, withDatabase } from './bench-database';
 import type { BenchRow } from './table';
 
 /**
@@ -48,18 +45,10 @@ const FILL = [
    FROM seq_1_to_${EXPIRED + OPEN} s JOIN seq_0_to_2 k`,
 ];
 
-async function prepare(config: Config): Promise<DataSource> {
-  await withServerConnection(config.mysql, async (conn) => {
-    await conn.query(`DROP DATABASE IF EXISTS \`${OURS}\``);
-    await conn.query(`DROP DATABASE IF EXISTS \`${BASELINE}\``);
+function prepare(config: Config): Promise<DataSource> {
+  return openComparedDatabases(config, { ours: OURS, baseline: BASELINE }, ['group_buy_event_team'], async (db) => {
+    for (const sql of FILL) await db.query(sql, Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => NOW));
   });
-  await applyBusinessSchema(withDatabase(config, OURS), createLogger({ level: 'warn' }));
-  const db = await createDataSource(withDatabase(config, OURS));
-  for (const sql of FILL) await db.query(sql, Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => NOW));
-  await db.query(`CREATE DATABASE \`${BASELINE}\``);
-  await db.query(`CREATE TABLE \`${BASELINE}\`.group_buy_event_team LIKE \`${OURS}\`.group_buy_event_team`);
-  await db.query(`INSERT INTO \`${BASELINE}\`.group_buy_event_team SELECT * FROM \`${OURS}\`.group_buy_event_team`);
-  return db;
 }
 
 const count = async (db: DataSource, sql: string): Promise<number> => Number((await db.query<{ n: string }[]>(sql))[0]?.n ?? 0);

@@ -7,7 +7,8 @@ import { GroupBuyEventTeam } from '../entities/marketing/group-buy-event-team.en
 import { PaymentOrder } from '../entities/marketing/payment-order.entity';
 import { RefundOrder } from '../entities/marketing/refund-order.entity';
 import { defineJob, done } from './define-job';
-import { closeEndedEvents, closeTeamBatch, expiredTeams, type ClosedBatch, type TeamCursor } from './marketing/group-buy-close-teams';
+import { closeEndedEvents, closeTeamBatch, expiredTeams, type ClosedBatch } from './marketing/group-buy-close-teams';
+import type { TeamCursor } from './marketing/group-buy-team-walk';
 import { refundFailedTeams } from './marketing/group-buy-team-refunds';
 
 const HOUR = 3_600_000;

@@ -8,7 +8,7 @@ import { GroupBuyEventTeam } from '../entities/marketing/group-buy-event-team.en
 import { Notify } from '../entities/customer-service/notify.entity';
 import { HubMessageDelivery } from '../entities/hub/hub-message-delivery.entity';
 import { defineJob, done } from './define-job';
-import type { TeamCursor } from './marketing/group-buy-close-teams';
+import type { TeamCursor } from './marketing/group-buy-team-walk';
 import { fillCandidates, fillTeam, widestRobotWindow } from './marketing/group-buy-fill-robots';
 import { enqueueOwedMessages } from './messaging/owed-messages';
 

@@ -6,34 +6,20 @@ import { GroupBuyEventTeam } from '../../entities/marketing/group-buy-event-team
 import { sqlTable } from '../../entities/raw-sql';
 import { BusinessSource, OperationType } from '../../lib/audit';
 import type { JobContext } from '../../lib/context';
+import { nextTeamPage, type TeamCursor, type TeamPage } from './group-buy-team-walk';
 
 /** Orders still holding a place in a team (paid or not yet). */
 export const HELD_ORDER_STATUSES = ['WAITING_PAY', 'JOINED'] as const;
 /** Payment states with no money taken: such an order is cancelled, not refunded. */
 export const UNPAID_STATES = ['NONE', 'UNPAID', 'PAY_FAILED'] as const;
 
-/** Where a walk along an index stopped: its last row's time and id. */
-export interface TeamCursor {
-  at: Date;
-  id: string;
-}
-
 /**
  * Expired teams: OPEN, not full, `expire_time` at or before now. A team expiring exactly now has
  * expired, the same instant fill-robots stops filling it (it fills only while `expire_time` > now).
- * Walked in (expire_time, id) order after `after`: the order of the (status, expire_time) index, so
- * each batch reads only its own rows, however many teams are waiting.
  */
-export async function expiredTeams(ctx: Pick<JobContext, 'db'>, now: Date, after: TeamCursor | null, limit: number): Promise<{ ids: string[]; next: TeamCursor | null }> {
-  const q = ctx.db
-    .createQueryBuilder(GroupBuyEventTeam, 't')
-    .select('t.id', 'id')
-    .addSelect('t.expire_time', 'at')
-    .where("t.status = 'OPEN' AND t.expire_time <= :now AND t.joined_count < t.size AND t.deleted = 0", { now });
-  if (after) q.andWhere('(t.expire_time > :at OR (t.expire_time = :at AND t.id > :id))', { at: after.at, id: after.id });
-  const rows = await q.orderBy('t.expire_time', 'ASC').addOrderBy('t.id', 'ASC').limit(limit).getRawMany<{ id: string | number; at: Date }>();
-  const last = rows[rows.length - 1];
-  return { ids: rows.map((r) => String(r.id)), next: last ? { at: last.at, id: String(last.id) } : null };
+export function expiredTeams(ctx: Pick<JobContext, 'db'>, now: Date, after: TeamCursor | null, limit: number): Promise<TeamPage> {
+  const q = ctx.db.createQueryBuilder(GroupBuyEventTeam, 't').where("t.status = 'OPEN' AND t.expire_time <= :now AND t.joined_count < t.size AND t.deleted = 0", { now });
+  return nextTeamPage(q, 'expire_time', after, limit);
 }
 
 export interface ClosedBatch {

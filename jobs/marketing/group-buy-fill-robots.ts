@@ -6,7 +6,7 @@ import { GroupBuyEventRobot } from '../../entities/marketing/group-buy-event-rob
 import { GroupBuyEventRule } from '../../entities/marketing/group-buy-event-rule.entity';
 import { GroupBuyEventTeam } from '../../entities/marketing/group-buy-event-team.entity';
 import type { JobContext } from '../../lib/context';
-import type { TeamCursor } from './group-buy-close-teams';
+import { nextTeamPage, type TeamCursor, type TeamPage } from './group-buy-team-walk';
 import { completeTeamIfFull, type TeamSuccess } from './group-buy-team-success';
 
 const MINUTE = 60_000;
@@ -28,12 +28,10 @@ export async function widestRobotWindow(ctx: Pick<JobContext, 'db'>): Promise<nu
  * index, so a run reads the teams near expiry only. Read without locks: each team is checked again
  * under its lock before anything is written.
  */
-export async function fillCandidates(ctx: Pick<JobContext, 'db'>, now: Date, windowMinutes: number, after: TeamCursor | null, limit: number): Promise<{ ids: string[]; next: TeamCursor | null }> {
+export function fillCandidates(ctx: Pick<JobContext, 'db'>, now: Date, windowMinutes: number, after: TeamCursor | null, limit: number): Promise<TeamPage> {
   const q = ctx.db
     .createQueryBuilder(GroupBuyEventTeam, 't')
     .innerJoin(GroupBuyEvent, 'e', 'e.id = t.group_buy_event_id')
-    .select('t.id', 'id')
-    .addSelect('t.expire_time', 'at')
     .where("t.status = 'OPEN' AND t.expire_time > :now AND t.expire_time <= :until AND t.deleted = 0", { now, until: new Date(now.getTime() + windowMinutes * MINUTE) })
     .andWhere("e.enable = 1 AND e.status = 'OPEN' AND COALESCE(e.deleted, 0) = 0")
     .andWhere((qb) => {
@@ -46,10 +44,7 @@ export async function fillCandidates(ctx: Pick<JobContext, 'db'>, now: Date, win
         .getQuery();
       return `EXISTS ${rule}`;
     });
-  if (after) q.andWhere('(t.expire_time > :at OR (t.expire_time = :at AND t.id > :id))', { at: after.at, id: after.id });
-  const rows = await q.orderBy('t.expire_time', 'ASC').addOrderBy('t.id', 'ASC').limit(limit).getRawMany<{ id: string | number; at: Date }>();
-  const last = rows[rows.length - 1];
-  return { ids: rows.map((r) => String(r.id)), next: last ? { at: last.at, id: String(last.id) } : null };
+  return nextTeamPage(q, 'expire_time', after, limit);
 }
 
 export type FillOutcome = { kind: 'filled'; robots: number; success: TeamSuccess } | { kind: 'skipped'; reason: string };

@@ -5,7 +5,8 @@ import { BusinessSource, OperationType } from '../../lib/audit';
 import type { JobContext } from '../../lib/context';
 import { raiseAlert } from '../messaging/alert-ops';
 import { enqueueRefundSubmit, RefundRefusedError, requestRefund } from '../payments/request-refund';
-import { HELD_ORDER_STATUSES, type TeamCursor } from './group-buy-close-teams';
+import { HELD_ORDER_STATUSES } from './group-buy-close-teams';
+import { nextTeamPage, type TeamCursor, type TeamPage } from './group-buy-team-walk';
 
 export const CLOSE_TEAMS_CLIENT = 'group-buy-close-teams';
 const REFUND_CONCURRENCY = 4;
@@ -19,17 +20,10 @@ interface PaidOrder {
   amount: number | null;
 }
 
-/** Teams FAILED since `since`, walked in (closed_time, id) order: the (status, closed_time) index's. */
-async function failedTeams(ctx: Pick<JobContext, 'db'>, since: Date, after: TeamCursor | null, limit: number): Promise<{ ids: string[]; next: TeamCursor | null }> {
-  const q = ctx.db
-    .createQueryBuilder(GroupBuyEventTeam, 't')
-    .select('t.id', 'id')
-    .addSelect('t.closed_time', 'at')
-    .where("t.status = 'FAILED' AND t.closed_time >= :since", { since });
-  if (after) q.andWhere('(t.closed_time > :at OR (t.closed_time = :at AND t.id > :id))', { at: after.at, id: after.id });
-  const rows = await q.orderBy('t.closed_time', 'ASC').addOrderBy('t.id', 'ASC').limit(limit).getRawMany<{ id: string | number; at: Date }>();
-  const last = rows[rows.length - 1];
-  return { ids: rows.map((r) => String(r.id)), next: last ? { at: last.at, id: String(last.id) } : null };
+/** Teams FAILED since `since`, along the (status, closed_time) index. */
+function failedTeams(ctx: Pick<JobContext, 'db'>, since: Date, after: TeamCursor | null, limit: number): Promise<TeamPage> {
+  const q = ctx.db.createQueryBuilder(GroupBuyEventTeam, 't').where("t.status = 'FAILED' AND t.closed_time >= :since", { since });
+  return nextTeamPage(q, 'closed_time', after, limit);
 }
 
 /**
