@@ -1,5 +1,4 @@
 import type { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { DiscountCouponCode, DmsBusinessLog, HubCursor, HubShareFirstReach, HubShareFirstReferral, Member, MemberChildInfo, ResourceShareInfo, ShareTracking } from '../../entities';
 import { couponExpire } from '../../jobs/coupon-expire.job';
@@ -7,13 +6,11 @@ import type { JobDefinition } from '../../jobs/define-job';
 import { SHARE_CURSOR } from '../../jobs/marketing/share-fold';
 import { shareAggregate } from '../../jobs/share-aggregate.job';
 import { shareRebuild } from '../../jobs/share-rebuild.job';
-import { closeRedis } from '../../lib/redis';
 import { createEnqueue } from '../../workers/enqueue';
-import { QueueSet } from '../../workers/queues';
-import { clearTables, openTestDataSource } from '../support/db';
-import { childEnv, testConfig } from '../support/env';
+import type { QueueSet } from '../../workers/queues';
+import { childEnv } from '../support/env';
+import { openProcessHarness, type ProcessHarness } from '../support/process-harness';
 import { spawnBuilt, type HubProcess } from '../support/processes';
-import { deletePrefix, testPrefix, testQueueEvents, testRedis } from '../support/queues';
 import { until } from '../support/wait';
 
 const TABLES = [DiscountCouponCode, DmsBusinessLog, ShareTracking, Member, MemberChildInfo, ResourceShareInfo, HubShareFirstReach, HubShareFirstReferral, HubCursor];
@@ -27,31 +24,20 @@ const SHARE_ROWS = 40_000;
  * another process and ends where one clean run ends, every row changed or counted once.
  */
 describe('marketing batches killed mid-run', () => {
-  const prefix = testPrefix(__filename);
+  let harness: ProcessHarness;
   let db: DataSource;
-  let redis: Redis;
   let queues: QueueSet;
   let events: QueueEvents;
 
   beforeAll(async () => {
-    db = await openTestDataSource(testConfig());
-    redis = await testRedis();
-    queues = new QueueSet(redis, prefix);
-    events = await testQueueEvents('marketing', prefix);
-    await clearTables(db, TABLES);
+    harness = await openProcessHarness(__filename, 'marketing', TABLES);
+    ({ db, queues, events } = harness);
   });
-  afterAll(async () => {
-    await events.close();
-    await queues.close();
-    await deletePrefix(redis, prefix);
-    await closeRedis(redis);
-    await clearTables(db, TABLES);
-    await db.destroy();
-  });
+  afterAll(() => harness.close());
 
   /** A short lock, so the killed worker's job is found stalled and run again within seconds. */
   const startWorker = async (): Promise<HubProcess> => {
-    const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: prefix, HUB_QUEUES: 'marketing', HUB_JOB_LOCK_MS: '2000' }));
+    const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: harness.prefix, HUB_QUEUES: 'marketing', HUB_JOB_LOCK_MS: '2000' }));
     await worker.waitFor(/"msg":"workers started"/, 20_000);
     return worker;
   };

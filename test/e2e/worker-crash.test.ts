@@ -1,15 +1,12 @@
 import type { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { HubCanary } from '../../entities';
 import { hubCanary } from '../../jobs';
-import { closeRedis } from '../../lib/redis';
 import { createEnqueue } from '../../workers/enqueue';
-import { QueueSet } from '../../workers/queues';
-import { clearTables, openTestDataSource } from '../support/db';
-import { childEnv, testConfig } from '../support/env';
+import type { QueueSet } from '../../workers/queues';
+import { childEnv } from '../support/env';
+import { openProcessHarness, type ProcessHarness } from '../support/process-harness';
 import { spawnBuilt, type HubProcess } from '../support/processes';
-import { deletePrefix, testPrefix, testQueueEvents, testRedis } from '../support/queues';
 import { until } from '../support/wait';
 
 /**
@@ -17,9 +14,8 @@ import { until } from '../support/wait';
  * its worker goes away is run again by another and its effect, one hub_canary row, happens once.
  */
 describe('worker processes that stop mid-job', () => {
-  const prefix = testPrefix(__filename);
+  let harness: ProcessHarness;
   let db: DataSource;
-  let redis: Redis;
   let queues: QueueSet;
   let events: QueueEvents;
   /** Every job id the queue reported completed or stalled: the ledger the assertions read. */
@@ -27,22 +23,12 @@ describe('worker processes that stop mid-job', () => {
   const stalled: string[] = [];
 
   beforeAll(async () => {
-    db = await openTestDataSource(testConfig());
-    redis = await testRedis();
-    queues = new QueueSet(redis, prefix);
-    events = await testQueueEvents('messages', prefix);
+    harness = await openProcessHarness(__filename, 'messages', [HubCanary]);
+    ({ db, queues, events } = harness);
     events.on('completed', ({ jobId }) => completed.push(jobId));
     events.on('stalled', ({ jobId }) => stalled.push(jobId));
-    await clearTables(db, [HubCanary]);
   });
-  afterAll(async () => {
-    await events.close();
-    await queues.close();
-    await deletePrefix(redis, prefix);
-    await closeRedis(redis);
-    await clearTables(db, [HubCanary]);
-    await db.destroy();
-  });
+  afterAll(() => harness.close());
 
   /**
    * A short lock, so stalled detection finds an orphan within seconds. Every worker of the file has
@@ -50,7 +36,7 @@ describe('worker processes that stop mid-job', () => {
    * longer interval would hold the others' checks back.
    */
   const startWorker = async (env: Record<string, string> = {}): Promise<HubProcess> => {
-    const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: prefix, HUB_QUEUES: 'messages', HUB_JOB_LOCK_MS: '2000', ...env }));
+    const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: harness.prefix, HUB_QUEUES: 'messages', HUB_JOB_LOCK_MS: '2000', ...env }));
     await worker.waitFor(/"msg":"workers started"/, 20_000);
     return worker;
   };

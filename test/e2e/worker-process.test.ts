@@ -1,37 +1,23 @@
 import type { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { SmsCodeTemp } from '../../entities';
-import { closeRedis } from '../../lib/redis';
-import { QueueSet } from '../../workers/queues';
-import { clearTables, openTestDataSource } from '../support/db';
-import { TEST_REDIS_URL, childEnv, testConfig } from '../support/env';
+import type { QueueSet } from '../../workers/queues';
+import { TEST_REDIS_URL, childEnv } from '../support/env';
+import { openProcessHarness, type ProcessHarness } from '../support/process-harness';
 import { spawnBuilt } from '../support/processes';
-import { deletePrefix, testPrefix, testQueueEvents, testRedis } from '../support/queues';
 
 describe('the worker process (dist/workers/worker.main.js)', () => {
   describe('with MariaDB and Redis up', () => {
-    const prefix = testPrefix(__filename);
+    let harness: ProcessHarness;
     let db: DataSource;
-    let redis: Redis;
     let queues: QueueSet;
     let events: QueueEvents;
 
     beforeAll(async () => {
-      db = await openTestDataSource(testConfig());
-      redis = await testRedis();
-      queues = new QueueSet(redis, prefix);
-      events = await testQueueEvents('messages', prefix);
-      await clearTables(db, [SmsCodeTemp]);
+      harness = await openProcessHarness(__filename, 'messages', [SmsCodeTemp]);
+      ({ db, queues, events } = harness);
     });
-    afterAll(async () => {
-      await events.close();
-      await queues.close();
-      await deletePrefix(redis, prefix);
-      await closeRedis(redis);
-      await clearTables(db, [SmsCodeTemp]);
-      await db.destroy();
-    });
+    afterAll(() => harness.close());
 
     it('processes an sms-code-cleanup job enqueued from another process, then stops cleanly on SIGTERM', async () => {
       const past = new Date(Date.now() - 3_600_000);
@@ -42,10 +28,10 @@ describe('the worker process (dist/workers/worker.main.js)', () => {
         { phone: '13700000003', code: '333333', expireTime: future },
       ]);
 
-      const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: prefix, HUB_QUEUES: 'messages', HUB_MIGRATE_ON_START: 'true' }));
+      const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: harness.prefix, HUB_QUEUES: 'messages', HUB_MIGRATE_ON_START: 'true' }));
       try {
         await worker.waitFor(/"msg":"workers started"/);
-        const cli = spawnBuilt('workers/enqueue.main.js', childEnv({ HUB_QUEUE_PREFIX: prefix }), ['sms-code-cleanup', '{"batchSize":1}']);
+        const cli = spawnBuilt('workers/enqueue.main.js', childEnv({ HUB_QUEUE_PREFIX: harness.prefix }), ['sms-code-cleanup', '{"batchSize":1}']);
         expect(await cli.exited()).toBe(0);
         const { id } = JSON.parse(cli.stdout()) as { id: string };
         const result = await (await queues.get('messages').getJob(id))?.waitUntilFinished(events, 20_000);
