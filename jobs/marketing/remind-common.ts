@@ -1,4 +1,7 @@
 import type { DataSource } from 'typeorm';
+import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
+import { Member } from '../../entities/marketing/member.entity';
+import { sqlTable } from '../../entities/raw-sql';
 import type { JobContext } from '../../lib/context';
 import { PermanentError } from '../../lib/errors';
 import { formatBeijing } from '../../lib/time';
@@ -54,7 +57,7 @@ export function reminderSms(key: string, phone: string, templateKey: string, par
 }
 
 /** A remindable order as the walks read it: the phone is the order's, else the member's. */
-export interface ReminderOrderRow {
+interface ReminderOrderRow {
   id: string | number;
   phone: string | null;
   code: string | null;
@@ -65,26 +68,49 @@ export interface ReminderCount {
   withoutPhone: number;
 }
 
+/** Which orders one reminder run walks, and what each is sent. */
+export interface OrderReminders {
+  /** The order table (`group_buy_event_order`, `event_order`): `id`, `member_id`, `code`, `status`, `pament_status`. */
+  orders: new () => object;
+  /** The order's own phone column. */
+  mobileColumn: string;
+  /** The indexed column naming the event or session, and its id. */
+  scope: { column: string; id: string };
+  /** Further conditions on the order `o` (robots, deleted rows). */
+  filter: string;
+  /** The delivery key is this prefix and the order id. */
+  keyPrefix: string;
+  templateKey: string;
+  params: (code: string | null) => Record<string, string>;
+  batchSize: number;
+}
+
 /**
- * Owes one reminder per order a page returns, page after page by id until one comes back empty.
- * Each page is read with an anti-join on the delivery key, so a rerun reads only orders owed
+ * Owes one reminder SMS per remindable order of the scope, page after page by id. Each page is read
+ * through the scope's index, anti-joined on the delivery key: a rerun reads only orders owed
  * nothing yet, and an order paid after an earlier run is still reached while its window is open.
  * A page's reminders are recorded in one transaction and enqueued after it commits.
  */
-export async function oweOrderReminders(
-  ctx: JobContext,
-  readPage: (afterId: string) => Promise<ReminderOrderRow[]>,
-  reminder: (order: ReminderOrderRow, phone: string) => OwedMessage,
-): Promise<ReminderCount> {
+export async function oweOrderReminders(ctx: JobContext, r: OrderReminders): Promise<ReminderCount> {
+  const o = sqlTable(ctx.db.manager, r.orders);
+  const m = sqlTable(ctx.db.manager, Member);
+  const d = sqlTable(ctx.db.manager, HubMessageDelivery);
+  const sql = `SELECT o.id, COALESCE(NULLIF(o.${r.mobileColumn}, ''), mb.mobile) AS phone, o.code
+      FROM ${o.path} o
+      LEFT JOIN ${m.path} mb ON mb.id = o.member_id
+      LEFT JOIN ${d.path} d ON d.delivery_key = CONCAT(?, o.id)
+     WHERE o.${r.scope.column} = CAST(? AS UNSIGNED) AND o.id > CAST(? AS UNSIGNED) AND ${r.filter} AND d.id IS NULL
+       AND o.status IN (?) AND COALESCE(o.pament_status, 'NONE') IN (?)
+     ORDER BY o.id LIMIT ?`;
   const count: ReminderCount = { recorded: 0, withoutPhone: 0 };
   for (let afterId = '0'; ; ) {
     ctx.signal.throwIfAborted();
-    const orders = await readPage(afterId);
+    const orders = (await ctx.db.query(sql, [r.keyPrefix, r.scope.id, afterId, REMINDABLE_ORDER_STATUSES, REMINDABLE_PAY_STATUSES, r.batchSize])) as ReminderOrderRow[];
     if (orders.length === 0) return count;
     const messages: OwedMessage[] = [];
     for (const order of orders) {
       const phone = mobileOf(order.phone);
-      if (phone) messages.push(reminder(order, phone));
+      if (phone) messages.push(reminderSms(`${r.keyPrefix}${String(order.id)}`, phone, r.templateKey, r.params(order.code)));
       else count.withoutPhone += 1;
     }
     const now = ctx.now();

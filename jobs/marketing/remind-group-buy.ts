@@ -1,11 +1,9 @@
 import type { DataSource } from 'typeorm';
-import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { GroupBuyEventOrder } from '../../entities/marketing/group-buy-event-order.entity';
 import { GroupBuyEvent } from '../../entities/marketing/group-buy-event.entity';
-import { Member } from '../../entities/marketing/member.entity';
 import { sqlTable } from '../../entities/raw-sql';
 import type { JobContext } from '../../lib/context';
-import { REMINDABLE_ORDER_STATUSES, REMINDABLE_PAY_STATUSES, oweOrderReminders, reminderSms, remindTime, type ReminderCount, type ReminderOrderRow } from './remind-common';
+import { oweOrderReminders, remindTime, type ReminderCount } from './remind-common';
 
 /**
  * Seed 001: `remind_hours` 提醒的小时数 "hours after the start, or hours before the end", with
@@ -41,21 +39,15 @@ export async function dueGroupBuyEvents(db: DataSource, now: Date, catchUpMs: nu
  * `group-buy-remind-<event>-<order>`), through the group_buy_event_id index in `batchSize` chunks.
  */
 export function remindEventOrders(ctx: JobContext, event: DueGroupBuyEvent, templateKey: string, batchSize: number): Promise<ReminderCount> {
-  const o = sqlTable(ctx.db.manager, GroupBuyEventOrder);
-  const m = sqlTable(ctx.db.manager, Member);
-  const d = sqlTable(ctx.db.manager, HubMessageDelivery);
-  const keyPrefix = `group-buy-remind-${event.id}-`;
   const params = { eventName: event.title ?? '', beginTime: remindTime(event.beginTime), endTime: remindTime(event.endTime) };
-  const readPage = async (afterId: string): Promise<ReminderOrderRow[]> =>
-    (await ctx.db.query(
-      `SELECT o.id, COALESCE(NULLIF(o.member_mobile, ''), mb.mobile) AS phone, o.code
-         FROM ${o.path} o
-         LEFT JOIN ${m.path} mb ON mb.id = o.member_id
-         LEFT JOIN ${d.path} d ON d.delivery_key = CONCAT(?, o.id)
-        WHERE o.group_buy_event_id = CAST(? AS UNSIGNED) AND o.id > CAST(? AS UNSIGNED) AND COALESCE(o.robot, 0) = 0 AND d.id IS NULL
-          AND o.status IN (?) AND COALESCE(o.pament_status, 'NONE') IN (?)
-        ORDER BY o.id LIMIT ?`,
-      [keyPrefix, event.id, afterId, REMINDABLE_ORDER_STATUSES, REMINDABLE_PAY_STATUSES, batchSize],
-    )) as ReminderOrderRow[];
-  return oweOrderReminders(ctx, readPage, (order, phone) => reminderSms(`${keyPrefix}${String(order.id)}`, phone, templateKey, { ...params, code: order.code ?? '' }));
+  return oweOrderReminders(ctx, {
+    orders: GroupBuyEventOrder,
+    mobileColumn: 'member_mobile',
+    scope: { column: 'group_buy_event_id', id: event.id },
+    filter: 'COALESCE(o.robot, 0) = 0',
+    keyPrefix: `group-buy-remind-${event.id}-`,
+    templateKey,
+    params: (code) => ({ ...params, code: code ?? '' }),
+    batchSize,
+  });
 }

@@ -1,12 +1,10 @@
 import type { DataSource } from 'typeorm';
-import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { EventOrder } from '../../entities/marketing/event-order.entity';
 import { EventSession } from '../../entities/marketing/event-session.entity';
 import { MarketingEvent } from '../../entities/marketing/event.entity';
-import { Member } from '../../entities/marketing/member.entity';
 import { sqlTable } from '../../entities/raw-sql';
 import type { JobContext } from '../../lib/context';
-import { REMINDABLE_ORDER_STATUSES, REMINDABLE_PAY_STATUSES, oweOrderReminders, reminderSms, remindTime, type ReminderCount, type ReminderOrderRow } from './remind-common';
+import { oweOrderReminders, remindTime, type ReminderCount } from './remind-common';
 
 export interface UpcomingSession {
   id: string;
@@ -41,20 +39,14 @@ export async function upcomingSessions(db: DataSource, now: Date, leadMs: number
  * `event-remind-<session>-<order>`), through the session_id index in `batchSize` chunks.
  */
 export function remindSessionOrders(ctx: JobContext, session: UpcomingSession, templateKey: string, batchSize: number): Promise<ReminderCount> {
-  const o = sqlTable(ctx.db.manager, EventOrder);
-  const m = sqlTable(ctx.db.manager, Member);
-  const d = sqlTable(ctx.db.manager, HubMessageDelivery);
-  const keyPrefix = `event-remind-${session.id}-`;
-  const readPage = async (afterId: string): Promise<ReminderOrderRow[]> =>
-    (await ctx.db.query(
-      `SELECT o.id, COALESCE(NULLIF(o.mobile, ''), mb.mobile) AS phone, o.code
-         FROM ${o.path} o
-         LEFT JOIN ${m.path} mb ON mb.id = o.member_id
-         LEFT JOIN ${d.path} d ON d.delivery_key = CONCAT(?, o.id)
-        WHERE o.session_id = CAST(? AS UNSIGNED) AND o.id > CAST(? AS UNSIGNED) AND o.deleted = 0 AND d.id IS NULL
-          AND o.status IN (?) AND COALESCE(o.pament_status, 'NONE') IN (?)
-        ORDER BY o.id LIMIT ?`,
-      [keyPrefix, session.id, afterId, REMINDABLE_ORDER_STATUSES, REMINDABLE_PAY_STATUSES, batchSize],
-    )) as ReminderOrderRow[];
-  return oweOrderReminders(ctx, readPage, (order, phone) => reminderSms(`${keyPrefix}${String(order.id)}`, phone, templateKey, sessionParams(session, order.code)));
+  return oweOrderReminders(ctx, {
+    orders: EventOrder,
+    mobileColumn: 'mobile',
+    scope: { column: 'session_id', id: session.id },
+    filter: 'o.deleted = 0',
+    keyPrefix: `event-remind-${session.id}-`,
+    templateKey,
+    params: (code) => sessionParams(session, code),
+    batchSize,
+  });
 }
