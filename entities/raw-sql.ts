@@ -41,3 +41,8 @@ export async function insertIgnore<T extends object>(manager: EntityManager, ent
   const affectedRows = result.affectedRows ?? 0;
   return { affectedRows, insertId: affectedRows === 1 && result.insertId !== undefined ? String(result.insertId) : null };
 }
+
+/** Rows a raw INSERT, UPDATE or DELETE changed (mysql2's `affectedRows`); 0 when the result carries none. */
+export function affectedRows(result: unknown): number {
+  return result && typeof result === 'object' && 'affectedRows' in result ? Number((result as { affectedRows: unknown }).affectedRows) || 0 : 0;
+}

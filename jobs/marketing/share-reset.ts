@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { affectedRows } from '../../entities/raw-sql';
 import { cursorTable, ensureShareCursor, SHARE_CURSOR } from './share-fold';
 import { shareTables } from './share-window';
 
@@ -9,8 +10,6 @@ export interface ShareResetCounts {
   facts: number;
 }
 
-const affected = (result: unknown): number =>
-  result && typeof result === 'object' && 'affectedRows' in result ? Number((result as { affectedRows: unknown }).affectedRows) || 0 : 0;
 
 /**
  * Zeroes every share counter, forgets the first-time facts and puts the cursor back to 0, in one
@@ -24,19 +23,19 @@ export async function resetShareCounters(db: DataSource, now: Date): Promise<Sha
   return db.transaction('READ COMMITTED', async (m) => {
     const cursors = cursorTable(m);
     await m.query(`SELECT position FROM ${cursors} WHERE name = ? FOR UPDATE`, [SHARE_CURSOR]);
-    const members = affected(
+    const members = affectedRows(
       await m.query(
         `UPDATE ${t.member} SET share_count = 0, open_count = 0, child_member_total_count = 0, child_member_uv_count = 0, child_member_save_count = 0
          WHERE share_count <> 0 OR open_count <> 0 OR child_member_total_count <> 0 OR child_member_uv_count <> 0 OR child_member_save_count <> 0`,
       ),
     );
-    const childInfos = affected(
+    const childInfos = affectedRows(
       await m.query(
         `UPDATE ${t.childInfo} SET child_member_share_count = 0, child_member_open_count = 0, child_member_count = 0, child_member_save_info_count = 0
          WHERE child_member_share_count <> 0 OR child_member_open_count <> 0 OR child_member_count <> 0 OR child_member_save_info_count <> 0`,
       ),
     );
-    const resources = affected(
+    const resources = affectedRows(
       await m.query(
         `UPDATE ${t.resource} SET share_count = 0, reach_count = 0, uv_count = 0, max_depth = 0, updated_time = ?
          WHERE share_count <> 0 OR reach_count <> 0 OR uv_count <> 0 OR max_depth <> 0`,
@@ -44,7 +43,7 @@ export async function resetShareCounters(db: DataSource, now: Date): Promise<Sha
       ),
     );
     // DELETE, not TRUNCATE: TRUNCATE commits on its own and would escape this transaction.
-    const facts = affected(await m.query(`DELETE FROM ${t.firstReach}`)) + affected(await m.query(`DELETE FROM ${t.firstReferral}`));
+    const facts = affectedRows(await m.query(`DELETE FROM ${t.firstReach}`)) + affectedRows(await m.query(`DELETE FROM ${t.firstReferral}`));
     await m.query(`UPDATE ${cursors} SET position = '0', updated_time = ? WHERE name = ?`, [now, SHARE_CURSOR]);
     return { members, childInfos, resources, facts };
   });

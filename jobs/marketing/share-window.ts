@@ -5,7 +5,7 @@ import { Member } from '../../entities/marketing/member.entity';
 import { MemberChildInfo } from '../../entities/marketing/member-child-info.entity';
 import { ResourceShareInfo } from '../../entities/marketing/resource-share-info.entity';
 import { ShareTracking } from '../../entities/marketing/share-tracking.entity';
-import { sqlTable } from '../../entities/raw-sql';
+import { affectedRows, sqlTable } from '../../entities/raw-sql';
 
 /**
  * The counters of DESIGN §6 ("Share-tracking counters") for one id window of share_tracking, as
@@ -58,8 +58,6 @@ const SAVED_VISITOR = `COUNT(DISTINCT CASE WHEN v.save_info_time IS NOT NULL THE
  */
 const WINDOW_TABLE = 'tmp_share_window';
 
-const affected = (result: unknown): number =>
-  result && typeof result === 'object' && 'affectedRows' in result ? Number((result as { affectedRows: unknown }).affectedRows) || 0 : 0;
 
 async function stageWindow(m: EntityManager, t: ShareTables, lo: string, hi: string): Promise<number> {
   await m.query(`DROP TEMPORARY TABLE IF EXISTS ${WINDOW_TABLE}`);
@@ -70,7 +68,7 @@ async function stageWindow(m: EntityManager, t: ShareTables, lo: string, hi: str
        depth INT NULL, sharer_id BIGINT NULL, browse_time DATETIME NULL
      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
   );
-  return affected(
+  return affectedRows(
     await m.query(
       `INSERT INTO ${WINDOW_TABLE} SELECT st.id, st.organization_id, st.member_id, st.resource_type, st.resource_id, st.type = 'SHARE',
          st.depth, CASE WHEN st.type = 'REACH' THEN ${SHARER} END, COALESCE(st.browse_time, st.created_time)
@@ -119,7 +117,7 @@ async function applyActs(m: EntityManager, t: ShareTables): Promise<void> {
  * have inserted carries its own id.
  */
 async function applyResources(m: EntityManager, t: ShareTables, now: Date): Promise<number> {
-  const inserted = affected(
+  const inserted = affectedRows(
     await m.query(
       `INSERT IGNORE INTO ${t.firstReach} (resource_type, resource_id, visitor_id, first_id)
        SELECT resource_type, resource_id, member_id, id FROM ${WINDOW_TABLE} WHERE is_share = 0 ORDER BY id`,
@@ -146,7 +144,7 @@ async function applyResources(m: EntityManager, t: ShareTables, now: Date): Prom
  * subquery per touched row (the plan starts from the touched keys, never from the whole table).
  */
 async function applyFirstReferrals(m: EntityManager, t: ShareTables, lo: string, hi: string): Promise<number> {
-  const inserted = affected(
+  const inserted = affectedRows(
     await m.query(
       `INSERT IGNORE INTO ${t.firstReferral} (resource_type, resource_id, visitor_id, sharer_id, first_id, browse_time)
        SELECT resource_type, resource_id, member_id, sharer_id, id, browse_time FROM ${WINDOW_TABLE} WHERE sharer_id IS NOT NULL ORDER BY id`,
