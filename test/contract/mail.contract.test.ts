@@ -7,6 +7,7 @@ import { SmtpEmulator, type SmtpBehaviour } from '../../integrations/mail/mail.e
 import { SmtpMailClient, type SmtpMailOptions } from '../../integrations/mail/mail.live';
 import { track } from '../support/resources';
 import { until } from '../support/wait';
+import { failure } from '../support/failure';
 
 /** The live client against a real SMTP server in this process, over real sockets on loopback. */
 
@@ -40,14 +41,6 @@ function client(url: string, o: Partial<SmtpMailOptions> = {}): MailClient {
   return c;
 }
 
-async function failure(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the send to fail');
-}
 
 const addresses = (a: AddressObject | AddressObject[] | undefined): string[] =>
   (Array.isArray(a) ? a : a ? [a] : []).flatMap((o) => o.value.map((v) => v.address ?? ''));

@@ -7,6 +7,7 @@ import { AliyunSmsClient } from '../../integrations/sms/aliyun-sms.live';
 import { SmsOutcomeUnknownError } from '../../integrations/sms/sms.errors';
 import { TencentSmsEmulator } from '../../integrations/sms/tencent-sms.emulator';
 import { TencentSmsClient } from '../../integrations/sms/tencent-sms.live';
+import { failure } from '../support/failure';
 
 /** Each live SMS client against its emulator over real HTTP; receipts pushed to a real local endpoint. */
 
@@ -65,15 +66,6 @@ beforeEach(() => {
   nackFirst = 0;
 });
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof Error) return err;
-    throw new Error(`not an Error: ${String(err)}`);
-  }
-  throw new Error('expected a failure');
-}
 
 const otp = { id: 'SMS_100001', sign: '家校通', params: { code: 123456, minutes: '5' } };
 const tcOtp = { id: '1110001', sign: '家校通', params: { code: '654321', minutes: 5 } };

@@ -5,6 +5,7 @@ import { WechatMpEmulator } from '../../integrations/wechat-mp/wechat-mp.emulato
 import { WechatMpPermanentError } from '../../integrations/wechat-mp/wechat-mp.errors';
 import { LiveWechatMpClient } from '../../integrations/wechat-mp/wechat-mp.live';
 import { deletePrefix, testPrefix, testRedis } from '../support/queues';
+import { failure } from '../support/failure';
 
 /** The live client against the emulator over real HTTP, its token shared through the real Redis. */
 
@@ -24,14 +25,6 @@ const clientOn = (redis: Redis, o: { timeoutMs?: number; keyPrefix?: string } = 
 /** `n` clients as on `n` workers, spread over the open Redis connections. */
 const workers = (n: number): LiveWechatMpClient[] => Array.from({ length: n }, (_, i) => clientOn(connections[i % connections.length] as Redis));
 
-async function failure(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('WeChat messages against the emulator', () => {
   beforeAll(async () => {
