@@ -51,6 +51,8 @@ export interface AppleTransactionPage {
 
 export interface AppleNotificationHistoryItem {
   readonly signedPayload: string;
+  /** `signedPayload` verified (as the webhook would) and decoded. */
+  readonly notification: VerifiedAppleNotification;
   readonly sendAttempts: readonly SendAttemptItem[];
 }
 
