@@ -26,6 +26,12 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
    * schema check finds one of them missing a table, a column or the unique key its idempotency relies on.
    */
   readonly entities?: readonly EntityClass[];
+  /**
+   * For work that may run again later (a sync): the BullMQ deduplication id of a payload, applied by
+   * every producer (API, clock, outbox, ctx.enqueue), so a second request while one is queued or
+   * running joins it instead of running beside it.
+   */
+  deduplicationId?(payload: z.output<S>): string;
   handle(payload: z.output<S>, ctx: JobContext): Promise<JobResult<R>>;
 }
 

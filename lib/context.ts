@@ -14,6 +14,8 @@ export interface Enqueueable<S extends z.ZodType = z.ZodType> {
   readonly queue: QueueName;
   readonly payload: S;
   readonly options?: JobsOptions;
+  /** A job that may run again later (a sync): the BullMQ deduplication id its payload runs under, whoever enqueues it. */
+  deduplicationId?(payload: z.output<S>): string;
 }
 
 export interface EnqueueOptions {

@@ -27,7 +27,8 @@ export function prepareJob(def: Enqueueable, payload: unknown, options: EnqueueO
     assertJobId(options.jobId);
     opts.jobId = options.jobId;
   }
-  if (options.deduplicationId !== undefined) opts.deduplication = { id: options.deduplicationId };
+  const deduplicationId = options.deduplicationId ?? def.deduplicationId?.(data);
+  if (deduplicationId !== undefined) opts.deduplication = { id: deduplicationId };
   if (options.delay !== undefined) opts.delay = options.delay;
   if (options.priority !== undefined) opts.priority = options.priority;
   return { queue: def.queue, name: def.name, data, opts };

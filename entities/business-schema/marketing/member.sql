@@ -1,4 +1,5 @@
 -- Seed 001, member (会员信息表). The seed gives no nullability: every column may be NULL, counters and deleted default to 0.
+-- The two plain indexes are the lookups family-sync finds a guardian's member by (mobile, ZYEDU member id).
 CREATE TABLE IF NOT EXISTS `member` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
   `organization_id` bigint(20) DEFAULT NULL COMMENT '组织id',
@@ -29,5 +30,7 @@ CREATE TABLE IF NOT EXISTS `member` (
   `deleted` tinyint(1) DEFAULT '0' COMMENT '删除标记',
   `created_time` datetime DEFAULT NULL COMMENT '创建时间',
   `updated_time` datetime DEFAULT NULL COMMENT '更新时间',
-  PRIMARY KEY (`id`)
+  PRIMARY KEY (`id`),
+  KEY `idx_member_mobile` (`mobile`),
+  KEY `idx_member_zy_member_info` (`zy_member_info`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='会员信息表';
