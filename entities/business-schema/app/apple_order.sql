@@ -1,0 +1,30 @@
+-- Seed 003, 订单数据结构（Apple）, table apple_order. The seed gives no lengths: strings as in android_order.
+-- The unique key on transaction_id is the hub's: it upserts by it.
+CREATE TABLE IF NOT EXISTS `apple_order` (
+  `oid` varchar(64) NOT NULL COMMENT '订单唯一ID',
+  `uid` int unsigned NOT NULL COMMENT '用户ID',
+  `product_id` int unsigned NOT NULL COMMENT '产品ID',
+  `apple_product_id` varchar(128) NOT NULL COMMENT 'Apple产品标识符',
+  `product_type` int unsigned NOT NULL COMMENT '产品类型（0=消耗型，1=非消耗型，2=自动续费订阅，3=非自动续费订阅）',
+  `amount` int unsigned NOT NULL DEFAULT '0' COMMENT '订单金额（单位：分），非实际支付金额，仅作参考',
+  `payment_status` int unsigned NOT NULL DEFAULT '1' COMMENT '支付状态（1=待支付，2=已支付，3=已退款，4=支付失败），默认1',
+  `subscription_status` int unsigned DEFAULT NULL COMMENT '订阅状态（1=活跃，2=已过期，3=已取消，4=宽限期，5=暂停），仅订阅产品',
+  `transaction_id` varchar(64) NOT NULL COMMENT 'Apple交易ID',
+  `original_transaction_id` varchar(64) NOT NULL COMMENT '原始交易ID',
+  `purchase_date` datetime DEFAULT NULL COMMENT '购买时间',
+  `original_purchase_date` datetime DEFAULT NULL COMMENT '原始购买时间',
+  `expires_date` datetime DEFAULT NULL COMMENT '过期时间（仅订阅产品）',
+  `cancellation_date` datetime DEFAULT NULL COMMENT '取消时间',
+  `is_trial_period` int unsigned NOT NULL DEFAULT '0' COMMENT '是否试用期（0=否，1=是）',
+  `is_in_intro_offer_period` int unsigned NOT NULL DEFAULT '0' COMMENT '是否介绍性优惠期（0=否，1=是）',
+  `auto_renew_status` int unsigned DEFAULT NULL COMMENT '自动续费状态（0=关闭，1=开启）',
+  `auto_renew_product_id` varchar(128) DEFAULT NULL COMMENT '自动续费产品ID',
+  `environment` varchar(16) DEFAULT NULL COMMENT '环境类型（Sandbox=沙盒，Production=生产）',
+  `data_source` int unsigned NOT NULL COMMENT '数据来源（1=Receipt验证，2=S2S通知）',
+  `updated_at` datetime DEFAULT NULL COMMENT '更新时间',
+  `created_at` datetime DEFAULT NULL COMMENT '创建时间',
+  PRIMARY KEY (`oid`),
+  UNIQUE KEY `uk_apple_order_transaction_id` (`transaction_id`),
+  KEY `idx_apple_order_original_transaction_id` (`original_transaction_id`),
+  KEY `idx_apple_order_uid` (`uid`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Apple 订单';
