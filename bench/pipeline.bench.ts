@@ -17,7 +17,7 @@ import { QueueSet } from '../workers/queues';
 import { NO_INTEGRATIONS } from '../integrations';
 import type { RunnerDeps } from '../workers/run-job';
 import { startWorkers } from '../workers/start-workers';
-import { median, type BenchRow } from './table';
+import { median, pairedRun, type BenchRow } from './table';
 
 const JOBS = 50_000;
 const CONCURRENCY = 50;
@@ -129,15 +129,7 @@ export async function benchPipeline(config: Config): Promise<BenchRow> {
   // pairs' ratios: this machine's speed drifts between runs more than the pipeline costs.
   const measureBare = async (): Promise<void> => void bareRates.push(await drain(config, `${prefix}-bare`, bareSide));
   const measureOurs = async (): Promise<void> => void ourRates.push(await measureHub());
-  for (let run = 0; run < RUNS; run++) {
-    if (run % 2 === 0) {
-      await measureBare();
-      await measureOurs();
-    } else {
-      await measureOurs();
-      await measureBare();
-    }
-  }
+  for (let run = 0; run < RUNS; run++) await pairedRun(run, measureBare, measureOurs);
   await queues.close();
   await closeRedis(redis);
   await db.destroy();

@@ -16,15 +16,10 @@ import type { MerchantCredentials, WechatPayClient } from '../integrations/wecha
 import { WechatPayEmulator } from '../integrations/wechat-pay/wechat-pay.emulator';
 import { LiveWechatPayClient } from '../integrations/wechat-pay/wechat-pay.live';
 import { createMerchants } from '../integrations/wechat-pay/wechat-pay.merchants';
-import { registry } from '../jobs';
 import type { Config } from '../lib/config';
-import { createLogger, type Logger } from '../lib/logger';
-import { closeRedis, createRedis, waitForRedis } from '../lib/redis';
-import { buildApp } from '../server/app';
-import { createEnqueue } from '../workers/enqueue';
-import { QueueSet } from '../workers/queues';
-import { startWorkers } from '../workers/start-workers';
+import { createLogger } from '../lib/logger';
 import { withDatabase } from './bench-database';
+import { rateOf, startBenchHub } from './bench-hub';
 import type { BenchRow } from './table';
 
 const REFUNDS = 10_000;
@@ -35,19 +30,6 @@ const APPID = 'wxd678efh567hg6787';
 const TOKEN = 'bench-token-0123456789abcdef';
 const AMOUNT = 1_000;
 const DATABASE = 'jobhub_bench_refunds';
-
-/** `count` calls of `work`, `CONCURRENCY` at a time; per second. */
-async function rateOf(count: number, work: (i: number) => Promise<void>): Promise<{ perS: number; ms: number }> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      for (let i = next++; i < count; i = next++) await work(i);
-    }),
-  );
-  const ms = performance.now() - started;
-  return { perS: (count / ms) * 1_000, ms };
-}
 
 /** Orders paid at the emulator (and, with `db`, in payment_order) an hour ago. */
 async function paidOrders(emulator: WechatPayEmulator, prefix: string, db?: DataSource): Promise<string[]> {
@@ -77,32 +59,6 @@ async function callbackSink(): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
 }
 
-/** The hub in this process: API and webhook over HTTP, the worker pool on the refunds and payments queues. */
-async function startHub(config: Config, db: DataSource, integrations: Integrations, log: Logger) {
-  const redis = createRedis(config.redis.url, 'producer', 'jobhub-bench');
-  await waitForRedis(redis);
-  const prefix = `jobhub-bench-refunds-${process.pid}`;
-  const queues = new QueueSet(redis, prefix);
-  const app = await buildApp({ config, log, db, redis, queues, registry, integrations });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const connection = createRedis(config.redis.url, 'worker', 'jobhub-bench');
-  const pool = startWorkers(
-    { config, db, redis, log, registry, enqueue: createEnqueue(queues), integrations, queues, now: () => new Date() },
-    { queues: ['refunds', 'payments'], connection, prefix },
-  );
-  return {
-    port: (app.server.address() as AddressInfo).port,
-    async stop() {
-      await pool.close();
-      await app.close();
-      await queues.close();
-      for (const key of await redis.keys(`${prefix}:*`)) await redis.del(key);
-      await closeRedis(connection);
-      await closeRedis(redis);
-    },
-  };
-}
-
 /**
  * 10,000 refunds end to end — `POST /api/v1/refunds`, the refund-submit job, WeChat (the emulator,
  * answering SUCCESS at once and calling back), the callback through the webhook and its job — until
@@ -127,20 +83,20 @@ export async function benchRefunds(base: Config): Promise<BenchRow> {
     const sink = await callbackSink();
     emulator.setNotifyUrl(MCHID, sink.url);
     const bareOrders = await paidOrders(emulator, 'BARE');
-    const bare = await rateOf(REFUNDS, async (i) => {
+    const bare = await rateOf(REFUNDS, CONCURRENCY, async (i) => {
       const outTradeNo = bareOrders[i] as string;
       await client.createRefund({ out_trade_no: outTradeNo, out_refund_no: `BR${outTradeNo}`, amount: { refund: AMOUNT, total: AMOUNT, currency: 'CNY' } });
     });
     await emulator.callbacksSettled();
     await new Promise((resolve) => sink.server.close(resolve));
 
-    const hub = await startHub(config, db, integrations, log);
+    const hub = await startBenchHub('refunds', config, db, integrations, log, ['refunds', 'payments']);
     emulator.setNotifyUrl(MCHID, `http://127.0.0.1:${hub.port}/webhooks/wechat-pay/${MCHID}`);
 
     const orders = await paidOrders(emulator, 'HUB', db);
     const refunds = db.getRepository(RefundOrder);
     const started = performance.now();
-    await rateOf(REFUNDS, async (i) => {
+    await rateOf(REFUNDS, CONCURRENCY, async (i) => {
       const res = await fetch(`http://127.0.0.1:${hub.port}/api/v1/refunds`, {
         method: 'POST',
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'idempotency-key': `bench-${i}` },

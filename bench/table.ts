@@ -17,6 +17,17 @@ export const median = (values: number[]): number => {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
+/** One paired run: both sides back to back, their order alternating with `run` (this machine's speed drifts between runs). */
+export async function pairedRun(run: number, baseline: () => Promise<void>, ours: () => Promise<void>): Promise<void> {
+  if (run % 2 === 0) {
+    await baseline();
+    await ours();
+  } else {
+    await ours();
+    await baseline();
+  }
+}
+
 export function formatTable(rows: readonly BenchRow[]): string {
   const header = ['scenario', 'baseline', 'jobhub', 'ratio', 'target', 'result'];
   const body = rows.map((r) => {

@@ -104,8 +104,8 @@ export function latestReadyBillDate(now: Date): string {
 }
 
 /** Named locks are server-wide and at most 64 characters: the hub's database is part of the name, hashed. */
-export function runLockName(ctx: Pick<JobContext, 'db'>, mchid: string, date: string): string {
-  const scope = `${String(ctx.db.options.database)}/${CHANNEL}/${mchid}/${date}`;
+export function runLockName(ctx: Pick<JobContext, 'db'>, mchid: string, date: string, channel = CHANNEL): string {
+  const scope = `${String(ctx.db.options.database)}/${channel}/${mchid}/${date}`;
   return `jobhub-reconcile-${createHash('sha1').update(scope).digest('hex')}`;
 }
 
@@ -117,7 +117,7 @@ const BUSY_RETRY_MS = 60_000;
  * share the run row and its staging rows. A MySQL named lock, held on a connection of its own for
  * the run's length, is released by the server should this process die.
  */
-async function exclusively<T>(ctx: JobContext, name: string, work: () => Promise<T>): Promise<T> {
+export async function exclusively<T>(ctx: JobContext, name: string, work: () => Promise<T>): Promise<T> {
   const lock = ctx.db.createQueryRunner();
   await lock.connect();
   try {

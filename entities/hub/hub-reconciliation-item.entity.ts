@@ -1,6 +1,13 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-export const RECONCILIATION_KINDS = ['MISSING_LOCALLY', 'MISSING_AT_WECHAT', 'AMOUNT_MISMATCH', 'STATUS_MISMATCH', 'REFUND_MISMATCH'] as const;
+export const WECHAT_RECONCILIATION_KINDS = ['MISSING_LOCALLY', 'MISSING_AT_WECHAT', 'AMOUNT_MISMATCH', 'STATUS_MISMATCH', 'REFUND_MISMATCH'] as const;
+/**
+ * Apple reconciles entitlements, not money: a notification Apple sent that the hub never handled,
+ * and a subscription whose status or expiry at Apple differs from apple_order (or that apple_order lacks).
+ * On these items the `wechat_*` columns hold Apple's side.
+ */
+export const APPLE_RECONCILIATION_KINDS = ['APPLE_MISSED_NOTIFICATION', 'APPLE_STATUS_MISMATCH', 'APPLE_EXPIRES_MISMATCH', 'APPLE_UNKNOWN_TRANSACTION'] as const;
+export const RECONCILIATION_KINDS = [...WECHAT_RECONCILIATION_KINDS, ...APPLE_RECONCILIATION_KINDS] as const;
 export type ReconciliationKind = (typeof RECONCILIATION_KINDS)[number];
 
 /**
@@ -18,7 +25,7 @@ export class HubReconciliationItem {
   @Column({ name: 'run_id', type: 'bigint', unsigned: true, nullable: true })
   runId!: string | null;
 
-  /** BILL, NOTIFICATION or SYNC: what found it */
+  /** BILL, NOTIFICATION or SYNC; Apple's HISTORY (notification history) or STATUS (status comparison): what found it */
   @Column({ type: 'varchar', length: 16 })
   source!: string;
 
@@ -28,6 +35,7 @@ export class HubReconciliationItem {
   @Column({ type: 'varchar', length: 64, nullable: true })
   merchant!: string | null;
 
+  /** Apple items: the original transaction id (the subscription) */
   @Column({ name: 'out_trade_no', type: 'varchar', length: 64 })
   outTradeNo!: string;
 
@@ -37,7 +45,7 @@ export class HubReconciliationItem {
   @Column({ name: 'transaction_id', type: 'varchar', length: 64, nullable: true })
   transactionId!: string | null;
 
-  /** payment_order, android_order or refund_order: where our side lives (NULL when we have none) */
+  /** payment_order, android_order, refund_order, apple_order or pay_notify_log: where our side lives (NULL when we have none) */
   @Column({ name: 'local_table', type: 'varchar', length: 32, nullable: true })
   localTable!: string | null;
 
@@ -49,6 +57,7 @@ export class HubReconciliationItem {
   @Column({ name: 'local_amount', type: 'bigint', nullable: true })
   localAmount!: string | null;
 
+  /** The channel's side: WeChat's trade state, or Apple's (seed status code, expiry, notification type, error code) */
   @Column({ name: 'wechat_status', type: 'varchar', length: 32, nullable: true })
   wechatStatus!: string | null;
 
