@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { HubCursor } from '../entities/hub/hub-cursor.entity';
 import { HubShareFirstReach } from '../entities/hub/hub-share-first-reach.entity';
 import { HubShareFirstReferral } from '../entities/hub/hub-share-first-referral.entity';
+import { HubShareResource } from '../entities/hub/hub-share-resource.entity';
 import { Member } from '../entities/marketing/member.entity';
 import { MemberChildInfo } from '../entities/marketing/member-child-info.entity';
 import { ResourceShareInfo } from '../entities/marketing/resource-share-info.entity';
@@ -9,7 +10,7 @@ import { ShareTracking } from '../entities/marketing/share-tracking.entity';
 import { defineJob, done } from './define-job';
 import { foldShareTracking } from './marketing/share-fold';
 
-export const SHARE_ENTITIES = [ShareTracking, Member, MemberChildInfo, ResourceShareInfo, HubCursor, HubShareFirstReach, HubShareFirstReferral];
+export const SHARE_ENTITIES = [ShareTracking, Member, MemberChildInfo, ResourceShareInfo, HubCursor, HubShareFirstReach, HubShareFirstReferral, HubShareResource];
 
 /** Shared by share-aggregate and share-rebuild: both fold windows the same way. */
 export const shareFoldFields = {

@@ -15,7 +15,8 @@ export interface ShareResetCounts {
  * Zeroes every share counter, forgets the first-time facts and puts the cursor back to 0, in one
  * transaction that holds the cursor row: an aggregator running meanwhile waits, then starts again
  * from 0 with the rebuild, so each window is still applied once. Rows whose counters are already
- * zero or NULL are left alone (NULL stays NULL: it reads as 0).
+ * zero or NULL are left alone (NULL stays NULL: it reads as 0). Resource keys stay: they name
+ * resources and count nothing.
  */
 export async function resetShareCounters(db: DataSource, now: Date): Promise<ShareResetCounts> {
   const t = shareTables(db.manager);

@@ -1,6 +1,6 @@
 import type { QueueEvents } from 'bullmq';
 import type { DataSource } from 'typeorm';
-import { DiscountCouponCode, DmsBusinessLog, HubCursor, HubShareFirstReach, HubShareFirstReferral, Member, MemberChildInfo, ResourceShareInfo, ShareTracking } from '../../entities';
+import { DiscountCouponCode, DmsBusinessLog, HubCursor, HubShareFirstReach, HubShareFirstReferral, HubShareResource, Member, MemberChildInfo, ResourceShareInfo, ShareTracking } from '../../entities';
 import { couponExpire } from '../../jobs/coupon-expire.job';
 import type { JobDefinition } from '../../jobs/define-job';
 import { SHARE_CURSOR } from '../../jobs/marketing/share-fold';
@@ -13,7 +13,7 @@ import { openProcessHarness, type ProcessHarness } from '../support/process-harn
 import { spawnBuilt, type HubProcess } from '../support/processes';
 import { until } from '../support/wait';
 
-const TABLES = [DiscountCouponCode, DmsBusinessLog, ShareTracking, Member, MemberChildInfo, ResourceShareInfo, HubShareFirstReach, HubShareFirstReferral, HubCursor];
+const TABLES = [DiscountCouponCode, DmsBusinessLog, ShareTracking, Member, MemberChildInfo, ResourceShareInfo, HubShareFirstReach, HubShareFirstReferral, HubShareResource, HubCursor];
 const DUE_CODES = 30_000;
 const VALID_CODES = 10_000;
 const MEMBERS = 2_000;
@@ -60,6 +60,7 @@ describe('marketing batches killed mid-run', () => {
     }
   }
 
+  // Two worker processes started per case, tens of thousands of rows written and checked: longer than jest's default.
   it('coupon-expire: every due code ends TIME_OUT, and nothing else changes', async () => {
     await db.query(
       `INSERT INTO discount_coupon_code (code, discount_coupon_id, status, effect_end_time, deleted)
@@ -75,7 +76,7 @@ describe('marketing batches killed mid-run', () => {
     expect(await expired()).toBe(DUE_CODES);
     expect(await count(`SELECT COUNT(*) n FROM discount_coupon_code WHERE code LIKE 'K%' AND status <> 'TIME_OUT'`)).toBe(0);
     expect(await count(`SELECT COUNT(*) n FROM discount_coupon_code WHERE code LIKE 'V%' AND status = 'TIME_OUT'`)).toBe(0);
-  });
+  }, 60_000);
 
   it('share-aggregate: the counters equal a rebuild from scratch', async () => {
     await db.query(`INSERT INTO member (id, created_time, save_info_time, deleted) SELECT seq, NOW() - INTERVAL (seq % 48) HOUR, IF(seq % 3 = 0, NOW(), NULL), 0 FROM seq_1_to_${MEMBERS}`);
@@ -92,7 +93,7 @@ describe('marketing batches killed mid-run', () => {
     );
     const lastId = String(await count('SELECT MAX(id) n FROM share_tracking'));
     const cursor = async (): Promise<string> => ((await db.query('SELECT position FROM hub_cursor WHERE name = ?', [SHARE_CURSOR])) as { position: string }[])[0]?.position ?? '0';
-    const result = await killMidRun(shareAggregate, { batchSize: 200 }, async () => (await cursor()) !== '0', async () => (await cursor()) === lastId);
+    const result = await killMidRun(shareAggregate, { batchSize: 1_000 }, async () => (await cursor()) !== '0', async () => (await cursor()) === lastId);
     expect(result).toMatchObject({ status: 'done' });
     expect(await cursor()).toBe(lastId);
 
@@ -120,5 +121,5 @@ describe('marketing batches killed mid-run', () => {
       expect(await worker.exited()).toBe(0);
     }
     expect(await counters()).toEqual(afterCrash);
-  });
+  }, 60_000);
 });

@@ -1,8 +1,9 @@
 import type { QueueEvents } from 'bullmq';
-import { HubCursor, HubShareFirstReach, HubShareFirstReferral, Member, MemberChildInfo, ResourceShareInfo, ShareTracking } from '../../entities';
+import { HubCursor, HubShareFirstReach, HubShareFirstReferral, HubShareResource, Member, MemberChildInfo, ResourceShareInfo, ShareTracking } from '../../entities';
 import { shareAggregate } from '../../jobs/share-aggregate.job';
 import { shareRebuild } from '../../jobs/share-rebuild.job';
 import { foldShareTracking, SHARE_CURSOR } from '../../jobs/marketing/share-fold';
+import { HubShareKeys1764600000000 } from '../../entities/migrations/1764600000000-hub-share-keys';
 import { parseBeijing } from '../../lib/time';
 import { clearTables } from '../support/db';
 import { openTestHub, type TestHub } from '../support/hub';
@@ -70,7 +71,7 @@ const cursorPosition = async (hub: TestHub): Promise<string> =>
 describe('share-aggregate and share-rebuild', () => {
   let hub: TestHub;
   let events: QueueEvents;
-  const tables = [ShareTracking, Member, MemberChildInfo, ResourceShareInfo, HubShareFirstReach, HubShareFirstReferral, HubCursor];
+  const tables = [ShareTracking, Member, MemberChildInfo, ResourceShareInfo, HubShareFirstReach, HubShareFirstReferral, HubShareResource, HubCursor];
 
   beforeAll(async () => {
     hub = await openTestHub(__filename, { now: () => now });
@@ -228,6 +229,38 @@ describe('share-aggregate and share-rebuild', () => {
     now = new Date(START.getTime() + 2 * MIN); // both rows are older than the lag now
     expect(await run(shareAggregate, { batchSize: 20 })).toMatchObject({ rows: usableCount(young) });
     expect(await snapshot(hub)).toEqual(expectedCounters(data.members, data.childInfos, await readTracking(hub)));
+  });
+
+  it('the keys migration carries facts over from the text-keyed tables, and folding carries on from them', async () => {
+    const data = randomShareData(66, now, { members: 80, resources: 12, rows: 1_200 });
+    await insertMembers(hub, data.members);
+    await insertChildInfos(hub, data.childInfos);
+    const first = await insertTracking(hub, data.tracking.slice(0, 700));
+    await run(shareAggregate, { batchSize: 150 });
+    const facts = async (keyed: boolean): Promise<string[][]> => {
+      const from = keyed ? 'JOIN hub_share_resource k USING (resource_key)' : '';
+      const reach = (await hub.db.query(`SELECT CONCAT_WS('/', resource_type, resource_id, visitor_id) f FROM hub_share_first_reach ${from} ORDER BY f`)) as { f: string }[];
+      const referral = (await hub.db.query(
+        `SELECT CONCAT_WS('/', resource_type, resource_id, visitor_id, sharer_id) f FROM hub_share_first_referral ${from} ORDER BY f`,
+      )) as { f: string }[];
+      return [reach.map((r) => r.f), referral.map((r) => r.f)];
+    };
+    const before = await facts(true);
+    expect(before[0]?.length).toBeGreaterThan(0);
+    expect(before[1]?.length).toBeGreaterThan(0);
+    const migration = new HubShareKeys1764600000000();
+    const runner = hub.db.createQueryRunner();
+    try {
+      await migration.down(runner); // the tables as the previous release left them
+      expect(await facts(false)).toEqual(before);
+      await migration.up(runner);
+    } finally {
+      await runner.release();
+    }
+    expect(await facts(true)).toEqual(before);
+    const rest = await insertTracking(hub, data.tracking.slice(700));
+    await run(shareAggregate, { batchSize: 150 });
+    expect(await snapshot(hub)).toEqual(expectedCounters(data.members, data.childInfos, [...first, ...rest]));
   });
 
   it('rebuild equals incremental on random data that arrived in several increments', async () => {
