@@ -1,6 +1,7 @@
 import { migrate } from '../entities/migrate';
 import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { benchAppleNotifications } from './apple-notifications.bench';
 import { benchCouponExpire } from './coupon-expire.bench';
 import { benchGroupBuyClose } from './group-buy-close.bench';
 import { benchShareAggregate } from './share-aggregate.bench';
@@ -8,6 +9,7 @@ import { benchPipeline } from './pipeline.bench';
 import { benchReconcile } from './reconcile.bench';
 import { benchRefunds } from './refunds.bench';
 import { benchSms } from './sms.bench';
+import { benchSchoolSync } from './school-sync.bench';
 import { formatTable, type BenchRow } from './table';
 
 /**
@@ -46,9 +48,17 @@ async function main(): Promise<void> {
     console.log('running: share ...');
     rows.push(...(await benchShareAggregate(config)));
   }
+  if (wanted('apple')) {
+    console.log('running: apple ...');
+    rows.push(await benchAppleNotifications(config));
+  }
   if (wanted('group-buy')) {
     console.log('running: group-buy ...');
     rows.push(...(await benchGroupBuyClose(config)));
+  }
+  if (wanted('school')) {
+    console.log('running: school ...');
+    rows.push(...(await benchSchoolSync(config)));
   }
   console.log(`\n${formatTable(rows)}\n`);
   for (const r of rows) if (r.notes) console.log(`- ${r.scenario}: ${r.notes}`);

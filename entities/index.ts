@@ -1,11 +1,17 @@
 import type { SystemName } from '../lib/config';
 import { AndroidOrder } from './app/android-order.entity';
+import { AppleOrder } from './app/apple-order.entity';
+import { AppleProduct } from './app/apple-product.entity';
 import { AppUser } from './app/user.entity';
 import { DmsBusinessLog } from './customer/dms-business-log.entity';
 import { EmailRecord } from './customer-service/email-record.entity';
 import { Notify } from './customer-service/notify.entity';
 import { SmsCodeTemp } from './customer-service/sms-code-temp.entity';
 import { Sms } from './customer-service/sms.entity';
+import { HubAppleOrphan } from './hub/hub-apple-orphan.entity';
+import { HubAppleSubscription } from './hub/hub-apple-subscription.entity';
+import { HubAppleTransaction } from './hub/hub-apple-transaction.entity';
+import { HubAppleVip } from './hub/hub-apple-vip.entity';
 import { HubCanary } from './hub/hub-canary.entity';
 import { HubCursor } from './hub/hub-cursor.entity';
 import { HubMessageDelivery } from './hub/hub-message-delivery.entity';
@@ -16,6 +22,7 @@ import { HubReconciliationRun } from './hub/hub-reconciliation-run.entity';
 import { HubSmsTemplate } from './hub/hub-sms-template.entity';
 import { HubShareFirstReach } from './hub/hub-share-first-reach.entity';
 import { HubShareFirstReferral } from './hub/hub-share-first-referral.entity';
+import { HubShareResource } from './hub/hub-share-resource.entity';
 import { DiscountCouponCode } from './marketing/discount-coupon-code.entity';
 import { GroupBuyEvent } from './marketing/group-buy-event.entity';
 import { GroupBuyEventTeam } from './marketing/group-buy-event-team.entity';
@@ -30,6 +37,8 @@ import { ResourceShareInfo } from './marketing/resource-share-info.entity';
 import { EventOrder } from './marketing/event-order.entity';
 import { GroupBuyEventOrder } from './marketing/group-buy-event-order.entity';
 import { Member } from './marketing/member.entity';
+import { FamilyMembers } from './marketing/family-members.entity';
+import { FeederSchool } from './marketing/feeder-school.entity';
 import { PayNotifyLog } from './marketing/pay-notify-log.entity';
 import { PaymentOrder } from './marketing/payment-order.entity';
 import { RefundOrder } from './marketing/refund-order.entity';
@@ -38,6 +47,8 @@ import { WxMpAccount } from './marketing/wx-mp-account.entity';
 import { WxPayConfig } from './marketing/wx-pay-config.entity';
 
 export {
+  FamilyMembers,
+  FeederSchool,
   DiscountCouponCode,
   GroupBuyEvent,
   GroupBuyEventTeam,
@@ -50,11 +61,17 @@ export {
   MemberChildInfo,
   ResourceShareInfo,
   AndroidOrder,
+  AppleOrder,
+  AppleProduct,
   AppUser,
   DmsBusinessLog,
   EmailRecord,
   EventOrder,
   GroupBuyEventOrder,
+  HubAppleOrphan,
+  HubAppleSubscription,
+  HubAppleTransaction,
+  HubAppleVip,
   HubCanary,
   HubCursor,
   HubMessageDelivery,
@@ -65,6 +82,7 @@ export {
   HubSmsTemplate,
   HubShareFirstReach,
   HubShareFirstReferral,
+  HubShareResource,
   Member,
   Notify,
   PayNotifyLog,
@@ -86,6 +104,8 @@ const ENTITY_LIST = [
   [EventOrder, 'marketing'],
   [GroupBuyEventOrder, 'marketing'],
   [Member, 'marketing'],
+  [FeederSchool, 'marketing'],
+  [FamilyMembers, 'marketing'],
   [DiscountCouponCode, 'marketing'],
   [GroupBuyEvent, 'marketing'],
   [GroupBuyEventTeam, 'marketing'],
@@ -101,6 +121,8 @@ const ENTITY_LIST = [
   [WxMiniappAccount, 'marketing'],
   [AndroidOrder, 'app'],
   [AppUser, 'app'],
+  [AppleOrder, 'app'],
+  [AppleProduct, 'app'],
   [SmsCodeTemp, 'customerService'],
   [Sms, 'customerService'],
   [Notify, 'customerService'],
@@ -116,6 +138,11 @@ const ENTITY_LIST = [
   [HubSmsTemplate, 'hub'],
   [HubShareFirstReach, 'hub'],
   [HubShareFirstReferral, 'hub'],
+  [HubShareResource, 'hub'],
+  [HubAppleOrphan, 'hub'],
+  [HubAppleSubscription, 'hub'],
+  [HubAppleTransaction, 'hub'],
+  [HubAppleVip, 'hub'],
 ] as const satisfies readonly (readonly [new () => object, SystemName])[];
 
 export const ENTITIES = ENTITY_LIST.map(([entity]) => entity);

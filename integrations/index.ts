@@ -4,6 +4,12 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
+import type { AppleIntegration } from './apple/apple.client';
+import type { AppleEmulator } from './apple/apple.emulator';
+import { NO_APPLE, openApple } from './apple/apple.integration';
+import type { SchoolTmsClient } from './school-tms/school-tms.client';
+import type { SchoolTmsEmulator } from './school-tms/school-tms.emulator';
+import { NO_SCHOOL_TMS, openSchoolTms } from './school-tms/school-tms.integration';
 import type { MerchantCredentials } from './wechat-pay/wechat-pay.client';
 import { loadMerchantCredentials } from './wechat-pay/wechat-pay.credentials';
 import type { WechatPayEmulator } from './wechat-pay/wechat-pay.emulator';
@@ -19,8 +25,10 @@ export interface Integrations {
   readonly sms: SmsProviders;
   readonly wechatMp: WechatMpAccounts;
   readonly mail: Mailer;
+  readonly apple: AppleIntegration;
+  readonly schoolTms: SchoolTmsClient;
   /** Emulators this process started (`<SYSTEM>_MODE=emulator`), for the demo and for tests to drive. */
-  readonly emulators: { readonly wechatPay?: WechatPayEmulator } & MessagingEmulators;
+  readonly emulators: { readonly wechatPay?: WechatPayEmulator; readonly apple?: AppleEmulator; readonly schoolTms?: SchoolTmsEmulator } & MessagingEmulators;
   close(): Promise<void>;
 }
 
@@ -28,7 +36,7 @@ export interface Integrations {
  * Builds every integration from configuration. In emulator mode the emulator starts here, on a
  * loopback port, and the live client talks to it: the code that runs is the production code.
  */
-export async function openIntegrations(config: Pick<Config, 'wechatPay' | 'messaging' | 'http' | 'redis'>, db: DataSource, redis: Redis, log: Logger): Promise<Integrations> {
+export async function openIntegrations(config: Pick<Config, 'wechatPay' | 'messaging' | 'http' | 'redis' | 'apple' | 'schoolTms'>, db: DataSource, redis: Redis, log: Logger): Promise<Integrations> {
   const wp = config.wechatPay;
   const wechatLog = log.child({ integration: 'wechat-pay' });
   let emulator: WechatPayEmulator | undefined;
@@ -55,13 +63,24 @@ export async function openIntegrations(config: Pick<Config, 'wechatPay' | 'messa
   const makeClient: ClientFactory = (c) => new LiveWechatPayClient(c, { baseUrl, timeoutMs: wp.timeoutMs, log: wechatLog });
   const wechatPay = createMerchants({ defaultClient: makeClient(credentials), db, makeClient, log: wechatLog });
   const messaging = await openMessaging(config, db, redis, log);
+  const apple = await openApple(config.apple, config.http.port, log);
+  const schoolTms = await openSchoolTms(config.schoolTms, log);
   return {
     wechatPay,
     sms: messaging.sms,
     wechatMp: messaging.wechatMp,
     mail: messaging.mail,
-    emulators: { ...(emulator ? { wechatPay: emulator } : {}), ...messaging.emulators },
+    apple: apple.apple,
+    schoolTms: schoolTms.client,
+    emulators: {
+      ...(emulator ? { wechatPay: emulator } : {}),
+      ...(apple.emulator ? { apple: apple.emulator } : {}),
+      ...(schoolTms.emulator ? { schoolTms: schoolTms.emulator } : {}),
+      ...messaging.emulators,
+    },
     async close() {
+      await schoolTms.close();
+      await apple.close();
       await messaging.close();
       await emulator?.stop();
     },
@@ -87,6 +106,8 @@ export const NO_INTEGRATIONS: Integrations = {
     from: 'jobhub <jobhub@localhost>',
     client: { send: () => Promise.reject(new Error('no mail integration was opened in this process')), close: () => Promise.resolve() },
   },
+  apple: NO_APPLE,
+  schoolTms: NO_SCHOOL_TMS,
   emulators: {},
   close: () => Promise.resolve(),
 };

@@ -6,6 +6,8 @@ import { groupBuyRemind } from './group-buy-remind.job';
 import { eventRemindSessions } from './event-remind-sessions.job';
 import { shareAggregate } from './share-aggregate.job';
 import { shareRebuild } from './share-rebuild.job';
+import { schoolSync } from './school-sync.job';
+import { familySync } from './family-sync.job';
 import { emailSend } from './email-send.job';
 import { hubCanary } from './hub-canary.job';
 import { notifyDispatch } from './notify-dispatch.job';
@@ -18,6 +20,10 @@ import { wechatPayHandleNotification } from './wechat-pay-handle-notification.jo
 import { wechatPayReconcileBill } from './wechat-pay-reconcile-bill.job';
 import { wechatPaySyncOrder } from './wechat-pay-sync-order.job';
 import { wechatPaySyncStuckOrders } from './wechat-pay-sync-stuck-orders.job';
+import { appleClaimOrphans } from './apple-claim-orphans.job';
+import { appleHandleNotification } from './apple-handle-notification.job';
+import { appleReconcile } from './apple-reconcile.job';
+import { appleSyncSubscriptions } from './apple-sync-subscriptions.job';
 import { wechatSendSubscribe } from './wechat-send-subscribe.job';
 import { wechatSendTemplate } from './wechat-send-template.job';
 
@@ -30,6 +36,10 @@ export const JOBS: readonly JobDefinition[] = [
   wechatPaySyncStuckOrders,
   wechatPayCloseExpired,
   wechatPayReconcileBill,
+  appleHandleNotification,
+  appleClaimOrphans,
+  appleSyncSubscriptions,
+  appleReconcile,
   refundSubmit,
   refundSync,
   smsSend,
@@ -44,11 +54,17 @@ export const JOBS: readonly JobDefinition[] = [
   eventRemindSessions,
   shareAggregate,
   shareRebuild,
+  schoolSync,
+  familySync,
 ];
 
 export const registry = buildRegistry(JOBS);
 
 export {
+  appleClaimOrphans,
+  appleHandleNotification,
+  appleReconcile,
+  appleSyncSubscriptions,
   couponExpire,
   groupBuyFillRobots,
   groupBuyCloseTeams,
@@ -56,6 +72,8 @@ export {
   eventRemindSessions,
   shareAggregate,
   shareRebuild,
+  schoolSync,
+  familySync,
   emailSend,
   hubCanary,
   notifyDispatch,

@@ -8,10 +8,15 @@ import { groupBuyRemind } from './group-buy-remind.job';
 import { notifyDispatch } from './notify-dispatch.job';
 import { refundSync } from './refund-sync.job';
 import { shareAggregate } from './share-aggregate.job';
+import { schoolSync } from './school-sync.job';
+import { familySync } from './family-sync.job';
 import { smsCodeCleanup } from './sms-code-cleanup.job';
 import { wechatPayCloseExpired } from './wechat-pay-close-expired.job';
 import { wechatPayReconcileBill } from './wechat-pay-reconcile-bill.job';
 import { wechatPaySyncStuckOrders } from './wechat-pay-sync-stuck-orders.job';
+import { appleClaimOrphans } from './apple-claim-orphans.job';
+import { appleReconcile } from './apple-reconcile.job';
+import { appleSyncSubscriptions } from './apple-sync-subscriptions.job';
 
 /** Every pattern is read in Beijing time, the business day of the systems the jobs touch. */
 export const CLOCK_TIMEZONE = 'Asia/Shanghai';
@@ -34,6 +39,13 @@ export const SCHEDULES: readonly Schedule[] = [
   { job: refundSync, cron: '* * * * *', payload: {} },
   // Yesterday's bill of every merchant: WeChat generates it from 09:00 and advises fetching after 10:00.
   { job: wechatPayReconcileBill, cron: '0 10 * * *', payload: {} },
+  // App Store subscriptions whose state may have moved unheard (expiring, in grace, in billing retry).
+  { job: appleSyncSubscriptions, cron: '20 * * * *', payload: {} },
+  // Parked App Store transactions whose user has appeared since (no notification tells the hub so).
+  { job: appleClaimOrphans, cron: '*/5 * * * *', payload: {} },
+  // Yesterday's App Store notification history, every environment: late in the morning, so even the
+  // day's last failed sends have had Apple's first retry (an hour later) and the sweeper's pass.
+  { job: appleReconcile, cron: '30 10 * * *', payload: {} },
   // Pending notifies rows: in-app ones marked sent, e-mail and SMS ones handed to their jobs.
   { job: notifyDispatch, cron: '* * * * *', payload: {} },
   // Marketing batches: coupons expire in short windows; teams fill with robots before they close,
@@ -45,4 +57,7 @@ export const SCHEDULES: readonly Schedule[] = [
   { job: eventRemindSessions, cron: '*/5 * * * *', payload: {} },
   // New share_tracking rows folded into the counters below a safe watermark.
   { job: shareAggregate, cron: '* * * * *', payload: {} },
+  // The school system's changes of the day, at night: schools first, then the students feed into families.
+  { job: schoolSync, cron: '30 2 * * *', payload: {} },
+  { job: familySync, cron: '45 2 * * *', payload: {} },
 ];

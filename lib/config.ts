@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { booleanFlag, optionalText, port } from './config-fields';
+import { appleConfig, appleEnv, checkAppleEnv, type AppleConfig } from './config-apple';
 import { checkMessagingEnv, messagingConfig, messagingEnv, type MessagingConfig } from './config-messaging';
+import { checkSchoolEnv, schoolConfig, schoolEnv, type SchoolTmsConfig } from './config-school';
 import { ConfigError } from './errors';
 import { describeIssues } from './validation';
 import { QUEUE_NAMES, type QueueName } from '../workers/queue-names';
@@ -101,9 +103,13 @@ const envSchema = z
     WECHAT_PAY_BASE_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), { message: 'expected an origin such as https://api.mch.weixin.qq.com' }),
     WECHAT_PAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     ...messagingEnv,
+    ...appleEnv,
+    ...schoolEnv,
   })
   .superRefine((env, ctx) => {
     checkMessagingEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
+    checkAppleEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
+    checkSchoolEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
     if (Boolean(env.BOARD_VIEWER_USERNAME) !== Boolean(env.BOARD_VIEWER_PASSWORD)) {
       const missing = env.BOARD_VIEWER_USERNAME ? 'BOARD_VIEWER_PASSWORD' : 'BOARD_VIEWER_USERNAME';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'the viewer account needs both a username and a password' });
@@ -204,6 +210,8 @@ export interface Config {
   readonly sweepIntervalMs: number;
   readonly wechatPay: WechatPayConfig;
   readonly messaging: MessagingConfig;
+  readonly apple: AppleConfig;
+  readonly schoolTms: SchoolTmsConfig;
 }
 
 /** The default merchant (WECHAT_PAY_*); others come from `wx_pay_config` rows. */
@@ -292,6 +300,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.WECHAT_PAY_TIMEOUT_MS,
     },
     messaging: messagingConfig(e),
+    apple: appleConfig(e),
+    schoolTms: schoolConfig(e),
   });
 }
 

@@ -18,6 +18,7 @@ import { registerReconciliationRoutes } from './reconciliation.routes';
 import { registerRefundRoutes } from './refunds.routes';
 import { registerSmsReceiptWebhook } from './sms-receipts.routes';
 import { registerWechatPayWebhook } from './webhooks.routes';
+import { registerAppleWebhook } from './apple-webhook.routes';
 
 export interface AppDeps {
   config: Config;
@@ -82,6 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const enqueue = createEnqueue(deps.queues);
   registerWechatPayWebhook(app, { db: deps.db, integrations: deps.integrations ?? NO_INTEGRATIONS, enqueue, log, now });
   registerSmsReceiptWebhook(app, { db: deps.db, integrations: deps.integrations ?? NO_INTEGRATIONS, log, now });
+  registerAppleWebhook(app, { db: deps.db, integrations: deps.integrations ?? NO_INTEGRATIONS, enqueue, log, now });
   registerReconciliationRoutes(app, { db: deps.db, apiTokens: deps.config.apiTokens, log });
   registerRefundRoutes(app, { db: deps.db, queues: deps.queues, apiTokens: deps.config.apiTokens, log, now });
   await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, publicUrl: deps.config.http.publicUrl, log });

@@ -2,12 +2,14 @@ import type { DataSource } from 'typeorm';
 import { AndroidOrder } from '../entities/app/android-order.entity';
 import { EventOrder } from '../entities/marketing/event-order.entity';
 import { PaymentOrder } from '../entities/marketing/payment-order.entity';
+import type { AppleEmulator } from '../integrations/apple/apple.emulator';
 import type { WechatPayEmulator } from '../integrations/wechat-pay/wechat-pay.emulator';
 import { wechatPayReconcileBill } from '../jobs/wechat-pay-reconcile-bill.job';
 import { enqueueSyncOrder } from '../jobs/wechat-pay-sync-order.job';
 import type { Enqueue } from '../lib/context';
 import type { Logger } from '../lib/logger';
 import { beijingDate, beijingSlot } from '../lib/time';
+import { seedAppleDemo } from './demo-apple';
 
 const MINUTE_MS = 60_000;
 
@@ -18,6 +20,8 @@ export interface DemoDeps {
   appid: string;
   enqueue: Enqueue;
   log: Logger;
+  /** The App Store emulator, when `APPLE_MODE=emulator` started one. */
+  apple?: AppleEmulator;
 }
 
 /**
@@ -90,4 +94,5 @@ export async function seedDemo(deps: DemoDeps): Promise<void> {
   emulator.setBillState(mchid, today, 'ready');
   await deps.enqueue(wechatPayReconcileBill, { mchid, billDate: today }, { delay: MINUTE_MS / 2 });
   log.info({ outTradeNoPrefix: run, billDate: today }, 'demo orders created and paid at the WeChat Pay emulator');
+  if (deps.apple) await seedAppleDemo({ db, emulator: deps.apple, enqueue: deps.enqueue, log });
 }

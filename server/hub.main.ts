@@ -4,6 +4,7 @@ import { startWorkerRole } from '../workers/worker-role';
 import { seedDemo } from './demo';
 import { seedMarketingDemo } from './demo-marketing';
 import { seedMessagingDemo } from './demo-messaging';
+import { seedSchoolDemo } from './demo-school';
 import { startWebRole } from './web';
 
 /**
@@ -24,9 +25,11 @@ runProcess('hub', async (runtime, config, log) => {
       appid: config.wechatPay.appid,
       enqueue: runtime.enqueue,
       log: log.child({ component: 'demo' }),
+      apple: runtime.integrations.emulators.apple,
     });
     await seedMessagingDemo({ db: runtime.db, config, integrations: runtime.integrations, enqueue: runtime.enqueue, log: log.child({ component: 'demo' }) });
     await seedMarketingDemo({ db: runtime.db, integrations: runtime.integrations, enqueue: runtime.enqueue, log: log.child({ component: 'demo' }) });
+    await seedSchoolDemo({ db: runtime.db, integrations: runtime.integrations, enqueue: runtime.enqueue, log: log.child({ component: 'demo' }) });
   }
   return [clock, web, worker];
 });

@@ -34,6 +34,10 @@ describe('migrations', () => {
     expect(await migrate(config, log)).toEqual(MIGRATIONS.map((m) => m.name));
     expect(await migrate(config, log)).toEqual([]);
     expect(await tablesOf(fresh)).toEqual([
+      'hub_apple_orphan',
+      'hub_apple_subscription',
+      'hub_apple_transaction',
+      'hub_apple_vip',
       'hub_canary',
       'hub_cursor',
       'hub_message_delivery',
@@ -44,6 +48,7 @@ describe('migrations', () => {
       'hub_reconciliation_run',
       'hub_share_first_reach',
       'hub_share_first_referral',
+      'hub_share_resource',
       'hub_sms_template',
     ]);
     expect(await migrationRows(fresh)).toEqual(MIGRATIONS.map((m) => m.name));

@@ -19,6 +19,8 @@ import { track } from './resources';
 import { openTestWechatPay, type TestWechatPay, type TestWechatPayOptions } from './wechat-pay';
 import { NO_INTEGRATIONS, type Integrations } from '../../integrations';
 import { openMessaging } from '../../integrations/messaging';
+import { withSchoolTms } from './school-tms';
+import type { AppleIntegration } from '../../integrations/apple/apple.client';
 
 export interface TestHub {
   config: Config;
@@ -50,8 +52,12 @@ export interface TestHubOptions {
    * until a test sets a URL.
    */
   messaging?: boolean;
+  /** Starts the school system's emulator and points the hub's client at it (`hub.integrations.emulators.schoolTms`). */
+  schoolTms?: boolean;
   /** More environment for the hub's configuration (OPS_EMAILS, thresholds, …). */
   env?: Record<string, string>;
+  /** The App Store integration jobs use (test/support/apple.ts builds one against the emulator). */
+  apple?: AppleIntegration;
 }
 
 /** Lock and watchdog timings, and the schema guard a worker process would pass. */
@@ -68,7 +74,9 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
   const enqueue = createEnqueue(queues);
   const pools: WorkerPool[] = [];
   const wechatPay = options.wechatPay ? await openTestWechatPay(db, log, options.wechatPay) : undefined;
-  const integrations = await withMessaging(wechatPay?.integrations ?? NO_INTEGRATIONS, options.messaging === true, { config, db, redis, log });
+  const base = wechatPay?.integrations ?? NO_INTEGRATIONS;
+  const messaging = await withMessaging(options.apple ? { ...base, apple: options.apple } : base, options.messaging === true, { config, db, redis, log });
+  const integrations = await withSchoolTms(messaging, options.schoolTms === true, { config, log });
   return {
     config,
     db,

@@ -40,6 +40,23 @@ const LIVE_MESSAGING = {
 
 const LIVE_MESSAGING_REQUIRED = Object.keys(LIVE_MESSAGING);
 
+/** A live App Store app: the API key, the app's ids and Apple's roots. */
+const LIVE_APPLE = {
+  APPLE_BUNDLE_ID: 'com.example.app',
+  APPLE_APP_APPLE_ID: '1234567890',
+  APPLE_ISSUER_ID: '57246542-96fe-1a63-e053-0824d011072a',
+  APPLE_KEY_ID: '2X9R4HXF34',
+  APPLE_PRIVATE_KEY_FILE: __filename,
+  APPLE_ROOT_CA_FILES: `${__filename},${__filename}`,
+};
+
+const LIVE_APPLE_REQUIRED = Object.keys(LIVE_APPLE);
+
+/** The live school system: its origin and the OAuth client. */
+const LIVE_SCHOOL = { SCHOOL_TMS_BASE_URL: 'https://tms.example.edu.cn', SCHOOL_TMS_CLIENT_ID: 'jobhub', SCHOOL_TMS_CLIENT_SECRET: 'school-secret' };
+
+const LIVE_SCHOOL_REQUIRED = Object.keys(LIVE_SCHOOL);
+
 /** What live mode names when nothing of the merchant is set, sorted. */
 const LIVE_WECHAT_PAY_REQUIRED = [
   'WECHAT_PAY_API_V3_KEY',
@@ -76,6 +93,8 @@ describe('loadConfig', () => {
       'REDIS_URL',
       ...LIVE_WECHAT_PAY_REQUIRED,
       ...LIVE_MESSAGING_REQUIRED,
+      ...LIVE_APPLE_REQUIRED,
+      ...LIVE_SCHOOL_REQUIRED,
     ].sort());
   });
 
@@ -84,6 +103,8 @@ describe('loadConfig', () => {
       HUB_ENV: 'production',
       ...LIVE_WECHAT_PAY,
       ...LIVE_MESSAGING,
+      ...LIVE_APPLE,
+      ...LIVE_SCHOOL,
       MYSQL_URL: 'mysql://hub:pw@db:3306/hub',
       REDIS_URL: 'redis://redis:6379',
       HUB_API_TOKENS: 'crm:0123456789abcdef0123,demo:demo-token-change-me',
@@ -135,6 +156,8 @@ describe('loadConfig', () => {
       HUB_ENV: 'production',
       ...LIVE_WECHAT_PAY,
       ...LIVE_MESSAGING,
+      ...LIVE_APPLE,
+      ...LIVE_SCHOOL,
       MYSQL_URL: 'mysql://hub:p%40ss@db.internal:3307/hubdb',
       REDIS_URL: 'redis://:secret@redis.internal:6380/2',
       MARKETING_DB: 'marketing',
@@ -215,6 +238,30 @@ describe('loadConfig', () => {
     const emulators = problemsOf({ HUB_ENV: 'production', SMS_MODE: 'emulator', WECHAT_MP_MODE: 'emulator' });
     expect(emulators).toContainEqual(expect.stringMatching(/^SMS_MODE: .*refused/));
     expect(emulators).toContainEqual(expect.stringMatching(/^WECHAT_MP_MODE: .*refused/));
+  });
+
+  it('runs the App Store emulator on a laptop, and live names each credential, the roots and the app Apple id Production needs', () => {
+    const dev = loadConfig({}).apple;
+    expect(dev).toMatchObject({ mode: 'emulator', environments: ['Production', 'Sandbox'], onlineChecks: false, sandboxGrantsVip: true, apiBaseUrl: null });
+    expect(dev.appAppleId).toEqual(expect.any(Number));
+    expect(problemsOf({ APPLE_MODE: 'live' }).map((p) => p.split(':')[0]).sort()).toEqual(LIVE_APPLE_REQUIRED.sort());
+    const live = loadConfig({ ...LIVE_APPLE, APPLE_MODE: 'live', APPLE_ENVIRONMENTS: 'Sandbox, Production', APPLE_SANDBOX_GRANTS_VIP: 'false' }).apple;
+    expect(live).toMatchObject({ mode: 'live', appAppleId: 1234567890, environments: ['Sandbox', 'Production'], onlineChecks: true, sandboxGrantsVip: false, rootCaFiles: [__filename, __filename] });
+    const sandboxOnly = problemsOf({ ...LIVE_APPLE, APPLE_MODE: 'live', APPLE_APP_APPLE_ID: '', APPLE_ENVIRONMENTS: 'Sandbox', APPLE_KEY_ID: 'short' });
+    expect(sandboxOnly.map((p) => p.split(':')[0])).toEqual(['APPLE_KEY_ID']);
+    expect(problemsOf({ APPLE_ENVIRONMENTS: 'Production,Xcode' })[0]).toMatch(/^APPLE_ENVIRONMENTS: /);
+    expect(problemsOf({ APPLE_ROOT_CA_FILES: '/no/such/AppleRootCA-G3.cer' })[0]).toMatch(/^APPLE_ROOT_CA_FILES: /);
+    expect(problemsOf({ HUB_ENV: 'production', APPLE_MODE: 'emulator' })).toContainEqual(expect.stringMatching(/^APPLE_MODE: .*refused/));
+  });
+
+  it('runs the school system emulator on a laptop; live names its origin and client; production refuses the emulator', () => {
+    expect(loadConfig({}).schoolTms).toMatchObject({ mode: 'emulator', baseUrl: null, pageSize: 500, timeoutMs: 10_000 });
+    expect(problemsOf({ SCHOOL_TMS_MODE: 'live' }).map((p) => p.split(':')[0]).sort()).toEqual(LIVE_SCHOOL_REQUIRED.sort());
+    expect(loadConfig({ ...LIVE_SCHOOL, SCHOOL_TMS_MODE: 'live', SCHOOL_TMS_PAGE_SIZE: '200' }).schoolTms).toMatchObject({
+      mode: 'live', baseUrl: 'https://tms.example.edu.cn', clientId: 'jobhub', clientSecret: 'school-secret', pageSize: 200,
+    });
+    expect(problemsOf({ SCHOOL_TMS_PAGE_SIZE: '501' })[0]).toMatch(/^SCHOOL_TMS_PAGE_SIZE: /);
+    expect(problemsOf({ HUB_ENV: 'production', SCHOOL_TMS_MODE: 'emulator' })).toContainEqual(expect.stringMatching(/^SCHOOL_TMS_MODE: .*refused/));
   });
 
   it('is frozen all the way down', () => {
