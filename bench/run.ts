@@ -11,6 +11,7 @@ import { benchRefunds } from './refunds.bench';
 import { benchSms } from './sms.bench';
 import { benchSchoolSync } from './school-sync.bench';
 import { formatTable, type BenchRow } from './table';
+import { runMain } from './run-main';
 
 /**
  * `npm run bench`: every scenario against its same-run baseline, printed as one table.
@@ -64,10 +65,4 @@ async function main(): Promise<void> {
   for (const r of rows) if (r.notes) console.log(`- ${r.scenario}: ${r.notes}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

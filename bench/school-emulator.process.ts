@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { SchoolTmsEmulator } from '../integrations/school-tms/school-tms.emulator';
+import { runMain } from './run-main';
 
 /**
  * The school system's emulator in a process of its own, as the system is remote: serving pages costs
@@ -34,10 +35,4 @@ async function main(): Promise<void> {
   await emulator.stop();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -1,5 +1,6 @@
 import { AliyunSmsEmulator } from '../integrations/sms/aliyun-sms.emulator';
 import { TencentSmsEmulator } from '../integrations/sms/tencent-sms.emulator';
+import { runMain } from './run-main';
 
 /**
  * The Aliyun and Tencent SMS emulators in a process of their own, as the vendors are remote: their
@@ -39,10 +40,4 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(ledger)}\n`, () => resolve()));
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -13,6 +13,7 @@ import { QueueSet } from '../workers/queues';
 import { startWorkers } from '../workers/start-workers';
 import { withDatabase } from './bench-database';
 import type { SmsEmulatorInfo } from './sms-emulator.process';
+import { runMain } from './run-main';
 
 /**
  * One worker process of the SMS bench, as a deployment runs several: the `sms` queue's pool with
@@ -61,10 +62,4 @@ async function main(): Promise<void> {
   await db.destroy();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

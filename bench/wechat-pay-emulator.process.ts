@@ -1,4 +1,5 @@
 import { WechatPayEmulator } from '../integrations/wechat-pay/wechat-pay.emulator';
+import { runMain } from './run-main';
 
 /**
  * The WeChat Pay emulator in a process of its own, so the bill it generates costs the measured hub
@@ -41,10 +42,4 @@ async function main(): Promise<void> {
   await emulator.stop();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);
