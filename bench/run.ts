@@ -1,6 +1,6 @@
 import { migrate } from '../entities/migrate';
-import { loadConfigOrExit } from '../lib/config';
-import { createLogger } from '../lib/logger';
+import { loadConfigOrExit, type Config } from '../lib/config';
+import { createLogger, type Logger } from '../lib/logger';
 import { benchAppleNotifications } from './apple-notifications.bench';
 import { benchCouponExpire } from './coupon-expire.bench';
 import { benchGroupBuyClose } from './group-buy-close.bench';
@@ -13,53 +13,42 @@ import { benchSchoolSync } from './school-sync.bench';
 import { formatTable, type BenchRow } from './table';
 import { runMain } from './run-main';
 
+type Scenario = (config: Config, log: Logger) => Promise<BenchRow | BenchRow[]>;
+
+/** Every scenario by the name `npm run bench -- <name>` takes, in the order a full run takes them. */
+const SCENARIOS: Record<string, Scenario> = {
+  pipeline: (config) => benchPipeline(config),
+  reconcile: (config, log) => benchReconcile(config, log),
+  refunds: (config) => benchRefunds(config),
+  sms: (config) => benchSms(config),
+  coupons: (config) => benchCouponExpire(config),
+  share: (config) => benchShareAggregate(config),
+  apple: (config) => benchAppleNotifications(config),
+  'group-buy': (config) => benchGroupBuyClose(config),
+  school: (config) => benchSchoolSync(config),
+};
+
 /**
  * `npm run bench`: every scenario against its same-run baseline, printed as one table.
- * `npm run bench -- reconcile` runs only the scenarios named.
+ * `npm run bench -- reconcile` runs only the scenarios named; an unknown name runs nothing and says so.
  */
 async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const unknown = only.filter((name) => !(name in SCENARIOS));
+  if (unknown.length > 0) {
+    console.error(`unknown benchmark: ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+    process.exitCode = 2;
+    return;
+  }
   const config = loadConfigOrExit();
   const log = createLogger({ level: 'warn' });
   // The hub's own tables (and the database itself) exist before anything connects, as on a worker's start.
   await migrate(config, log);
-  const only = new Set(process.argv.slice(2));
-  const wanted = (name: string): boolean => only.size === 0 || only.has(name);
   const rows: BenchRow[] = [];
-  if (wanted('pipeline')) {
-    console.log('running: pipeline ...');
-    rows.push(await benchPipeline(config));
-  }
-  if (wanted('reconcile')) {
-    console.log('running: reconcile ...');
-    rows.push(...(await benchReconcile(config, log)));
-  }
-  if (wanted('refunds')) {
-    console.log('running: refunds ...');
-    rows.push(await benchRefunds(config));
-  }
-  if (wanted('sms')) {
-    console.log('running: sms ...');
-    rows.push(...(await benchSms(config)));
-  }
-  if (wanted('coupons')) {
-    console.log('running: coupons ...');
-    rows.push(...(await benchCouponExpire(config)));
-  }
-  if (wanted('share')) {
-    console.log('running: share ...');
-    rows.push(...(await benchShareAggregate(config)));
-  }
-  if (wanted('apple')) {
-    console.log('running: apple ...');
-    rows.push(await benchAppleNotifications(config));
-  }
-  if (wanted('group-buy')) {
-    console.log('running: group-buy ...');
-    rows.push(...(await benchGroupBuyClose(config)));
-  }
-  if (wanted('school')) {
-    console.log('running: school ...');
-    rows.push(...(await benchSchoolSync(config)));
+  for (const [name, scenario] of Object.entries(SCENARIOS)) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    console.log(`running: ${name} ...`);
+    rows.push(...[await scenario(config, log)].flat());
   }
   console.log(`\n${formatTable(rows)}\n`);
   for (const r of rows) if (r.notes) console.log(`- ${r.scenario}: ${r.notes}`);
