@@ -100,7 +100,9 @@ async function stageWindow(m: EntityManager, t: ShareTables, lo: string, hi: str
  * The window's first times the fact tables do not hold yet (a referral's lowest id is its first:
  * that row's browse time decides a new user), then those facts stored. Only the cursor's holder
  * writes facts, so what was new when looked up is what INSERT IGNORE adds, and the count it
- * inserted is the increment. Lookups and inserts go in key order: one pass over the pages touched.
+ * inserted is the increment. Each fact table is looked up and written back to back, in key order,
+ * so the pages the lookup brought in are still cached for the insert even when the two tables
+ * together outgrow the buffer pool.
  */
 async function findNewFacts(m: EntityManager, t: ShareTables): Promise<{ firstReaches: number; firstReferrals: number }> {
   await m.query(
@@ -109,6 +111,9 @@ async function findNewFacts(m: EntityManager, t: ShareTables): Promise<{ firstRe
        SELECT resource_key, member_id AS visitor_id FROM ${WINDOW_TABLE} WHERE is_share = 0 GROUP BY resource_key, member_id) g
      WHERE NOT EXISTS (SELECT 1 FROM ${t.firstReach} f WHERE f.resource_key = g.resource_key AND f.visitor_id = g.visitor_id)`,
   );
+  const firstReaches = affectedRows(
+    await m.query(`INSERT IGNORE INTO ${t.firstReach} (resource_key, visitor_id) SELECT resource_key, visitor_id FROM ${NEW_REACH} ORDER BY resource_key, visitor_id`),
+  );
   await m.query(
     `CREATE TEMPORARY TABLE ${NEW_REFERRAL} (sharer_id BIGINT NOT NULL, resource_key INT UNSIGNED NOT NULL, visitor_id BIGINT NOT NULL,
        first_id BIGINT NOT NULL, PRIMARY KEY (sharer_id, resource_key, visitor_id)) ${TEMP_OPTIONS}
@@ -116,9 +121,6 @@ async function findNewFacts(m: EntityManager, t: ShareTables): Promise<{ firstRe
        SELECT sharer_id, resource_key, member_id AS visitor_id, MIN(id) AS first_id FROM ${WINDOW_TABLE} WHERE sharer_id IS NOT NULL
        GROUP BY sharer_id, resource_key, member_id) g
      WHERE NOT EXISTS (SELECT 1 FROM ${t.firstReferral} f WHERE f.sharer_id = g.sharer_id AND f.resource_key = g.resource_key AND f.visitor_id = g.visitor_id)`,
-  );
-  const firstReaches = affectedRows(
-    await m.query(`INSERT IGNORE INTO ${t.firstReach} (resource_key, visitor_id) SELECT resource_key, visitor_id FROM ${NEW_REACH} ORDER BY resource_key, visitor_id`),
   );
   const firstReferrals = affectedRows(
     await m.query(
@@ -137,9 +139,10 @@ export async function applyShareWindow(m: EntityManager, t: ShareTables, lo: str
     const [summary] = (await m.query(`SELECT COALESCE(SUM(is_share), 0) AS shares FROM ${WINDOW_TABLE}`)) as { shares: number | string }[];
     const shares = Number(summary?.shares ?? 0);
     const facts = await findNewFacts(m, t);
+    // Right after the referral facts were written, while their pages are cached: the recount reads them.
+    if (facts.firstReferrals > 0) await applyReferrers(m, t);
     await applyActs(m, t);
     await applyResources(m, t, now);
-    if (facts.firstReferrals > 0) await applyReferrers(m, t);
     return { rows, shares, reaches: rows - shares, ...facts };
   } finally {
     await dropTemporary(m);
