@@ -29,9 +29,9 @@ const RUNS = 5;
 const AGE_S = 7_200;
 
 /**
- * The buffer pool the folds are measured on: room for the fact tables (about 100 MB at 2,000,000
- * rows) and the counters' tables, as on a server sized for the data it holds. MariaDB's default of
- * 128 MB is smaller than that working set, so every fold would read most of its pages from disk.
+ * The buffer pool the folds are measured on: room for the fact tables (about 100 MB here) and the
+ * counters' tables, as on a server sized for the data it holds. MariaDB's default of 128 MB is
+ * smaller than that working set, so every fold would read most of its pages into the pool again.
  */
 const SIZED_POOL_BYTES = 512 * 1024 * 1024;
 
@@ -248,7 +248,7 @@ export async function benchShareAggregate(config: Config): Promise<BenchRow[]> {
         unit: 'rows/s',
         baseline: { label: 'empty table', value: (SMALL / median(empty)) * 1_000 },
         ours: { label: '2,000,000-row table', value: (SMALL / median(small.steady)) * 1_000 },
-        notes: `median of ${RUNS} folds: ${seconds(median(small.steady))}; most of the fact tables' pages are read from disk in every fold`,
+        notes: `median of ${RUNS} folds: ${seconds(median(small.steady))}; most of the fact tables' pages are read into the pool again in every fold`,
       });
     }
     return rows;
