@@ -14,7 +14,10 @@ abstract class HubError extends Error {
 /** Transient: network, timeout, 5xx, vendor "busy", deadlock. Retried with backoff, using an attempt. */
 export class RetryableError extends HubError {}
 
-/** The whole vendor account is throttled: the queue waits `retryAfterMs`; no attempt is used. */
+/**
+ * The whole vendor account is throttled for `retryAfterMs`; no attempt is used. The runner pauses
+ * the queue when its jobs all call that one account, else it delays only this job (workers/queues.ts).
+ */
 export class RateLimitedError extends HubError {
   constructor(
     readonly retryAfterMs: number,

@@ -8,19 +8,26 @@ export interface QueueSettings {
   concurrency: number;
   /** Across every worker of the queue: a vendor account's published limit. */
   limiter?: RateLimiterOptions;
+  /**
+   * The one outside account every job of the queue calls. A RateLimitedError (that account
+   * throttled) then pauses the whole queue. On a queue without one, whose jobs call several
+   * accounts (payments and reconcile: WeChat Pay and the App Store), it delays only its own job, so
+   * Apple's 429 never holds up WeChat Pay's notifications.
+   */
+  account?: string;
 }
 
 /** Concurrency and limits per queue; batch queues run few at once so they never starve MySQL. */
 export const QUEUE_SETTINGS: Record<QueueName, QueueSettings> = {
   payments: { concurrency: 20 },
   reconcile: { concurrency: 1 },
-  refunds: { concurrency: 10 },
+  refunds: { concurrency: 10, account: 'WeChat Pay' },
   marketing: { concurrency: 2 },
-  sms: { concurrency: 50 },
-  'wechat-messages': { concurrency: 20 },
-  email: { concurrency: 5 },
+  sms: { concurrency: 50, account: 'the SMS providers' },
+  'wechat-messages': { concurrency: 20, account: 'WeChat official account and mini program' },
+  email: { concurrency: 5, account: 'the SMTP server' },
   messages: { concurrency: 5 },
-  sync: { concurrency: 2 },
+  sync: { concurrency: 2, account: 'the school system' },
 };
 
 /**

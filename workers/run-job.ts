@@ -18,7 +18,7 @@ import { parsePayload } from '../lib/validation';
 import { skipped, type JobRegistry, type JobResult } from '../jobs/define-job';
 import type { QueueName } from './queue-names';
 import { markOutboxDone, outboxIdOf } from './outbox-finish';
-import type { QueueSet } from './queues';
+import { QUEUE_SETTINGS, type QueueSet } from './queues';
 import type { SchemaGuard } from './schema-guard';
 import type { Integrations } from '../integrations';
 
@@ -155,9 +155,16 @@ async function handleFailure(err: unknown, { job, token, log, queues }: FailureS
     return skipped('duplicate key: the work was already done');
   }
   if (err instanceof RateLimitedError) {
-    log.warn({ retryAfterMs: err.retryAfterMs }, 'queue rate limited');
-    await queues.get(job.queueName as QueueName).rateLimit(err.retryAfterMs);
-    throw new RateLimitError();
+    const queue = job.queueName as QueueName;
+    if (QUEUE_SETTINGS[queue].account !== undefined) {
+      log.warn({ retryAfterMs: err.retryAfterMs, reason: err.message }, 'queue rate limited');
+      await queues.get(queue).rateLimit(err.retryAfterMs);
+      throw new RateLimitError();
+    }
+    // The queue carries other accounts' work too: only this job waits.
+    log.warn({ retryAfterMs: err.retryAfterMs, reason: err.message }, 'job rate limited: delayed');
+    await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
+    throw new DelayedError();
   }
   if (err instanceof DeferredError) {
     log.info({ until: new Date(err.untilMs).toISOString(), reason: err.message }, 'job deferred');

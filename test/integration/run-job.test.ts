@@ -5,6 +5,7 @@ import { smsCodeCleanup } from '../../jobs';
 import { buildRegistry, defineJob, done, type JobResult } from '../../jobs/define-job';
 import type { JobContext } from '../../lib/context';
 import { DeferredError, InvalidPayloadError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
+import type { QueueName } from '../../workers/queue-names';
 import type { WorkerPool } from '../../workers/start-workers';
 import { clearTables } from '../support/db';
 import { openTestHub, type TestHub } from '../support/hub';
@@ -19,9 +20,9 @@ const started = (key: string): number[] => {
   return list;
 };
 
-/** A job on the messages queue whose payload is `{ key }`. */
-const testJob = (name: string, handle: (key: string, ctx: JobContext) => Promise<JobResult>, options?: JobsOptions) =>
-  defineJob({ name, queue: 'messages', description: name, payload: z.object({ key: z.string() }), options, handle: ({ key }, ctx) => handle(key, ctx) });
+/** A job whose payload is `{ key }`, on the messages queue unless told: a queue whose jobs call no one outside account. */
+const testJob = (name: string, handle: (key: string, ctx: JobContext) => Promise<JobResult>, options?: JobsOptions, queue: QueueName = 'messages') =>
+  defineJob({ name, queue, description: name, payload: z.object({ key: z.string() }), options, handle: ({ key }, ctx) => handle(key, ctx) });
 
 const flaky = testJob(
   'test-flaky',
@@ -32,10 +33,18 @@ const flaky = testJob(
   { attempts: 4, backoff: { type: 'fixed', delay: 300 } },
 );
 
-const throttled = testJob('test-throttled', async (key) => {
+const throttledOnce = async (key: string): Promise<JobResult> => {
   if (started(key).length === 1) throw new RateLimitedError(700);
   return done('ok');
-});
+};
+const startOnly = async (key: string): Promise<JobResult> => {
+  started(key);
+  return done('ok');
+};
+const throttled = testJob('test-throttled', throttledOnce);
+/** The same pair on the email queue, whose jobs all call one outside account (the SMTP server). */
+const throttledOnAccount = testJob('test-throttled-account', throttledOnce, undefined, 'email');
+const quickOnAccount = testJob('test-quick-account', startOnly, undefined, 'email');
 
 const deferred = testJob('test-deferred', async (key) => {
   if (started(key).length === 1) throw new DeferredError(Date.now() + 800, 'this phone is at its per-minute limit');
@@ -57,33 +66,35 @@ const claimOnce = testJob('test-claim-once', async (key, ctx) => {
   return done('claimed');
 });
 
-const quick = testJob('test-quick', async (key) => {
-  started(key);
-  return done('ok');
-});
+const quick = testJob('test-quick', startOnly);
 
 describe('the job runner', () => {
   let hub: TestHub;
   let pool: WorkerPool;
   let events: QueueEvents;
+  let accountEvents: QueueEvents;
 
   beforeAll(async () => {
-    hub = await openTestHub(__filename, { registry: buildRegistry([flaky, throttled, deferred, permanent, claimOnce, quick, smsCodeCleanup]) });
+    hub = await openTestHub(__filename, {
+      registry: buildRegistry([flaky, throttled, throttledOnAccount, deferred, permanent, claimOnce, quick, quickOnAccount, smsCodeCleanup]),
+    });
     events = await testQueueEvents('messages', hub.prefix);
-    pool = hub.startWorkers(['messages']);
+    accountEvents = await testQueueEvents('email', hub.prefix);
+    pool = hub.startWorkers(['messages', 'email']);
     await clearTables(hub.db, [HubCursor]);
   });
   afterAll(async () => {
     await events.close();
+    await accountEvents.close();
     await clearTables(hub.db, [HubCursor]);
     await hub.close();
   });
 
-  const finished = async (job: { id: string }): Promise<Job> => {
-    const j = await hub.queues.get('messages').getJob(job.id);
+  const finished = async (job: { id: string }, queue: 'messages' | 'email' = 'messages'): Promise<Job> => {
+    const j = await hub.queues.get(queue).getJob(job.id);
     if (!j) throw new Error(`job ${job.id} vanished`);
-    await j.waitUntilFinished(events, 15_000).catch(() => undefined);
-    const after = await hub.queues.get('messages').getJob(job.id);
+    await j.waitUntilFinished(queue === 'email' ? accountEvents : events, 15_000).catch(() => undefined);
+    const after = await hub.queues.get(queue).getJob(job.id);
     if (!after) throw new Error(`job ${job.id} vanished`);
     return after;
   };
@@ -100,16 +111,30 @@ describe('the job runner', () => {
     expect(hub.logText()).not.toMatch(/"job":"test-flaky".*"msg":"job failed for good"/);
   });
 
-  it('pauses the whole queue on RateLimitedError without using an attempt', async () => {
-    const limited = await hub.enqueue(throttled, { key: 'throttled' });
+  it('on a queue of one outside account, pauses the whole queue on RateLimitedError without using an attempt', async () => {
+    const limited = await hub.enqueue(throttledOnAccount, { key: 'throttled-account' });
     await new Promise((r) => setTimeout(r, 100));
-    const other = await hub.enqueue(quick, { key: 'behind-the-limit' });
-    const [limitedJob, otherJob] = [await finished(limited), await finished(other)];
-    const [first, second] = starts.get('throttled') ?? [];
+    const other = await hub.enqueue(quickOnAccount, { key: 'behind-the-limit' });
+    const [limitedJob, otherJob] = [await finished(limited, 'email'), await finished(other, 'email')];
+    const [first, second] = starts.get('throttled-account') ?? [];
     expect(limitedJob.returnvalue).toEqual({ status: 'done', result: 'ok' });
     expect((second as number) - (first as number)).toBeGreaterThanOrEqual(650);
     expect((otherJob.processedOn as number) - (first as number)).toBeGreaterThanOrEqual(500);
     expect(limitedJob.attemptsMade).toBe(otherJob.attemptsMade);
+  });
+
+  it('on a queue shared by several accounts, delays only the job that throws RateLimitedError, without using an attempt', async () => {
+    const limited = await hub.enqueue(throttled, { key: 'throttled' });
+    await new Promise((r) => setTimeout(r, 100));
+    const other = await hub.enqueue(quick, { key: 'other-account' });
+    const otherJob = await finished(other);
+    const limitedJob = await finished(limited);
+    const [first, second] = starts.get('throttled') ?? [];
+    expect(limitedJob.returnvalue).toEqual({ status: 'done', result: 'ok' });
+    expect((second as number) - (first as number)).toBeGreaterThanOrEqual(650);
+    expect(otherJob.finishedOn as number).toBeLessThan(second as number);
+    expect(limitedJob.attemptsMade).toBe(otherJob.attemptsMade);
+    expect(hub.logText()).toMatch(/"job":"test-throttled".*"msg":"job rate limited: delayed"/);
   });
 
   it('delays only the job that throws DeferredError, without using an attempt', async () => {
@@ -170,6 +195,6 @@ describe('the job runner', () => {
     expect(b.id).toBe('quick-once');
     await finished(a);
     expect(starts.get('once')).toHaveLength(1);
-    expect(pool.workers).toHaveLength(1);
+    expect(pool.workers).toHaveLength(2); // one per queue: messages and email
   });
 });
