@@ -65,10 +65,12 @@ export const smsSend = defineJob({
     });
     const request = { key, channel: 'sms' as const, recipient: p.phone, jobName: 'sms-send', payload: { ...p, deliveryKey: key }, recordId: smsId };
     return deliverOnce(ctx, request, {
-      send: async (delivery) => {
-        // Over the account's rate this second: the row goes back to PENDING and the queue waits for the next second.
+      // Over the account's rate this second: the row goes back to PENDING (no attempt counted) and the queue waits for the next second.
+      beforeSend: async () => {
         const permit = await takeSecondPermit(ctx.redis, `${ctx.config.redis.queuePrefix}:rate:sms`, ctx.config.messaging.sms.ratePerSecond, new Date());
         if (permit) throw new RateLimitedError(permit.waitMs, 'the SMS account sent its limit this second');
+      },
+      send: async (delivery) => {
         const sent = await sendSmsThroughChain(ctx, p.phone, prepared, delivery.id);
         ctx.log.info({ phone: p.phone, templateKey: p.templateKey, ...sent }, 'sms sent');
         return { status: 'SENT', ...sent };

@@ -152,8 +152,11 @@ export async function finishDelivery(manager: EntityManager, delivery: HubMessag
   return true;
 }
 
-/** SENDING → PENDING: the call certainly did not deliver (refused, throttled, not connected); a retry may send. */
-export async function releaseDelivery(ctx: Pick<JobContext, 'db' | 'now'>, delivery: HubMessageDelivery, err: unknown): Promise<void> {
+/**
+ * SENDING → PENDING: the call certainly did not deliver (refused, throttled, not connected); a retry
+ * may send. `called` false: no call was made at all, so the claim is not counted as an attempt.
+ */
+export async function releaseDelivery(ctx: Pick<JobContext, 'db' | 'now'>, delivery: HubMessageDelivery, err: unknown, called = true): Promise<void> {
   // Retried like settle: a release lost to a deadlock would leave the row SENDING under this job,
   // and its retry would then record UNKNOWN a message that certainly never left.
   for (let attempt = 1; ; attempt += 1) {
@@ -162,7 +165,12 @@ export async function releaseDelivery(ctx: Pick<JobContext, 'db' | 'now'>, deliv
       await ctx.db
         .createQueryBuilder()
         .update(HubMessageDelivery)
-        .set({ status: 'PENDING', error: String(err instanceof Error ? err.message : err).slice(0, 1000), updatedTime: now })
+        .set({
+          status: 'PENDING',
+          ...(called ? {} : { attempts: () => 'GREATEST(attempts, 1) - 1' }),
+          error: String(err instanceof Error ? err.message : err).slice(0, 1000),
+          updatedTime: now,
+        })
         .where('id = :id AND status = :sending', { id: delivery.id, sending: 'SENDING' })
         .execute();
       return;
@@ -180,6 +188,11 @@ export interface DeliveryResult {
 }
 
 export interface SendSteps {
+  /**
+   * Runs after the claim, right before `send` (the account's permit for this second, taken as close
+   * to the call as it can be): a throw puts the row back to PENDING, the claim not counted as an attempt.
+   */
+  beforeSend?(): Promise<void>;
   /** Calls the vendor; throws the hub's error classes. */
   send(delivery: HubMessageDelivery): Promise<Extract<DeliveryOutcome, { status: 'SENT' }>>;
   /** The job's own record of the outcome (`sms`, `email_records`), settled with the delivery. */
@@ -252,6 +265,12 @@ export async function deliverOnce(ctx: Pick<JobContext, 'db' | 'job' | 'now' | '
     await settle(ctx, delivery, { status: 'UNKNOWN', error }, steps);
     ctx.log.warn({ deliveryKey: key, channel: delivery.channel }, 'delivery outcome unknown: not sent again');
     return done({ deliveryKey: key, status: 'UNKNOWN' });
+  }
+  try {
+    await steps.beforeSend?.();
+  } catch (err) {
+    await releaseDelivery(ctx, delivery, err, false);
+    throw err;
   }
   let sent: Extract<DeliveryOutcome, { status: 'SENT' }>;
   try {

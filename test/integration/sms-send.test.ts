@@ -186,6 +186,19 @@ describe('sms-send: Aliyun → Tencent, once per delivery key', () => {
     }
   });
 
+  it('over the account’s limit this second: the claim is given back uncounted, and the message goes out once in a later second', async () => {
+    const to = phone();
+    // This second and the next already hold the account's whole limit, as if other workers had sent it.
+    const second = Math.floor(Date.now() / 1_000);
+    for (const s of [second, second + 1]) await hub.redis.set(`${hub.config.redis.queuePrefix}:rate:sms:${s}`, String(hub.config.messaging.sms.ratePerSecond), 'PX', 5_000);
+    await finished(await enqueue(to, 'over-the-limit'));
+    const { aliyun: sent } = ledger(to);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.sentAt.getTime()).toBeGreaterThanOrEqual((second + 2) * 1_000);
+    expect(await delivery('over-the-limit')).toMatchObject({ status: 'SENT', attempts: 1 });
+    expect(hub.logText()).toMatch(/"msg":"queue rate limited"/);
+  });
+
   it('marks a lost answer UNKNOWN (sent, answer dropped): job completed, sms pending, never sent again', async () => {
     const to = phone();
     aliyun.inject({ kind: 'drop' });
