@@ -17,15 +17,15 @@ type Scenario = (config: Config, log: Logger) => Promise<BenchRow | BenchRow[]>;
 
 /** Every scenario by the name `npm run bench -- <name>` takes, in the order a full run takes them. */
 const SCENARIOS: Record<string, Scenario> = {
-  pipeline: (config) => benchPipeline(config),
-  reconcile: (config, log) => benchReconcile(config, log),
-  refunds: (config) => benchRefunds(config),
-  sms: (config) => benchSms(config),
-  coupons: (config) => benchCouponExpire(config),
-  share: (config) => benchShareAggregate(config),
-  apple: (config) => benchAppleNotifications(config),
-  'group-buy': (config) => benchGroupBuyClose(config),
-  school: (config) => benchSchoolSync(config),
+  pipeline: benchPipeline,
+  reconcile: benchReconcile,
+  refunds: benchRefunds,
+  sms: benchSms,
+  coupons: benchCouponExpire,
+  share: benchShareAggregate,
+  apple: benchAppleNotifications,
+  'group-buy': benchGroupBuyClose,
+  school: benchSchoolSync,
 };
 
 /**

@@ -167,17 +167,21 @@ async function aggregate(db: DataSource, now: Date): Promise<{ ms: number; rows:
   return { ms, rows };
 }
 
-/** Folds of 10,000 new rows each, on top of what the table holds, from id `next` on; the first is cold. */
-async function foldsOnTop(db: DataSource, now: Date, next: number): Promise<{ cold: number; steady: number[] }> {
+/** Loads 10,000 new rows from id `from` on and folds them: the fold's milliseconds. */
+async function foldNewRows(db: DataSource, now: Date, from: number): Promise<number> {
+  await loadTracking(db, from, from + SMALL - 1, now);
+  const fold = await aggregate(db, now);
+  if (fold.rows !== SMALL) throw new Error(`expected ${SMALL} rows, folded ${fold.rows}`);
+  return fold.ms;
+}
+
+/** Folds of 10,000 new rows each, on top of what the table holds, from id `from` on; the first is cold. */
+async function foldsOnTop(db: DataSource, now: Date, from: number): Promise<{ cold: number; steady: number[]; next: number }> {
   const folds: number[] = [];
-  for (let run = 0; run <= RUNS; run++, next += SMALL) {
-    await loadTracking(db, next, next + SMALL - 1, now);
-    const fold = await aggregate(db, now);
-    if (fold.rows !== SMALL) throw new Error(`expected ${SMALL} rows, folded ${fold.rows}`);
-    folds.push(fold.ms);
-  }
+  let next = from;
+  for (let run = 0; run <= RUNS; run++, next += SMALL) folds.push(await foldNewRows(db, now, next));
   const [cold = 0, ...steady] = folds;
-  return { cold, steady };
+  return { cold, steady, next };
 }
 
 const list = (ms: number[]): string => ms.map((v) => (v / 1_000).toFixed(2)).join(', ');
@@ -201,10 +205,7 @@ export async function benchShareAggregate(config: Config): Promise<BenchRow[]> {
     const empty: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       await resetCounters(db, t, true);
-      await loadTracking(db, 1, SMALL, now);
-      const fold = await aggregate(db, now);
-      if (fold.rows !== SMALL) throw new Error(`expected ${SMALL} rows, folded ${fold.rows}`);
-      empty.push(fold.ms);
+      empty.push(await foldNewRows(db, now, 1));
     }
     await resetCounters(db, t, true);
     const loadMs = await timed(() => loadTracking(db, 1, LOAD, now));
@@ -241,7 +242,7 @@ export async function benchShareAggregate(config: Config): Promise<BenchRow[]> {
       },
     ];
     if (resized && (await resizeBufferPool(db, ownPool))) {
-      const small = await foldsOnTop(db, now, 2 * LOAD + 1 + (RUNS + 1) * SMALL);
+      const small = await foldsOnTop(db, now, big.next);
       console.log(`  on the server's own ${megabytes(ownPool)} buffer pool: ${list(small.steady)} s (the first fold after shrinking it: ${seconds(small.cold)})`);
       rows.push({
         scenario: `the same 2,000,000-row folds on the server's own ${megabytes(ownPool)} buffer pool, smaller than the fact tables`,
