@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AndroidOrder } from '../entities/app/android-order.entity';
 import { DmsBusinessLog } from '../entities/customer/dms-business-log.entity';
+import { HubReconciliationItem } from '../entities/hub/hub-reconciliation-item.entity';
 import { EventOrder } from '../entities/marketing/event-order.entity';
 import { GroupBuyEventOrder } from '../entities/marketing/group-buy-event-order.entity';
 import { PaymentOrder } from '../entities/marketing/payment-order.entity';
@@ -9,6 +10,7 @@ import type { JobContext } from '../lib/context';
 import { RateLimitedError } from '../lib/errors';
 import { defineJob, done } from './define-job';
 import { applyWechatRefund, refundStateOf, type RefundApplyOutcome } from './payments/apply-wechat-refund';
+import { repairRefundStatuses, type RefundRepairResult } from './payments/repair-refund-status';
 import { enqueueRefundSubmit } from './payments/request-refund';
 
 const MINUTE = 60_000;
@@ -54,6 +56,8 @@ export interface RefundSyncResult {
   errors: number;
   /** Due refunds left to the next run: more were due than `batchSize`. */
   leftOver: number;
+  /** Payments found disagreeing with their refunds (payments/repair-refund-status.ts). */
+  repair: RefundRepairResult;
 }
 
 async function candidates(ctx: JobContext, now: Date): Promise<Candidate[]> {
@@ -82,21 +86,22 @@ async function candidates(ctx: JobContext, now: Date): Promise<Candidate[]> {
 /**
  * The clock's poll of refunds WeChat has not finished, or never answered: asks WeChat about each
  * on a decaying schedule and applies what it says through the one apply function. A refund WeChat
- * never received is submitted again under its own job id and out_refund_no.
+ * never received is submitted again under its own job id and out_refund_no. Then it repairs any
+ * payment whose status disagrees with its refunds, and reports a refunded amount that does not add up.
  */
 export const refundSync = defineJob({
   name: 'refund-sync',
   queue: 'refunds',
-  description: 'Query WeChat Pay for refunds still PROCESSING or unanswered (decaying schedule by age) and apply their state',
+  description: 'Query WeChat Pay for refunds still PROCESSING or unanswered (decaying schedule by age) and apply their state; repair payments whose status disagrees with their refunds',
   payload: z.strictObject({ batchSize: z.number().int().min(1).max(10_000).default(500) }),
-  entities: [RefundOrder, PaymentOrder, AndroidOrder, EventOrder, GroupBuyEventOrder, DmsBusinessLog],
+  entities: [RefundOrder, PaymentOrder, AndroidOrder, EventOrder, GroupBuyEventOrder, DmsBusinessLog, HubReconciliationItem],
   options: { attempts: 2, backoff: { type: 'fixed', delay: 10_000 } },
   async handle({ batchSize }, ctx) {
     const now = ctx.now();
     const found = await candidates(ctx, now);
     const due = found.filter((c) => pollDue(c.createdTime, now));
     const work = due.slice(0, batchSize);
-    const result: RefundSyncResult = { candidates: found.length, queried: 0, applied: {}, resubmitted: 0, errors: 0, leftOver: due.length - work.length };
+    const result: RefundSyncResult = { candidates: found.length, queried: 0, applied: {}, resubmitted: 0, errors: 0, leftOver: due.length - work.length, repair: { repaired: 0, amountMismatches: 0 } };
     let throttled: RateLimitedError | null = null;
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -117,9 +122,10 @@ export const refundSync = defineJob({
     };
     await Promise.all(Array.from({ length: Math.min(QUERY_CONCURRENCY, work.length) }, worker));
     if (throttled) throw throttled;
+    result.repair = await repairRefundStatuses(ctx);
     await ctx.progress(result.queried, work.length);
     if (result.leftOver > 0) ctx.log.warn({ leftOver: result.leftOver, batchSize }, 'more refunds due than one run queries');
-    if (result.queried > 0) ctx.log.info({ ...result }, 'refunds synced with WeChat Pay');
+    if (result.queried > 0 || result.repair.repaired > 0 || result.repair.amountMismatches > 0) ctx.log.info({ ...result }, 'refunds synced with WeChat Pay');
     return done(result);
   },
 });

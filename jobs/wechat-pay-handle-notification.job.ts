@@ -39,6 +39,7 @@ export interface NotificationResult {
 const NOTES: Partial<Record<NotificationOutcome, string>> = {
   'unknown-order': 'unknown out_trade_no: no payment_order or android_order has it',
   'amount-mismatch': 'amount differs from our order: not applied, see hub_reconciliation_item',
+  'appid-mismatch': "appid differs from our order's: not applied, see hub_reconciliation_item",
   'unknown-refund': 'unknown out_refund_no: no refund_order of this merchant has it',
   'refund-amount-mismatch': 'refund amount differs from our refund_order: not applied',
   'ignored-event': 'event type the hub does not apply',

@@ -5,6 +5,7 @@ import { alertsRaised } from './metrics';
 export type AlertKind =
   | 'group-buy-refund-refused'
   | 'payment-amount-mismatch'
+  | 'payment-appid-mismatch'
   | 'payment-unknown-order'
   | 'queue-failed-jobs'
   | 'reconciliation-discrepancies'
@@ -13,7 +14,9 @@ export type AlertKind =
   | 'refund-amount-mismatch'
   | 'refund-balance-short'
   | 'refund-failed'
-  | 'refund-unknown';
+  | 'refund-status-repaired'
+  | 'refund-unknown'
+  | 'refunded-amount-mismatch';
 
 /**
  * The searchable half of an alert: an error log line (`alert` field) and the metric alerting rules

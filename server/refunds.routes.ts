@@ -5,6 +5,7 @@ import { RefundOrder } from '../entities/marketing/refund-order.entity';
 import { enqueueRefundSubmit, requestRefund, RefundRefusedError, viewRefund, type RefundView } from '../jobs/payments/request-refund';
 import { auditAt } from '../lib/audit';
 import type { ApiToken } from '../lib/config';
+import { exactKey } from '../lib/exact-key';
 import type { Logger } from '../lib/logger';
 import { describeIssues } from '../lib/validation';
 import { createEnqueue } from '../workers/enqueue';
@@ -87,7 +88,12 @@ export function registerRefundRoutes(app: FastifyInstance, deps: RefundRouteDeps
     });
 
     api.get<{ Params: { outRefundNo: string } }>('/api/v1/refunds/:outRefundNo', async (request, reply) => {
-      const row = await deps.db.getRepository(RefundOrder).findOne({ where: { outRefundNo: request.params.outRefundNo } });
+      // Exactly the number given: the column's collation would also find it in another case or with trailing spaces.
+      const row = await deps.db
+        .getRepository(RefundOrder)
+        .createQueryBuilder('r')
+        .where(exactKey('r.out_refund_no', 'outRefundNo'), { outRefundNo: request.params.outRefundNo })
+        .getOne();
       if (!row) return sendError(reply, 404, { error: 'REFUND_NOT_FOUND', message: `no refund ${request.params.outRefundNo}` });
       return viewRefund(row);
     });

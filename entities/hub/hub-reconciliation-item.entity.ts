@@ -1,6 +1,11 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-export const WECHAT_RECONCILIATION_KINDS = ['MISSING_LOCALLY', 'MISSING_AT_WECHAT', 'AMOUNT_MISMATCH', 'STATUS_MISMATCH', 'REFUND_MISMATCH'] as const;
+/**
+ * APPID_MISMATCH: a payment reported for another app than its order's (the `*_status` columns hold
+ * the two appids). REFUNDED_AMOUNT_MISMATCH: `payment_order.refunded_amount` (local) differs from
+ * what its REFUNDED refunds, each a SUCCESS WeChat reported, add up to (wechat side).
+ */
+export const WECHAT_RECONCILIATION_KINDS = ['MISSING_LOCALLY', 'MISSING_AT_WECHAT', 'AMOUNT_MISMATCH', 'STATUS_MISMATCH', 'REFUND_MISMATCH', 'APPID_MISMATCH', 'REFUNDED_AMOUNT_MISMATCH'] as const;
 /**
  * Apple reconciles entitlements, not money: a notification Apple sent that the hub never handled,
  * and a subscription whose status or expiry at Apple differs from apple_order (or that apple_order lacks).

@@ -8,6 +8,7 @@ import type { RefundStatus, WechatPayRefund, WechatPayRefundNotice } from '../..
 import { raiseAlert } from '../messaging/alert-ops';
 import { BusinessSource, OperationType } from '../../lib/audit';
 import type { JobContext } from '../../lib/context';
+import { exactKey } from '../../lib/exact-key';
 
 /**
  * The one place a refund's state reaches our tables, whoever learned it (the create answer, a
@@ -15,6 +16,12 @@ import type { JobContext } from '../../lib/context';
  * up a rank or not at all, under row locks taken in the order every refund path uses (payment,
  * then refund), so the money side (`refunded_amount`) changes exactly once per refund whatever
  * arrives twice, late or out of order. Every change and its audit rows commit together.
+ *
+ * Every decision that depends on other rows (refunds still in flight, what an app order has had
+ * back) is a locking read taken after the payment's lock: a plain read would answer from the
+ * REPEATABLE READ snapshot, which the first plain read opens (here the peek, or the caller's
+ * reads), before the refunds that committed while this one waited for the lock. Applied at once,
+ * 48 refunds of one payment once left it REFUNDING for good that way.
  */
 
 export type RefundApplySource = 'SUBMIT' | 'SYNC' | 'NOTIFICATION';
@@ -151,7 +158,12 @@ export async function markRefundFailed(ctx: RefundApplyContext, outRefundNo: str
 }
 
 async function lockRefund(m: EntityManager, outRefundNo: string): Promise<Locked | null> {
-  const peek = await m.findOne(RefundOrder, { where: { outRefundNo }, select: { id: true, paymentOrderId: true, outTradeNo: true, businessType: true } });
+  // A plain read (it opens the snapshot) of columns that never change; the rows are read again locked.
+  const peek = await m
+    .createQueryBuilder(RefundOrder, 'r')
+    .select(['r.id', 'r.paymentOrderId', 'r.outTradeNo', 'r.businessType'])
+    .where(exactKey('r.out_refund_no', 'outRefundNo'), { outRefundNo })
+    .getOne();
   if (!peek) return null;
   // The payment first, as requestRefund locks it: one lock order on every refund path, so no deadlock.
   const payment = peek.paymentOrderId
@@ -220,16 +232,35 @@ async function moveRefund(
   return { ...base, outcome: 'failed' };
 }
 
-/** Refunds of the same payment still waiting for WeChat, besides this one. */
+/**
+ * Refunds of the same payment still waiting for WeChat, besides this one: a locking read, so it
+ * sees every refund committed before the payment's lock came to us, whenever the snapshot opened.
+ * Shared locks only: every writer of these rows holds the payment's lock, which we hold.
+ */
 async function othersRefunding(m: EntityManager, refund: RefundOrder): Promise<number> {
   const where = refund.paymentOrderId ? 'r.payment_order_id = :key' : "r.out_trade_no = :key AND r.payment_order_id IS NULL AND r.business_type = 'APP'";
   return m
     .createQueryBuilder(RefundOrder, 'r')
+    .setLock('pessimistic_read')
     .where(`${where} AND r.id <> :id AND r.status = 'REFUNDING'`, { key: refund.paymentOrderId ?? refund.outTradeNo, id: refund.id })
     .getCount();
 }
 
-async function updatePayment(ctx: RefundApplyContext, m: EntityManager, p: PaymentOrder, set: { payStatus: PayStatus; addRefunded: number }, remark: string): Promise<void> {
+/**
+ * A payment's status once one of its refunds has ended (`ended`), from what it has had back in all
+ * (`refundedAmount`, this refund included) and how many of its refunds are still in flight: the one
+ * rule the apply path writes and the refund sync's repair recomputes. A failure moves only a
+ * REFUNDING payment: an older refund failing late does not undo a settled one.
+ */
+export function payStatusAfter(p: Pick<PaymentOrder, 'payStatus' | 'amount'>, refundedAmount: number, inFlight: number, ended: 'REFUNDED' | 'REFUND_FAILED'): PayStatus {
+  if (ended === 'REFUND_FAILED' && p.payStatus !== 'REFUNDING') return p.payStatus;
+  if (refundedAmount >= p.amount) return 'REFUNDED';
+  if (inFlight > 0) return 'REFUNDING';
+  return ended === 'REFUNDED' ? 'PAY_SUCCESS' : 'REFUND_FAILED';
+}
+
+/** The payment's new status and refunded amount, with its audit row; `p` as locked. */
+export async function updatePayment(ctx: RefundApplyContext, m: EntityManager, p: PaymentOrder, set: { payStatus: PayStatus; addRefunded: number }, remark: string): Promise<void> {
   if (set.payStatus === p.payStatus && set.addRefunded === 0) return;
   const refundedAmount = p.refundedAmount + set.addRefunded;
   await m
@@ -253,19 +284,26 @@ async function refundedEffects(ctx: RefundApplyContext, m: EntityManager, { refu
   if (payment) {
     const refunded = payment.refundedAmount + refund.amount;
     const full = refunded >= payment.amount;
-    const payStatus: PayStatus = full ? 'REFUNDED' : (await othersRefunding(m, refund)) > 0 ? 'REFUNDING' : 'PAY_SUCCESS';
+    const payStatus = payStatusAfter(payment, refunded, full ? 0 : await othersRefunding(m, refund), 'REFUNDED');
     await updatePayment(ctx, m, payment, { payStatus, addRefunded: refund.amount }, remark);
     if (full) await refundBusinessOrders(ctx, m, payment.id, refund.id, remark);
     return;
   }
-  if (!android || android.status !== AndroidOrderStatus.PAID) return;
-  // android_order keeps no refunded amount: the REFUNDED refunds of its oid say how much went back.
+  if (android) await refundAndroidIfFull(ctx, m, android, remark);
+}
+
+/** A paid app order (locked) whose REFUNDED refunds add up to its amount: REFUNDED, with its audit row. */
+export async function refundAndroidIfFull(ctx: RefundApplyContext, m: EntityManager, android: AndroidOrder, remark: string): Promise<boolean> {
+  if (android.status !== AndroidOrderStatus.PAID) return false;
+  // android_order keeps no refunded amount: the REFUNDED refunds of its oid say how much went back
+  // (a locking read, as othersRefunding: the refunds that ended while we waited count too).
   const sum = await m
     .createQueryBuilder(RefundOrder, 'r')
+    .setLock('pessimistic_read')
     .select('COALESCE(SUM(r.amount), 0)', 'total')
     .where("r.out_trade_no = :oid AND r.payment_order_id IS NULL AND r.business_type = 'APP' AND r.status = 'REFUNDED'", { oid: android.oid })
     .getRawOne<{ total: string | number }>();
-  if (Number(sum?.total ?? 0) < android.orderAmount) return;
+  if (Number(sum?.total ?? 0) < android.orderAmount) return false;
   await m
     .createQueryBuilder()
     .update(AndroidOrder)
@@ -273,12 +311,14 @@ async function refundedEffects(ctx: RefundApplyContext, m: EntityManager, { refu
     .where('oid = :oid AND status = :paid', { oid: android.oid, paid: AndroidOrderStatus.PAID })
     .execute();
   await ctx.audit(m, { businessNo: android.oid, source: BusinessSource.APP_ORDER, operation: OperationType.UPDATE, oldValue: { status: android.status }, newValue: { status: AndroidOrderStatus.REFUNDED }, remark });
+  return true;
 }
 
 async function failedEffects(ctx: RefundApplyContext, m: EntityManager, { refund, payment }: Locked, remark: string): Promise<void> {
   // The payment says REFUND_FAILED only once nothing else of it is still on its way.
-  if (!payment || payment.payStatus !== 'REFUNDING' || (await othersRefunding(m, refund)) > 0) return;
-  await updatePayment(ctx, m, payment, { payStatus: 'REFUND_FAILED', addRefunded: 0 }, remark);
+  if (!payment || payment.payStatus !== 'REFUNDING') return;
+  const payStatus = payStatusAfter(payment, payment.refundedAmount, await othersRefunding(m, refund), 'REFUND_FAILED');
+  await updatePayment(ctx, m, payment, { payStatus, addRefunded: 0 }, remark);
 }
 
 const BUSINESS_TABLES = [
@@ -287,7 +327,7 @@ const BUSINESS_TABLES = [
 ] as const;
 
 /** A fully refunded payment's business orders: REFUNDED, pointing at the refund that completed it. */
-async function refundBusinessOrders(ctx: RefundApplyContext, m: EntityManager, paymentId: string, refundId: string, remark: string): Promise<void> {
+export async function refundBusinessOrders(ctx: RefundApplyContext, m: EntityManager, paymentId: string, refundId: string, remark: string): Promise<void> {
   for (const { entity, source } of BUSINESS_TABLES) {
     const rows = await m
       .createQueryBuilder(entity, 'o')

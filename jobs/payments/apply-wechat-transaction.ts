@@ -9,6 +9,7 @@ import { raiseAlert } from '../messaging/alert-ops';
 import { BusinessSource, OperationType } from '../../lib/audit';
 import type { JobContext } from '../../lib/context';
 import { isDuplicateKeyError } from '../../lib/errors';
+import { exactKey } from '../../lib/exact-key';
 
 /**
  * The one place a WeChat payment state reaches our tables, whoever learned it (callback, query,
@@ -26,6 +27,7 @@ export type ApplyOutcome =
   | 'processing'
   | 'unchanged'
   | 'amount-mismatch'
+  | 'appid-mismatch'
   | 'unknown-order';
 
 export interface ApplyResult {
@@ -72,10 +74,10 @@ async function applyIn(ctx: ApplyContext, m: EntityManager, mchid: string, tx: W
   const payment = await m
     .createQueryBuilder(PaymentOrder, 'p')
     .setLock('pessimistic_write')
-    .where('p.out_trade_no = :no', { no: tx.out_trade_no })
+    .where(exactKey('p.out_trade_no', 'no'), { no: tx.out_trade_no })
     .getOne();
   if (payment && payment.mchid === mchid) return applyToPayment(ctx, m, payment, tx, source, post);
-  const android = payment ? null : await m.createQueryBuilder(AndroidOrder, 'a').setLock('pessimistic_write').where('a.oid = :no', { no: tx.out_trade_no }).getOne();
+  const android = payment ? null : await m.createQueryBuilder(AndroidOrder, 'a').setLock('pessimistic_write').where(exactKey('a.oid', 'no'), { no: tx.out_trade_no }).getOne();
   if (android) return applyToAndroid(ctx, m, android, tx, source, post);
   post.alerts.push(() =>
     raiseAlert(ctx, 'payment-unknown-order', 'WeChat Pay reported a payment we have no order for', {
@@ -108,6 +110,12 @@ async function applyToPayment(
   const base = { outTradeNo: p.outTradeNo, table: 'payment_order' as const, before: p.payStatus };
   const now = ctx.now();
   const remark = `wechat pay ${source.toLowerCase()}: trade_state ${tx.trade_state}`;
+  // A merchant may serve several apps: a state of an order made in another app is not this order's,
+  // whatever it says. Orders that never recorded their appid cannot be told apart, and apply.
+  if (tx.appid !== undefined && p.appid !== null && tx.appid !== p.appid) {
+    await recordAppidMismatch(ctx, m, tx, source, post, p);
+    return { ...base, outcome: 'appid-mismatch' };
+  }
   if (PAID_STATES.has(tx.trade_state)) {
     if (!PAYABLE.includes(p.payStatus)) return { ...base, outcome: 'unchanged' };
     if (tx.amount?.total !== p.amount) {
@@ -264,6 +272,59 @@ async function applyToAndroid(
   return { ...base, outcome: 'unchanged' };
 }
 
+type ItemSides = Pick<HubReconciliationItem, 'kind' | 'localTable' | 'wechatAmount' | 'localAmount' | 'wechatStatus' | 'localStatus'>;
+
+/**
+ * A discrepancy that is never applied becomes one reconciliation item however often WeChat repeats
+ * it: true the first time (the caller alerts then).
+ */
+async function recordItem(ctx: ApplyContext, m: EntityManager, tx: WechatPayTransaction, source: ApplySource, sides: ItemSides, dedupeKey: string): Promise<boolean> {
+  try {
+    // InnoDB undoes only the failed statement on a duplicate key: the caller's transaction goes on.
+    await m.insert(HubReconciliationItem, {
+      ...sides,
+      runId: null,
+      source: source === 'NOTIFICATION' ? 'NOTIFICATION' : 'SYNC',
+      merchant: tx.mchid ?? null,
+      outTradeNo: tx.out_trade_no,
+      outRefundNo: null,
+      transactionId: tx.transaction_id ?? null,
+      autoFix: null,
+      dedupeKey,
+      createdTime: ctx.now(),
+    });
+    return true;
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    ctx.log.warn({ outTradeNo: tx.out_trade_no, dedupeKey, kind: sides.kind }, 'payment discrepancy seen again: already recorded');
+    return false;
+  }
+}
+
+/** The appid WeChat reports differs from the order's: an item holding both appids, an alert the first time. */
+async function recordAppidMismatch(ctx: ApplyContext, m: EntityManager, tx: WechatPayTransaction, source: ApplySource, post: PostCommit, p: PaymentOrder): Promise<void> {
+  const sides: ItemSides = {
+    kind: 'APPID_MISMATCH',
+    localTable: 'payment_order',
+    wechatAmount: tx.amount?.total === undefined ? null : String(tx.amount.total),
+    localAmount: String(p.amount),
+    // The status columns (32 characters) carry the two appids on this kind.
+    wechatStatus: (tx.appid ?? '').slice(0, 32),
+    localStatus: p.appid,
+  };
+  if (!(await recordItem(ctx, m, tx, source, sides, `notify-appid-${tx.out_trade_no}-${tx.transaction_id ?? 'none'}`))) return;
+  post.alerts.push(() =>
+    raiseAlert(ctx, 'payment-appid-mismatch', 'WeChat Pay reported a payment of another app than our order: not applied', {
+      outTradeNo: tx.out_trade_no,
+      transactionId: tx.transaction_id,
+      wechatAppid: tx.appid,
+      localAppid: p.appid,
+      tradeState: tx.trade_state,
+      source,
+    }),
+  );
+}
+
 /**
  * An amount that differs from ours is never applied: it becomes one reconciliation item (however
  * often WeChat repeats it) and an alert the first time.
@@ -276,31 +337,15 @@ async function recordMismatch(
   post: PostCommit,
   local: { localTable: string; localAmount: number; localStatus: string },
 ): Promise<void> {
-  const dedupeKey = `notify-amount-${tx.out_trade_no}-${tx.transaction_id ?? 'none'}`;
-  try {
-    // InnoDB undoes only the failed statement on a duplicate key: the caller's transaction goes on.
-    await m.insert(HubReconciliationItem, {
-      runId: null,
-      source: source === 'NOTIFICATION' ? 'NOTIFICATION' : 'SYNC',
-      kind: 'AMOUNT_MISMATCH',
-      merchant: tx.mchid ?? null,
-      outTradeNo: tx.out_trade_no,
-      outRefundNo: null,
-      transactionId: tx.transaction_id ?? null,
-      localTable: local.localTable,
-      wechatAmount: tx.amount?.total === undefined ? null : String(tx.amount.total),
-      localAmount: String(local.localAmount),
-      wechatStatus: tx.trade_state,
-      localStatus: local.localStatus,
-      autoFix: null,
-      dedupeKey,
-      createdTime: ctx.now(),
-    });
-  } catch (err) {
-    if (!isDuplicateKeyError(err)) throw err;
-    ctx.log.warn({ outTradeNo: tx.out_trade_no, dedupeKey }, 'payment amount mismatch seen again: already recorded');
-    return;
-  }
+  const sides: ItemSides = {
+    kind: 'AMOUNT_MISMATCH',
+    localTable: local.localTable,
+    wechatAmount: tx.amount?.total === undefined ? null : String(tx.amount.total),
+    localAmount: String(local.localAmount),
+    wechatStatus: tx.trade_state,
+    localStatus: local.localStatus,
+  };
+  if (!(await recordItem(ctx, m, tx, source, sides, `notify-amount-${tx.out_trade_no}-${tx.transaction_id ?? 'none'}`))) return;
   post.alerts.push(() =>
     raiseAlert(ctx, 'payment-amount-mismatch', 'WeChat Pay amount differs from our order: not applied', {
       outTradeNo: tx.out_trade_no,

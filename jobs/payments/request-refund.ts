@@ -6,6 +6,7 @@ import { RefundOrder } from '../../entities/marketing/refund-order.entity';
 import { BusinessSource, OperationType } from '../../lib/audit';
 import type { Enqueue, EnqueuedJob, JobContext } from '../../lib/context';
 import { PermanentError, isDuplicateKeyError } from '../../lib/errors';
+import { exactKey } from '../../lib/exact-key';
 import { refundSubmit } from '../refund-submit.job';
 import { refundMayPayOut } from './apply-wechat-refund';
 
@@ -164,10 +165,10 @@ async function lockPayment(m: EntityManager, input: RefundRequest): Promise<Paid
   const q = m.createQueryBuilder(PaymentOrder, 'p').setLock('pessimistic_write');
   const payment = input.paymentOrderId !== undefined
     ? await q.where('p.id = :id AND p.deleted = 0', { id: input.paymentOrderId }).getOne()
-    : await q.where('p.out_trade_no = :no AND p.deleted = 0', { no: input.outTradeNo }).getOne();
+    : await q.where(`${exactKey('p.out_trade_no', 'no')} AND p.deleted = 0`, { no: input.outTradeNo }).getOne();
   if (payment) return { kind: 'payment', row: payment };
   if (input.outTradeNo !== undefined) {
-    const android = await m.createQueryBuilder(AndroidOrder, 'a').setLock('pessimistic_write').where('a.oid = :oid', { oid: input.outTradeNo }).getOne();
+    const android = await m.createQueryBuilder(AndroidOrder, 'a').setLock('pessimistic_write').where(exactKey('a.oid', 'oid'), { oid: input.outTradeNo }).getOne();
     if (android) return { kind: 'android', row: android };
   }
   const which = input.paymentOrderId !== undefined ? `payment_order ${input.paymentOrderId}` : `out_trade_no ${input.outTradeNo ?? ''}`;
@@ -196,8 +197,12 @@ async function insertRefund(deps: RefundRequestDeps, m: EntityManager, input: Re
   const paid = await lockPayment(m, input);
   // The same request may have been waiting for this lock behind itself: it finds its own refund.
   // Plain reads, not locking ones: the payment's lock already orders every refund of it, and this
-  // transaction's snapshot starts after that lock was granted. Locking reads of absent keys would
-  // take gap locks that concurrent refunds of other payments insert into: deadlocks under load.
+  // transaction's snapshot starts after that lock was granted, because InnoDB opens a REPEATABLE READ
+  // snapshot at the first plain read, not at START TRANSACTION, and lockPayment's locking reads are
+  // the first statements here (keep it so: one plain read before them would make these reads stale,
+  // the mistake apply-wechat-refund.ts once made; refund-concurrency.test.ts races 49 requests for 48 fen).
+  // Locking reads of absent keys would take gap locks that concurrent refunds of other payments
+  // insert into: deadlocks under load.
   const mine = await m.createQueryBuilder(RefundOrder, 'r').where('r.out_refund_no = :outRefundNo', { outRefundNo }).getOne();
   if (mine) return { row: mine, created: false };
   const facts = factsOf(paid);

@@ -7,6 +7,7 @@ import { DmsBusinessLog, PayNotifyLog, PaymentOrder, RefundOrder } from '../../e
 import { WechatPayEmulator } from '../../integrations/wechat-pay/wechat-pay.emulator';
 import { closeRedis } from '../../lib/redis';
 import { clearTables, openTestDataSource } from '../support/db';
+import { refundDisagreements } from '../support/refund-consistency';
 import { childEnv, testConfig } from '../support/env';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis';
 import { spawnBuilt, type HubProcess } from '../support/processes';
@@ -23,6 +24,8 @@ const PAYMENTS = 500;
 /** Two partial refunds a payment, together its whole amount: 1,000 refunds. */
 const SHARES = [300, 700] as const;
 const AMOUNT = SHARES[0] + SHARES[1];
+/** Every other payment paid a fen more: its refunds leave it partly refunded, so it ends PAY_SUCCESS. */
+const paidFen = (i: number): number => (i % 2 === 0 ? AMOUNT : AMOUNT + 1);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -88,13 +91,13 @@ describe('refunds survive killed workers and a flushed Redis', () => {
     const paidAt = new Date(Date.now() - 3_600_000);
     const numbers = Array.from({ length: PAYMENTS }, (_, i) => `CHAOS${String(i).padStart(6, '0')}`);
     await db.getRepository(PaymentOrder).insert(
-      numbers.map((outTradeNo) => ({
-        businessType: 'MALL' as const, mchid: MCHID, appid: APPID, outTradeNo, amount: AMOUNT, payerTotal: AMOUNT, payStatus: 'PAY_SUCCESS' as const,
+      numbers.map((outTradeNo, i) => ({
+        businessType: 'MALL' as const, mchid: MCHID, appid: APPID, outTradeNo, amount: paidFen(i), payerTotal: paidFen(i), payStatus: 'PAY_SUCCESS' as const,
         tradeState: 'SUCCESS', successTime: paidAt, refundedAmount: 0, createdTime: paidAt, updatedTime: paidAt, deleted: 0,
       })),
     );
-    for (const outTradeNo of numbers) {
-      emulator.createOrder({ mchid: MCHID, out_trade_no: outTradeNo, total: AMOUNT, created: paidAt });
+    for (const [i, outTradeNo] of numbers.entries()) {
+      emulator.createOrder({ mchid: MCHID, out_trade_no: outTradeNo, total: paidFen(i), created: paidAt });
       emulator.pay(outTradeNo, { at: paidAt, notify: false, mchid: MCHID });
     }
     return numbers;
@@ -164,10 +167,12 @@ describe('refunds survive killed workers and a flushed Redis', () => {
     expect(ledger.byOrder.size).toBe(PAYMENTS);
     for (const r of requests.slice(0, 20)) expect(emulator.order(r.outTradeNo, MCHID)?.refunds.filter((x) => x.refund === r.amount)).toHaveLength(1);
 
-    // Ours balances: every payment refunded its whole amount once, none stuck.
+    // Ours balances: every payment had its refunds once, none stuck; each status agrees with its
+    // refunds and its last audit row (REFUNDED when whole, PAY_SUCCESS when partly refunded).
     const payments = await db.getRepository(PaymentOrder).find();
     expect(payments).toHaveLength(PAYMENTS);
-    expect(payments.filter((p) => p.refundedAmount !== AMOUNT || p.payStatus !== 'REFUNDED')).toEqual([]);
+    expect(payments.filter((p) => p.refundedAmount !== AMOUNT || p.payStatus !== (p.amount === AMOUNT ? 'REFUNDED' : 'PAY_SUCCESS'))).toEqual([]);
+    expect(await refundDisagreements(db)).toEqual([]);
     expect(await refunds.countBy({ status: 'REFUNDING' })).toBe(0);
     expect(await refunds.count()).toBe(requests.length);
     // The sweepers did their part: jobs the flush took were added again from MySQL.

@@ -117,6 +117,27 @@ describe('refunds: API → refund-submit → WeChat (emulator answering at once)
     expect(await t.h.hub.db.getRepository(DmsBusinessLog).countBy({ businessNo: old.outTradeNo })).toBe(0);
   });
 
+  it('compares business keys exactly: another case or trailing spaces name no payment and no refund', async () => {
+    const p = await paidPayment(300, { paidAt: new Date() });
+    const oid = t.newNo('A');
+    await t.h.hub.db.getRepository(AndroidOrder).insert({ oid, uid: 7, productId: 3, productPrice: 300, orderAmount: 300, paymentAmount: 300, status: AndroidOrderStatus.PAID, payTime: new Date(), createdAt: new Date() });
+    const near = [p.outTradeNo.toLowerCase(), `${p.outTradeNo} `, oid.toLowerCase(), `${oid}  `];
+    for (const [i, outTradeNo] of near.entries()) {
+      const res = await post({ outTradeNo, amount: 100 }, `near-${i}`);
+      expect([outTradeNo, res.statusCode, res.json<{ error: string }>().error]).toEqual([outTradeNo, 404, 'PAYMENT_NOT_FOUND']);
+    }
+    expect(await t.h.hub.db.getRepository(RefundOrder).count()).toBe(0);
+    expect(await payment(p.id)).toMatchObject({ payStatus: 'PAY_SUCCESS' });
+
+    const { refund: r } = await requestRefund(t.deps(), { client: 'crm', idempotencyKey: 'exact-1', outTradeNo: p.outTradeNo, amount: 100 });
+    const get = (no: string) => t.h.api.inject({ method: 'GET', url: `/api/v1/refunds/${encodeURIComponent(no)}`, headers: { authorization: `Bearer ${TOKEN}` } });
+    expect((await get(r.outRefundNo)).json()).toMatchObject({ outRefundNo: r.outRefundNo, outTradeNo: p.outTradeNo, amount: 100 });
+    for (const no of [r.outRefundNo.toLowerCase(), r.outRefundNo.toUpperCase(), `${r.outRefundNo} `]) {
+      const res = await get(no);
+      expect([no, res.statusCode, res.json<{ error: string }>().error]).toEqual([no, 404, 'REFUND_NOT_FOUND']);
+    }
+  });
+
   it('refunds an app payment (android_order): refund_order APP, android_order status 3', async () => {
     const oid = t.newNo('A');
     emulator().createOrder({ mchid: TEST_MCHID, out_trade_no: oid, total: 600 });

@@ -20,7 +20,7 @@ import { clearTables } from '../support/db';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';
 import { until } from '../support/wait';
-import { TEST_MCHID } from '../support/wechat-pay';
+import { TEST_APPID, TEST_MCHID } from '../support/wechat-pay';
 
 const TABLES = [PayNotifyLog, PaymentOrder, EventOrder, GroupBuyEventOrder, AndroidOrder, HubReconciliationItem, DmsBusinessLog];
 const MINUTE = 60_000;
@@ -55,11 +55,11 @@ describe('WeChat Pay payments: callbacks, sync and close applied to MariaDB', ()
   }
   const newNo = (prefix: string): string => `${prefix}${Date.now()}${++seq}`;
 
-  async function insertPayment(o: { amount: number; createdTime?: Date; timeExpire?: Date; business?: 'EVENT' | 'GROUP_BUY' }): Promise<PaymentOrder> {
+  async function insertPayment(o: { amount: number; createdTime?: Date; timeExpire?: Date; business?: 'EVENT' | 'GROUP_BUY'; appid?: string }): Promise<PaymentOrder> {
     const at = o.createdTime ?? new Date();
     const outTradeNo = newNo('P');
     const repo = hub.db.getRepository(PaymentOrder);
-    await repo.insert({ businessType: o.business ?? 'EVENT', mchid: TEST_MCHID, outTradeNo, amount: o.amount, payStatus: 'UNPAID', timeExpire: o.timeExpire ?? null, createdTime: at, updatedTime: at });
+    await repo.insert({ businessType: o.business ?? 'EVENT', mchid: TEST_MCHID, appid: o.appid ?? null, outTradeNo, amount: o.amount, payStatus: 'UNPAID', timeExpire: o.timeExpire ?? null, createdTime: at, updatedTime: at });
     const payment = await repo.findOneByOrFail({ outTradeNo });
     const order = { paymentOrderId: payment.id, pamentStatus: 'UNPAID' as const, status: 'WAITING_PAY' as const, createdTime: at, updatedTime: at };
     if ((o.business ?? 'EVENT') === 'EVENT') await hub.db.getRepository(EventOrder).insert(order);
@@ -143,6 +143,33 @@ describe('WeChat Pay payments: callbacks, sync and close applied to MariaDB', ()
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({ runId: null, source: 'NOTIFICATION', kind: 'AMOUNT_MISMATCH', wechatAmount: '1', localAmount: '1000', transactionId: paid.transaction_id, localTable: 'payment_order' });
     expect(hub.logText().match(new RegExp(`"alert":"payment-amount-mismatch"[^\\n]*${p.outTradeNo}`, 'g'))).toHaveLength(1);
+  });
+
+  it("does not apply a payment made in another app than the order's: one reconciliation item and an alert, however often delivered", async () => {
+    const otherApp = 'wx00000000000000ff';
+    const p = await insertPayment({ amount: 500, appid: otherApp });
+    emulator().createOrder({ mchid: TEST_MCHID, out_trade_no: p.outTradeNo, total: 500 });
+    const paid = emulator().pay(p.outTradeNo);
+    await handled(p.outTradeNo);
+    await emulator().notify(p.outTradeNo);
+    const rows = await handled(p.outTradeNo, 2);
+    expect(rows.every((r) => /appid/.test(r.error ?? ''))).toBe(true);
+    expect(await payment(p.outTradeNo)).toMatchObject({ payStatus: 'UNPAID', transactionId: null });
+    expect(await hub.db.getRepository(EventOrder).findOneByOrFail({ paymentOrderId: p.id })).toMatchObject({ pamentStatus: 'UNPAID', status: 'WAITING_PAY' });
+    expect(await hub.db.getRepository(HubReconciliationItem).findBy({ outTradeNo: p.outTradeNo })).toEqual([
+      expect.objectContaining({ runId: null, source: 'NOTIFICATION', kind: 'APPID_MISMATCH', wechatStatus: TEST_APPID, localStatus: otherApp, transactionId: paid.transaction_id, localTable: 'payment_order' }),
+    ]);
+    expect(hub.logText().match(new RegExp(`"alert":"payment-appid-mismatch"[^\\n]*${p.outTradeNo}`, 'g'))).toHaveLength(1);
+    // A query answers the same: not applied either, nothing recorded twice.
+    expect(await run(wechatPaySyncOrder, { mchid: TEST_MCHID, outTradeNo: p.outTradeNo })).toMatchObject({ result: { outcome: 'appid-mismatch' } });
+    expect(await auditCount(p.outTradeNo, BusinessSource.PAYMENT)).toBe(0);
+
+    // An order of the app WeChat reports is paid as ever.
+    const mine = await insertPayment({ amount: 500, appid: TEST_APPID });
+    emulator().createOrder({ mchid: TEST_MCHID, out_trade_no: mine.outTradeNo, total: 500 });
+    emulator().pay(mine.outTradeNo);
+    await handled(mine.outTradeNo);
+    expect(await payment(mine.outTradeNo)).toMatchObject({ payStatus: 'PAY_SUCCESS' });
   });
 
   it('records a payment of an order it does not know, without crashing', async () => {
