@@ -6,16 +6,23 @@ import { ENTITIES, ENTITY_SYSTEMS } from './index';
 import { detectServer, type MysqlDriverType } from './mysql-server';
 
 /**
- * mysql2 with one addition: every pooled connection sets the session time zone before its first
- * query, so DEFAULT CURRENT_TIMESTAMP and DATETIME comparisons agree with the systems' Beijing time.
+ * What every hub session runs first. The time zone, so DEFAULT CURRENT_TIMESTAMP and DATETIME
+ * comparisons agree with the systems' Beijing time. And strict mode, whatever the server's default:
+ * without STRICT_TRANS_TABLES a value too long or malformed for its column is silently cut or zeroed
+ * with a warning, where the hub wants an error (text it means to keep short it cuts itself, first).
+ * The server's other modes are kept.
  */
-function mysql2WithSessionTimeZone(timezone: string): Omit<typeof mysql2, 'createPool'> & { createPool(options: mysql2.PoolOptions): mysql2.Pool } {
+export const SESSION_SETUP_SQL =
+  "SET time_zone = ?, sql_mode = IF(FIND_IN_SET('STRICT_TRANS_TABLES', @@SESSION.sql_mode) > 0, @@SESSION.sql_mode, CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_TRANS_TABLES'))";
+
+/** mysql2 with one addition: every pooled connection runs SESSION_SETUP_SQL before its first query. */
+function mysql2WithSessionSetup(timezone: string): Omit<typeof mysql2, 'createPool'> & { createPool(options: mysql2.PoolOptions): mysql2.Pool } {
   return {
     ...mysql2,
     createPool(options: mysql2.PoolOptions) {
       const pool = mysql2.createPool(options);
       pool.on('connection', (conn) => {
-        conn.query('SET time_zone = ?', [timezone]);
+        conn.query(SESSION_SETUP_SQL, [timezone]);
       });
       return pool;
     },
@@ -39,7 +46,7 @@ export function baseDataSourceOptions(mysqlConfig: MysqlConfig, type: MysqlDrive
     bigNumberStrings: true,
     synchronize: false,
     logging: false,
-    driver: mysql2WithSessionTimeZone(mysqlConfig.timezone),
+    driver: mysql2WithSessionSetup(mysqlConfig.timezone),
   } as const;
 }
 

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
+import { isDuplicateKeyError } from '../lib/errors';
 
-export interface InsertIgnoreResult {
+export interface InsertIfAbsentResult {
   /** 1 when the row was inserted, 0 when a unique key already held it. */
   affectedRows: number;
   /** The new row's id (as text: ids are bigint), when inserted. */
@@ -24,11 +25,16 @@ export function sqlTable(manager: EntityManager, entity: new () => object): { pa
 }
 
 /**
- * `INSERT IGNORE` of one row given by entity property names, in one plain statement: the hot
- * paths (a message job writes two such rows per send) skip the query builder's per-call work. JSON
- * columns are serialized; the table is qualified with its system's database where that differs.
+ * Inserts one row given by entity property names unless a unique key already holds it, in one plain
+ * statement: the hot paths (a message job writes two such rows per send) skip the query builder's
+ * per-call work. JSON columns are serialized; the table is qualified with its system's database where
+ * that differs. Not `INSERT IGNORE`, which also turns a value too long or malformed for its column into
+ * a warning and writes the row cut or zeroed: here only the duplicate is forgiven, anything else
+ * fails the statement. `ON DUPLICATE KEY UPDATE id = id` would not do either: mysql2 connects with
+ * CLIENT_FOUND_ROWS, so it reports 1 affected row for a duplicate as for an insert. Inside a
+ * transaction InnoDB undoes only the refused statement.
  */
-export async function insertIgnore<T extends object>(manager: EntityManager, entity: new () => T, values: Partial<T>): Promise<InsertIgnoreResult> {
+export async function insertIfAbsent<T extends object>(manager: EntityManager, entity: new () => T, values: Partial<T>): Promise<InsertIfAbsentResult> {
   const table = sqlTable(manager, entity);
   const columns: string[] = [];
   const params: unknown[] = [];
@@ -36,8 +42,14 @@ export async function insertIgnore<T extends object>(manager: EntityManager, ent
     columns.push(table.column(property));
     params.push(table.isJson(property) && value !== null && value !== undefined ? JSON.stringify(value) : value);
   }
-  const sql = `INSERT IGNORE INTO ${table.path} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
-  const result = (await manager.query(sql, params)) as { affectedRows?: number; insertId?: number | string };
+  const sql = `INSERT INTO ${table.path} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+  let result: { affectedRows?: number; insertId?: number | string };
+  try {
+    result = (await manager.query(sql, params)) as typeof result;
+  } catch (err) {
+    if (isDuplicateKeyError(err)) return { affectedRows: 0, insertId: null };
+    throw err;
+  }
   const affectedRows = result.affectedRows ?? 0;
   return { affectedRows, insertId: affectedRows === 1 && result.insertId !== undefined ? String(result.insertId) : null };
 }

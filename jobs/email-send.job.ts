@@ -4,7 +4,7 @@ import { EmailRecord } from '../entities/customer-service/email-record.entity';
 import { MessageRecordStatus } from '../entities/customer-service/sms.entity';
 import { HubMessageDelivery } from '../entities/hub/hub-message-delivery.entity';
 import type { RejectedRecipient } from '../integrations/mail/mail.client';
-import { insertIgnore } from '../entities/raw-sql';
+import { insertIfAbsent } from '../entities/raw-sql';
 import { defineJob } from './define-job';
 import { deliverOnce, deliveryKeyField, deliveryJobId, jobDeliveryKey, recordRow, type DeliveryOutcome } from './messaging/delivery';
 
@@ -83,7 +83,7 @@ export const emailSend = defineJob({
     const emailId = p.emailId ?? emailIdOf(key);
     const messageId = emailMessageId(key);
     const now = ctx.now();
-    await insertIgnore(ctx.db.manager, EmailRecord, {
+    await insertIfAbsent(ctx.db.manager, EmailRecord, {
       emailId,
       to: clipChars(p.to.join(','), TO_CHARS),
       cc: p.cc.length > 0 ? clipChars(p.cc.join(','), CC_CHARS) : null,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { HubMessageDelivery } from '../entities/hub/hub-message-delivery.entity';
 import { HubSmsTemplate } from '../entities/hub/hub-sms-template.entity';
 import { MessageRecordStatus, Sms } from '../entities/customer-service/sms.entity';
-import { insertIgnore } from '../entities/raw-sql';
+import { insertIfAbsent } from '../entities/raw-sql';
 import { RateLimitedError } from '../lib/errors';
 import { takeSecondPermit } from '../lib/rate-permit';
 import { defineJob, type JobResult } from './define-job';
@@ -20,7 +20,7 @@ export const smsSendPayload = z.strictObject({
     .trim()
     .regex(MAINLAND_MOBILE, 'expected a mainland mobile number (11 digits starting 13–19, optionally +86)')
     .transform((v) => MAINLAND_MOBILE.exec(v)?.[1] ?? v),
-  templateKey: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a hub_sms_template key'),
+  templateKey: z.string().regex(/^[A-Za-z0-9_.-]{1,50}$/, 'expected a hub_sms_template key of at most 50 characters (sms.template_id holds 50)'),
   params: z.record(z.string().regex(/^\w{1,32}$/, 'expected a parameter name (letters, digits, _)'), z.union([z.string().max(256), z.number()])).default({}),
   deliveryKey: deliveryKeyField.optional(),
   smsId: z.string().min(1).max(50).optional(),
@@ -59,8 +59,8 @@ export const smsSend = defineJob({
     const key = p.deliveryKey ?? jobDeliveryKey(ctx);
     const smsId = p.smsId ?? smsIdFor(key);
     const now = ctx.now();
-    // The sms row first: a retry finds it (INSERT IGNORE); the delivery row, written with the claim, comes next.
-    await insertIgnore(ctx.db.manager, Sms, {
+    // The sms row first: a retry finds it (insertIfAbsent); the delivery row, written with the claim, comes next.
+    await insertIfAbsent(ctx.db.manager, Sms, {
       smsId, phone: p.phone, templateId: p.templateKey, params: JSON.stringify(p.params), content: prepared.content, status: MessageRecordStatus.PENDING, createdAt: now,
     });
     const request = { key, channel: 'sms' as const, recipient: p.phone, jobName: 'sms-send', payload: { ...p, deliveryKey: key }, recordId: smsId };

@@ -39,8 +39,9 @@ export type DemoSmsTemplate = Omit<HubSmsTemplate, 'id' | 'createdTime' | 'updat
 
 /** Adds the templates (kept when present) and approves every `hub_sms_template` row at both SMS emulators. */
 export async function approveDemoTemplates(db: DataSource, integrations: Integrations, templates: readonly DemoSmsTemplate[], now: Date): Promise<void> {
-  await db.getRepository(HubSmsTemplate).createQueryBuilder().insert().orIgnore()
-    .values(templates.map((t) => ({ ...t, createdTime: now, updatedTime: now }))).execute();
+  // A present template is kept as it is (the update is a no-op); not INSERT IGNORE, which would hide a value cut to fit.
+  await db.getRepository(HubSmsTemplate).createQueryBuilder().insert()
+    .values(templates.map((t) => ({ ...t, createdTime: now, updatedTime: now }))).orUpdate(['template_key'], ['template_key']).execute();
   const { aliyunSms, tencentSms } = integrations.emulators;
   for (const row of await db.getRepository(HubSmsTemplate).find()) registerSmsTemplate({ aliyun: aliyunSms, tencent: tencentSms }, row);
 }

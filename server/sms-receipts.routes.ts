@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataSource } from 'typeorm';
 import type { Integrations } from '../integrations';
-import type { SmsReceipt } from '../integrations/sms/sms.client';
+import type { SmsReceiptBatch } from '../integrations/sms/sms.client';
 import { applySmsReceipts } from '../jobs/messaging/apply-sms-receipt';
 import { PermanentError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
@@ -12,7 +12,10 @@ import { sendError } from './http-errors';
  * SMS delivery receipts pushed by Aliyun (SmsReport) and Tencent (status reports). The vendors sign
  * nothing, so the receipt URL carries a secret `token`, checked before the body is even parsed.
  * Receipts are small and final: they are applied here, in one transaction, and only then
- * acknowledged; a database error answers 5xx and the vendor pushes the batch again.
+ * acknowledged; a database error answers 5xx and the vendor pushes the batch again. A bad row (one
+ * the client cannot read, an id too long for its column, a value the database refuses) is logged
+ * and acknowledged with the rest: pushed again it would be refused again, and the batch with it.
+ * A body with no readable row at all is no batch of this provider: 400.
  */
 
 export interface SmsReceiptWebhookDeps {
@@ -21,6 +24,9 @@ export interface SmsReceiptWebhookDeps {
   log: Logger;
   now: () => Date;
 }
+
+/** Refused rows named in one log line at most: a batch of garbage must not make a huge one. */
+const REPORTED_ROWS = 20;
 
 interface ReceiptRequest {
   Params: { provider: string };
@@ -44,16 +50,23 @@ async function handle(deps: SmsReceiptWebhookDeps, request: FastifyRequest<Recei
   }
 
   const raw = Buffer.isBuffer(request.body) ? request.body.toString('utf8') : '';
-  let receipts: SmsReceipt[];
+  let batch: SmsReceiptBatch;
   try {
-    receipts = client.parseReceipt(JSON.parse(raw) as unknown);
+    batch = client.parseReceipt(JSON.parse(raw) as unknown);
   } catch (err) {
     if (!(err instanceof SyntaxError) && !(err instanceof PermanentError)) throw err;
-    log.warn({ reason: err.message, bytes: raw.length }, 'sms receipt push refused: malformed body');
+    log.warn({ reason: err.message.slice(0, 300), bytes: raw.length }, 'sms receipt push refused: malformed body');
+    return sendError(reply, 400, { error: 'bad_receipt', message: 'not a receipt batch of this provider' });
+  }
+  if (batch.receipts.length === 0 && batch.rejected.length > 0) {
+    log.warn({ rows: batch.rejected.length, rejected: batch.rejected.slice(0, REPORTED_ROWS), bytes: raw.length }, 'sms receipt push refused: no row is a receipt of this provider');
     return sendError(reply, 400, { error: 'bad_receipt', message: 'not a receipt batch of this provider' });
   }
 
-  const counts = await applySmsReceipts(deps.db, deps.now(), client.provider, receipts);
+  const { refused, ...counts } = await applySmsReceipts(deps.db, deps.now(), client.provider, batch);
+  if (refused.length > 0) {
+    log.warn({ ...counts, refusedCount: refused.length, refused: refused.slice(0, REPORTED_ROWS) }, 'sms receipts refused: the rest of the batch applied and acknowledged');
+  }
   if (counts.unmatched > 0) log.info({ ...counts }, 'sms receipts without a delivery: acknowledged and dropped');
   else log.debug({ ...counts }, 'sms receipts applied');
   return reply.code(200).send(client.receiptAck);

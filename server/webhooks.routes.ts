@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataSource } from 'typeorm';
+import { fitsColumn } from '../entities/column-fit';
 import { PayNotifyLog } from '../entities/marketing/pay-notify-log.entity';
 import type { Integrations } from '../integrations';
 import type { SignedHeaders, VerifiedNotification, WechatPayClient } from '../integrations/wechat-pay/wechat-pay.client';
@@ -48,6 +49,17 @@ function signedHeaders(request: FastifyRequest): SignedHeaders {
 function identifiers(n: VerifiedNotification): Pick<PayNotifyLog, 'outTradeNo' | 'outRefundNo' | 'transactionId'> {
   if (n.kind === 'refund') return { outTradeNo: n.resource.out_trade_no, outRefundNo: n.resource.out_refund_no, transactionId: n.resource.transaction_id ?? null };
   return { outTradeNo: n.resource.out_trade_no, outRefundNo: null, transactionId: n.resource.transaction_id ?? null };
+}
+
+/**
+ * The columns of `pay_notify_log` a notification's ids would not fit. Ids are refused, never cut: a
+ * cut id names another order or deduplicates against another notification. WeChat's own ids are far
+ * shorter, so only a notification out of protocol meets this; the raw body always fits (the body
+ * limit is below a MEDIUMTEXT).
+ */
+function oversizedIds(mchid: string, n: VerifiedNotification): string[] {
+  const values: Partial<Record<keyof PayNotifyLog, string | null>> = { merchant: mchid, notifyId: n.id, eventType: n.event_type, ...identifiers(n) };
+  return Object.entries(values).filter(([property, value]) => typeof value === 'string' && !fitsColumn(PayNotifyLog, property, value)).map(([property]) => property);
 }
 
 /** The row's id, new or existing, and whether its notification was already applied. */
@@ -106,6 +118,12 @@ async function handle(deps: WechatPayWebhookDeps, request: FastifyRequest<{ Para
     const status = signature ? 401 : 400;
     log.warn({ status, reason, serial: signedHeaders(request)['wechatpay-serial'], bytes: rawBody.length }, 'wechat pay callback refused');
     return fail(reply, status, signature ? 'signature verification failed' : 'notification rejected');
+  }
+
+  const oversized = oversizedIds(mchid, notification);
+  if (oversized.length > 0) {
+    log.warn({ fields: oversized, eventType: notification.event_type.slice(0, 64) }, 'wechat pay callback refused: ids longer than pay_notify_log holds');
+    return fail(reply, 400, 'notification rejected');
   }
 
   let row: { id: string; handled: boolean; duplicate: boolean };

@@ -2,7 +2,7 @@ import axios, { type AxiosInstance } from 'axios';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { PermanentError } from '../../lib/errors';
-import { stringParams, type SmsClient, type SmsReceipt, type SmsSendContext, type SmsSendResult, type SmsTemplate } from './sms.client';
+import { parseReceiptRows, stringParams, type SmsClient, type SmsReceiptBatch, type SmsSendContext, type SmsSendResult, type SmsTemplate } from './sms.client';
 import { aliyunError, SmsOutcomeUnknownError } from './sms.errors';
 import { exchange, parseJson } from './sms.http';
 import { acs3Authorization, acsCanonicalQuery, sha256Hex } from './sms.signing';
@@ -26,17 +26,20 @@ const EMPTY_SHA256 = sha256Hex('');
 
 const answerSchema = z.object({ Code: z.string(), Message: z.string().optional(), RequestId: z.string().optional(), BizId: z.string().optional() });
 
-const receiptSchema = z.array(
-  z.object({
-    phone_number: z.string(),
-    report_time: z.string(),
-    success: z.boolean(),
-    err_code: z.string().optional().default(''),
-    err_msg: z.string().optional().default(''),
-    biz_id: z.string(),
-    out_id: z.string().optional(),
-  }),
-);
+/**
+ * One SmsReport row. Fields only compared or parsed are bounded here by what Aliyun sends; those that
+ * end in a column (biz_id, err_code, err_msg) are fitted to it where they are written.
+ */
+const receiptRowSchema = z.object({
+  phone_number: z.string().max(32),
+  report_time: z.string().max(32),
+  success: z.boolean(),
+  err_code: z.string().optional().default(''),
+  err_msg: z.string().optional().default(''),
+  biz_id: z.string().min(1),
+  // Aliyun takes OutIds under 256 characters; ours are digits.
+  out_id: z.string().max(256).optional(),
+});
 
 /** `yyyy-MM-ddTHH:mm:ssZ`: Aliyun refuses milliseconds. */
 const acsDate = (at: Date): string => `${at.toISOString().slice(0, 19)}Z`;
@@ -71,11 +74,10 @@ export class AliyunSmsClient implements SmsClient {
     return { provider: 'aliyun', requestId: RequestId, bizId: BizId, perNumber: phones.map((phone) => ({ phone, ok: true, serialNo: BizId })) };
   }
 
-  parseReceipt(body: unknown): SmsReceipt[] {
-    const parsed = receiptSchema.safeParse(body);
-    if (!parsed.success) throw new PermanentError('BAD_RECEIPT', `not an Aliyun SmsReport batch: ${parsed.error.message}`);
-    return parsed.data.map((r) => ({
+  parseReceipt(body: unknown): SmsReceiptBatch {
+    return parseReceiptRows(body, receiptRowSchema, (r, index) => ({
       provider: 'aliyun',
+      index,
       messageId: r.biz_id,
       phone: r.phone_number,
       success: r.success,
@@ -83,7 +85,7 @@ export class AliyunSmsClient implements SmsClient {
       errMessage: r.err_msg,
       reportedAt: r.report_time,
       outId: r.out_id || undefined,
-    }));
+    }), 'an Aliyun SmsReport batch');
   }
 
   /** The one HTTP exchange: RPC-style POST `/` with the business parameters in the signed query. */

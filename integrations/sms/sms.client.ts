@@ -1,4 +1,5 @@
-import type { DeferredError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
+import type { z } from 'zod';
+import { PermanentError, type DeferredError, type RateLimitedError, type RetryableError } from '../../lib/errors';
 
 /**
  * The provider-neutral SMS contract. Neither vendor has an idempotency key: the caller writes its
@@ -40,6 +41,8 @@ export interface SmsSendResult {
 /** One delivery receipt (回执), whichever vendor pushed it. */
 export interface SmsReceipt {
   provider: SmsProvider;
+  /** Its place in the pushed batch, from 0: how logs name a receipt without its values. */
+  index: number;
   /** Aliyun `biz_id` (shared by the request's numbers) or Tencent `sid` (= the number's serialNo). */
   messageId: string;
   phone: string;
@@ -53,14 +56,26 @@ export interface SmsReceipt {
   outId?: string;
 }
 
+/** A receipt of a pushed batch that could not be read: its place in the batch and why (never its values). */
+export interface RejectedReceipt {
+  index: number;
+  reason: string;
+}
+
+/** A pushed batch, read row by row: one bad row never costs the others. */
+export interface SmsReceiptBatch {
+  receipts: SmsReceipt[];
+  rejected: RejectedReceipt[];
+}
+
 export interface SmsClient {
   readonly provider: SmsProvider;
   /** Largest number list one request may carry (Aliyun 1000, Tencent 200); more is refused before sending. */
   readonly maxNumbersPerRequest: number;
   /** Request-level failures throw the hub's error classes; per-number failures come back in `perNumber`. */
   send(to: string | readonly string[], template: SmsTemplate, context?: SmsSendContext): Promise<SmsSendResult>;
-  /** The receipts in a pushed callback body (already JSON-parsed); throws PermanentError on a malformed body. */
-  parseReceipt(body: unknown): SmsReceipt[];
+  /** The receipts in a pushed callback body (already JSON-parsed), row by row; throws PermanentError when the body is no batch at all. */
+  parseReceipt(body: unknown): SmsReceiptBatch;
   /** What the receipt endpoint must answer so the vendor stops re-pushing. */
   readonly receiptAck: Readonly<Record<string, string | number>>;
 }
@@ -68,4 +83,25 @@ export interface SmsClient {
 /** Template params as strings, in insertion order. */
 export function stringParams(params: SmsTemplate['params']): [string, string][] {
   return Object.entries(params).map(([k, v]) => [k, String(v)]);
+}
+
+/** Why a row was refused, from the schema's issues: field paths and rules only, so no value reaches a log. */
+function rowReason(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || 'row'}: ${i.message}`).join('; ').slice(0, 300);
+}
+
+/**
+ * A pushed receipt body read row by row. A body that is no JSON array is no batch (PermanentError);
+ * inside one, a row the schema refuses is reported and the others are kept, because the vendor
+ * would push the same bad row again however often it was refused.
+ */
+export function parseReceiptRows<Row>(body: unknown, row: z.ZodType<Row>, toReceipt: (r: Row, index: number) => SmsReceipt, what: string): SmsReceiptBatch {
+  if (!Array.isArray(body)) throw new PermanentError('BAD_RECEIPT', `not ${what}: expected a JSON array`);
+  const batch: SmsReceiptBatch = { receipts: [], rejected: [] };
+  body.forEach((item: unknown, index) => {
+    const parsed = row.safeParse(item);
+    if (parsed.success) batch.receipts.push(toReceipt(parsed.data, index));
+    else batch.rejected.push({ index, reason: rowReason(parsed.error) });
+  });
+  return batch;
 }

@@ -1,7 +1,7 @@
 import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
 import { PermanentError, RetryableError } from '../../lib/errors';
-import { stringParams, type SmsClient, type SmsNumberResult, type SmsReceipt, type SmsSendContext, type SmsSendResult, type SmsTemplate } from './sms.client';
+import { parseReceiptRows, stringParams, type SmsClient, type SmsNumberResult, type SmsReceiptBatch, type SmsSendContext, type SmsSendResult, type SmsTemplate } from './sms.client';
 import { SmsOutcomeUnknownError, tencentError } from './sms.errors';
 import { e164, exchange, parseJson } from './sms.http';
 import { tc3Authorization } from './sms.signing';
@@ -32,18 +32,21 @@ const sendSchema = z.object({
     RequestId: z.string(),
   }),
 });
-const receiptSchema = z.array(
-  z.object({
-    user_receive_time: z.string(),
-    nationcode: z.string().optional().default('86'),
-    mobile: z.string(),
-    report_status: z.enum(['SUCCESS', 'FAIL']),
-    errmsg: z.string().optional().default(''),
-    description: z.string().optional().default(''),
-    sid: z.string(),
-    ext: z.string().optional(),
-  }),
-);
+/**
+ * One status-report row. Fields only compared or parsed are bounded here by what Tencent sends; those
+ * that end in a column (sid, errmsg, description) are fitted to it where they are written.
+ */
+const receiptRowSchema = z.object({
+  user_receive_time: z.string().max(32),
+  nationcode: z.string().regex(/^\d{1,4}$/).optional().default('86'),
+  mobile: z.string().max(32),
+  report_status: z.enum(['SUCCESS', 'FAIL']),
+  errmsg: z.string().optional().default(''),
+  description: z.string().optional().default(''),
+  sid: z.string().min(1),
+  // The SessionContext echoed back: ours are digits, anything this long is no echo of ours.
+  ext: z.string().max(512).optional(),
+});
 
 export class TencentSmsClient implements SmsClient {
   readonly provider = 'tencent' as const;
@@ -87,11 +90,10 @@ export class TencentSmsClient implements SmsClient {
     return { provider: 'tencent', requestId: parsed.data.Response.RequestId, perNumber };
   }
 
-  parseReceipt(body: unknown): SmsReceipt[] {
-    const parsed = receiptSchema.safeParse(body);
-    if (!parsed.success) throw new PermanentError('BAD_RECEIPT', `not a Tencent status report: ${parsed.error.message}`);
-    return parsed.data.map((r) => ({
+  parseReceipt(body: unknown): SmsReceiptBatch {
+    return parseReceiptRows(body, receiptRowSchema, (r, index) => ({
       provider: 'tencent',
+      index,
       messageId: r.sid,
       phone: `+${r.nationcode}${r.mobile}`,
       success: r.report_status === 'SUCCESS',
@@ -99,7 +101,7 @@ export class TencentSmsClient implements SmsClient {
       errMessage: r.description,
       reportedAt: r.user_receive_time,
       outId: r.ext || undefined,
-    }));
+    }), 'a Tencent status report');
   }
 
   /** The one HTTP exchange: POST `/` with a JSON body whose exact bytes are hashed into the signature. */

@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { AppleOrder } from '../../entities/app/apple-order.entity';
 import { AppUser } from '../../entities/app/user.entity';
 import { HubAppleOrphan } from '../../entities/hub/hub-apple-orphan.entity';
-import { insertIgnore } from '../../entities/raw-sql';
+import { insertIfAbsent } from '../../entities/raw-sql';
 import { uidOfAppAccountToken } from './app-account-token';
 import type { AppleTransactionState } from './apply-apple-transaction';
 
@@ -28,7 +28,7 @@ export async function parkOrphan(m: EntityManager, state: AppleTransactionState,
     state,
     updatedTime: now,
   };
-  const inserted = await insertIgnore(m, HubAppleOrphan, { ...values, transactionId: ids.transactionId, status: 'PARKED', createdTime: now });
+  const inserted = await insertIfAbsent(m, HubAppleOrphan, { ...values, transactionId: ids.transactionId, status: 'PARKED', createdTime: now });
   if (inserted.affectedRows === 1) return;
   await m
     .createQueryBuilder()

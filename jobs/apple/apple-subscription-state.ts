@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { AppleOrder, ApplePaymentStatus, AppleSubscriptionStatusCode } from '../../entities/app/apple-order.entity';
 import { HubAppleSubscription } from '../../entities/hub/hub-apple-subscription.entity';
-import { insertIgnore } from '../../entities/raw-sql';
+import { insertIfAbsent } from '../../entities/raw-sql';
 import { BusinessSource, OperationType, writeAudit } from '../../lib/audit';
 import { subscriptionView } from './apple-order-fields';
 import type { AppleTransactionState } from './apply-apple-transaction';
@@ -14,11 +14,11 @@ import type { AppleTransactionState } from './apply-apple-transaction';
 
 /**
  * The subscription's row, created empty (signedDate 0) the first time. Created in a statement of its
- * own before the transaction: two transactions that both INSERT IGNORE the same key and then lock it
+ * own before the transaction: two transactions that both insert the same key and then lock it
  * hold shared locks each wants the other to give up.
  */
 export async function ensureSubscriptionRow(m: EntityManager, originalTransactionId: string, now: Date): Promise<void> {
-  await insertIgnore(m, HubAppleSubscription, { originalTransactionId, status: 0, appleStatus: null, graceExpiresDate: null, signedDate: 0, updatedTime: now });
+  await insertIfAbsent(m, HubAppleSubscription, { originalTransactionId, status: 0, appleStatus: null, graceExpiresDate: null, signedDate: 0, updatedTime: now });
 }
 
 /** The subscription's row under a record lock (ensureSubscriptionRow made it exist). */

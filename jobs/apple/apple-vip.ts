@@ -4,7 +4,7 @@ import { AppleProduct, AppleProductType } from '../../entities/app/apple-product
 import { AppUser } from '../../entities/app/user.entity';
 import { HubAppleSubscription } from '../../entities/hub/hub-apple-subscription.entity';
 import { HubAppleVip } from '../../entities/hub/hub-apple-vip.entity';
-import { insertIgnore } from '../../entities/raw-sql';
+import { insertIfAbsent } from '../../entities/raw-sql';
 import { toSeconds } from './apple-order-fields';
 
 /**
@@ -103,7 +103,7 @@ export async function applyAppleVip(m: EntityManager, user: Pick<AppUser, 'uid' 
   if (vip.vipExpiredAt === undefined && vip.isForeverVip === undefined) return false;
   // Made to exist first, so the locking read takes a record lock, never a gap lock that would hold
   // back other users' inserts. Applies for one user queue on the user's row lock, so none races this.
-  await insertIgnore(m, HubAppleVip, { uid: user.uid, foreignForever: 0, updatedTime: now });
+  await insertIfAbsent(m, HubAppleVip, { uid: user.uid, foreignForever: 0, updatedTime: now });
   const seen = await m.createQueryBuilder(HubAppleVip, 'v').setLock('pessimistic_write').where('v.uid = :uid', { uid: user.uid }).getOne();
   if (!seen) throw new Error(`hub_apple_vip ${user.uid} missing after insert`);
   const set: { vipExpiredAt?: Date | null; isForeverVip?: number } = {};

@@ -6,7 +6,7 @@ import { AppleProduct } from '../../entities/app/apple-product.entity';
 import { AppUser } from '../../entities/app/user.entity';
 import { HubAppleOrphan } from '../../entities/hub/hub-apple-orphan.entity';
 import { HubAppleTransaction } from '../../entities/hub/hub-apple-transaction.entity';
-import { insertIgnore } from '../../entities/raw-sql';
+import { insertIfAbsent } from '../../entities/raw-sql';
 import { APPLE_ENVIRONMENTS, type AppleEnvironment, type AppleIntegration } from '../../integrations/apple/apple.client';
 import { BusinessSource, OperationType, writeAudit } from '../../lib/audit';
 import { PermanentError } from '../../lib/errors';
@@ -103,7 +103,7 @@ function readStoredState(orphan: HubAppleOrphan): AppleTransactionState {
 async function ensureLockRows(m: EntityManager, state: AppleTransactionState, now: Date): Promise<void> {
   const tx = requireIds(state.transaction);
   if (isAutoRenewable(tx)) await ensureSubscriptionRow(m, tx.originalTransactionId, now);
-  await insertIgnore(m, HubAppleTransaction, { transactionId: tx.transactionId, signedDate: 0, updatedTime: now });
+  await insertIfAbsent(m, HubAppleTransaction, { transactionId: tx.transactionId, signedDate: 0, updatedTime: now });
 }
 
 /** An unknown type is read by its shape: only subscriptions expire. */
@@ -165,7 +165,7 @@ async function applyIn(m: EntityManager, apple: AppleIntegration, state: AppleTr
 async function lockTransaction(m: EntityManager, transactionId: string, now: Date): Promise<HubAppleTransaction> {
   const locked = await m.createQueryBuilder(HubAppleTransaction, 't').setLock('pessimistic_write').where('t.transaction_id = :id', { id: transactionId }).getOne();
   if (locked) return locked;
-  await insertIgnore(m, HubAppleTransaction, { transactionId, signedDate: 0, updatedTime: now });
+  await insertIfAbsent(m, HubAppleTransaction, { transactionId, signedDate: 0, updatedTime: now });
   const row = await m.createQueryBuilder(HubAppleTransaction, 't').setLock('pessimistic_write').where('t.transaction_id = :id', { id: transactionId }).getOne();
   if (!row) throw new Error(`hub_apple_transaction ${transactionId} missing after insert`);
   return row;

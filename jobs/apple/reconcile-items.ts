@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { HubReconciliationItem, type APPLE_RECONCILIATION_KINDS } from '../../entities/hub/hub-reconciliation-item.entity';
-import { insertIgnore } from '../../entities/raw-sql';
+import { insertIfAbsent } from '../../entities/raw-sql';
 import type { AppleEnvironment } from '../../integrations/apple/apple.client';
 
 export const APPLE_CHANNEL = 'APPLE';
@@ -38,7 +38,7 @@ export interface AppleItem {
 
 /** Records an item once (its dedupe key is unique); true when it is new. */
 export async function recordAppleItem(db: DataSource, item: AppleItem, now: Date): Promise<boolean> {
-  const { affectedRows } = await insertIgnore(db.manager, HubReconciliationItem, {
+  const { affectedRows } = await insertIfAbsent(db.manager, HubReconciliationItem, {
     runId: item.runId,
     source: item.source,
     kind: item.kind,

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
+import { cutToColumn, fitsColumn } from '../../entities/column-fit';
 import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
-import { insertIgnore } from '../../entities/raw-sql';
+import { insertIfAbsent } from '../../entities/raw-sql';
 import type { VerifiedAppleNotification } from '../../integrations/apple/apple.client';
 import { PermanentError } from '../../lib/errors';
 
@@ -12,7 +13,13 @@ import { PermanentError } from '../../lib/errors';
 /** `type` or `type/subtype`, as `pay_notify_log.event_type` shows it. */
 export function appleEventType(verified: VerifiedAppleNotification): string {
   const { notificationType, subtype } = verified.payload;
-  return `${notificationType ?? 'UNKNOWN'}${subtype ? `/${subtype}` : ''}`.slice(0, 64);
+  return cutToColumn(PayNotifyLog, 'eventType', `${notificationType ?? 'UNKNOWN'}${subtype ? `/${subtype}` : ''}`);
+}
+
+/** Ids are refused, never cut: a cut id deduplicates against another notification or names another transaction. */
+function refuseOversized(values: Partial<Record<keyof PayNotifyLog, string | null>>): void {
+  const oversized = Object.entries(values).filter(([property, value]) => typeof value === 'string' && !fitsColumn(PayNotifyLog, property, value)).map(([property]) => property);
+  if (oversized.length > 0) throw new PermanentError('APPLE_NOTIFICATION', `ids longer than pay_notify_log holds: ${oversized.join(', ')}`);
 }
 
 export async function storeAppleNotification(
@@ -25,14 +32,14 @@ export async function storeAppleNotification(
   const notifyId = p.notificationUUID;
   if (!notifyId) throw new PermanentError('APPLE_NOTIFICATION', 'notification has no notificationUUID');
   const isTest = p.notificationType === 'TEST';
-  const inserted = await insertIgnore(db.manager, PayNotifyLog, {
+  const ids = { merchant: p.data?.bundleId ?? p.summary?.bundleId ?? p.appData?.bundleId ?? '', notifyId, transactionId: verified.transaction?.transactionId ?? null };
+  refuseOversized(ids);
+  const inserted = await insertIfAbsent(db.manager, PayNotifyLog, {
+    ...ids,
     channel: 'APPLE',
-    merchant: p.data?.bundleId ?? p.summary?.bundleId ?? p.appData?.bundleId ?? '',
-    notifyId,
     eventType: appleEventType(verified),
     outTradeNo: null,
     outRefundNo: null,
-    transactionId: verified.transaction?.transactionId ?? null,
     rawBody,
     verified: 1,
     handled: isTest ? 1 : 0,

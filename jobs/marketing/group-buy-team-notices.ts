@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { Notify, NotifyType } from '../../entities/customer-service/notify.entity';
-import { insertIgnore } from '../../entities/raw-sql';
+import { insertIfAbsent } from '../../entities/raw-sql';
 import type { Logger } from '../../lib/logger';
 import { recordOwedMessages, type OwedMessage } from '../messaging/owed-messages';
 import { smsSend } from '../sms-send.job';
@@ -32,7 +32,7 @@ export async function recordSuccessNotices(manager: EntityManager, orders: reado
   for (const o of orders) {
     const key = successNoticeKey(o.orderId);
     const event = o.eventName.slice(0, 20);
-    await insertIgnore(manager, Notify, {
+    await insertIfAbsent(manager, Notify, {
       notifyId: key,
       projectId: GROUP_BUY_NOTIFY_PROJECT,
       userId: o.memberId,

@@ -31,7 +31,7 @@ export function cursorTable(m: EntityManager): string {
 }
 
 export async function ensureShareCursor(m: EntityManager, now: Date): Promise<void> {
-  await m.query(`INSERT IGNORE INTO ${cursorTable(m)} (name, position, updated_time) VALUES (?, '0', ?)`, [SHARE_CURSOR, now]);
+  await m.query(`INSERT INTO ${cursorTable(m)} (name, position, updated_time) VALUES (?, '0', ?) ON DUPLICATE KEY UPDATE name = name`, [SHARE_CURSOR, now]);
 }
 
 /**

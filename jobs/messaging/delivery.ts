@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { Notify } from '../../entities/customer-service/notify.entity';
-import { insertIgnore, sqlTable } from '../../entities/raw-sql';
+import { insertIfAbsent, sqlTable } from '../../entities/raw-sql';
 import { HubMessageDelivery, type DeliveryChannel } from '../../entities/hub/hub-message-delivery.entity';
 import type { JobContext } from '../../lib/context';
 import { isTransientDatabaseError, OutcomeUnknownError, PermanentError } from '../../lib/errors';
@@ -44,7 +44,7 @@ export function jobDeliveryKey(ctx: Pick<JobContext, 'job'>): string {
 
 /** Inserts the row PENDING unless the key exists; inside the caller's transaction when given one. Returns whether it was new. */
 export async function recordDelivery(manager: EntityManager, req: DeliveryRequest, now: Date): Promise<boolean> {
-  const { affectedRows } = await insertIgnore(manager, HubMessageDelivery, {
+  const { affectedRows } = await insertIfAbsent(manager, HubMessageDelivery, {
     deliveryKey: req.key,
     channel: req.channel,
     recipient: req.recipient,
@@ -241,7 +241,7 @@ async function insertClaimed(ctx: Pick<JobContext, 'db' | 'job' | 'now'>, req: D
     createdTime: now,
     updatedTime: now,
   };
-  const { insertId } = await insertIgnore(ctx.db.manager, HubMessageDelivery, row);
+  const { insertId } = await insertIfAbsent(ctx.db.manager, HubMessageDelivery, row);
   if (insertId === null) return null;
   const unset = { provider: null, providerMessageId: null, errorCode: null, error: null, receiptStatus: null, receiptCode: null, receiptTime: null, sentTime: null };
   return Object.assign(new HubMessageDelivery(), row, unset, { id: insertId });

@@ -84,7 +84,7 @@ async function readCursor(m: EntityManager, name: string, lock: boolean): Promis
  */
 export async function runFeed<T extends { id: string; updatedAt: string }>(db: DataSource, o: FeedRunOptions<T>): Promise<FeedRunResult> {
   const table = sqlTable(db.manager, HubCursor).path;
-  await db.query(`INSERT IGNORE INTO ${table} (name, position, updated_time) VALUES (?, '', ?)`, [o.cursor, o.now]);
+  await db.query(`INSERT INTO ${table} (name, position, updated_time) VALUES (?, '', ?) ON DUPLICATE KEY UPDATE name = name`, [o.cursor, o.now]);
   const start = await readCursor(db.manager, o.cursor, false);
   const stored = decode(start);
   let from: FeedPosition = stored ? { updatedAfter: new Date(Date.parse(stored.updatedAfter) - o.overlapMs).toISOString() } : FEED_START;

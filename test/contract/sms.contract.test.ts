@@ -79,7 +79,7 @@ describe('Aliyun SendSms (ACS3-HMAC-SHA256)', () => {
     expect(result.bizId).toMatch(/^\d+\^0$/);
     expect(ali.messages.find((m) => m.messageId === result.bizId)).toMatchObject({ phone: to, params: ['123456', '5'], outId });
     await ali.receiptsSettled();
-    const receipts = pushes.flatMap((p) => (p.path === '/aliyun' ? aliClient.parseReceipt(p.body) : [])).filter((r) => r.messageId === result.bizId);
+    const receipts = pushes.flatMap((p) => (p.path === '/aliyun' ? aliClient.parseReceipt(p.body).receipts : [])).filter((r) => r.messageId === result.bizId);
     expect(receipts).toEqual([expect.objectContaining({ provider: 'aliyun', messageId: result.bizId, phone: to, success: true, errCode: 'DELIVERED', outId })]);
   });
 
@@ -88,7 +88,7 @@ describe('Aliyun SendSms (ACS3-HMAC-SHA256)', () => {
     ali.setReceiptOutcome(to, { success: false, errCode: 'MBBLACK' });
     const result = await aliClient.send(to, otp);
     await ali.receiptsSettled();
-    const receipt = pushes.flatMap((p) => (p.path === '/aliyun' ? aliClient.parseReceipt(p.body) : [])).find((r) => r.phone === to);
+    const receipt = pushes.flatMap((p) => (p.path === '/aliyun' ? aliClient.parseReceipt(p.body).receipts : [])).find((r) => r.phone === to);
     expect(receipt).toMatchObject({ messageId: result.bizId, success: false, errCode: 'MBBLACK' });
   });
 
@@ -254,7 +254,7 @@ describe('Tencent SendSms (TC3-HMAC-SHA256)', () => {
     const result = await tcClient.send([ok, failed], tcOtp, { outId: 'delivery-77' });
     await tc.receiptsSettled();
     const serials = result.perNumber.map((r) => (r.ok ? r.serialNo : ''));
-    const receipts = pushes.filter((p) => p.path === '/tencent').flatMap((p) => tcClient.parseReceipt(p.body)).filter((r) => serials.includes(r.messageId));
+    const receipts = pushes.filter((p) => p.path === '/tencent').flatMap((p) => tcClient.parseReceipt(p.body).receipts).filter((r) => serials.includes(r.messageId));
     // Pushed twice (the first was refused): the consumer must treat a duplicate receipt as the same fact.
     expect(receipts).toHaveLength(4);
     expect(receipts.slice(-2)).toEqual([

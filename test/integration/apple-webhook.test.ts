@@ -86,6 +86,15 @@ describe('POST /webhooks/apple', () => {
     expect(a.hub.logText()).toMatch(/app store notification refused/);
   });
 
+  it('refuses with 400 a signed notification whose notificationUUID pay_notify_log cannot hold, never storing it cut', async () => {
+    const { notification } = bought();
+    const long = a.emulator.signNotification({ ...decodePayload(notification.signedPayload), notificationUUID: `${notification.notificationUUID}-${'u'.repeat(40)}` });
+    const res = await post(long);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'APPLE_NOTIFICATION', message: expect.stringContaining('notifyId') });
+    expect(await rows()).toHaveLength(0);
+  });
+
   it('refuses a body that is not {"signedPayload"} with 400', async () => {
     const res = await a.app.inject({ method: 'POST', url: '/webhooks/apple', headers: { 'content-type': 'application/json' }, payload: '{"signed":1}' });
     expect(res.statusCode).toBe(400);

@@ -14,10 +14,12 @@ import { smsCircuitKey } from '../../jobs/messaging/sms-chain';
 import { smsIdFor, smsSend } from '../../jobs/sms-send.job';
 import { formatBeijing } from '../../lib/time';
 import { buildApp } from '../../server/app';
-import { clearTables } from '../support/db';
+import { clearTables, openTestDataSource } from '../support/db';
+import { testConfig } from '../support/env';
 import { approveSmsTemplate, messagingEmulators } from '../support/messaging';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';
+import { startTcpProxy } from '../support/tcp-proxy';
 
 const TOKEN = 'receipt-token-0123456789abcdef';
 const registry = buildRegistry([smsSend]);
@@ -28,6 +30,7 @@ describe('SMS delivery receipts: POST /webhooks/sms/:provider', () => {
   let aliyun: AliyunSmsEmulator;
   let tencent: TencentSmsEmulator;
   let app: FastifyInstance;
+  let integrations: Integrations;
   let seq = 0;
 
   beforeAll(async () => {
@@ -39,7 +42,7 @@ describe('SMS delivery receipts: POST /webhooks/sms/:provider', () => {
       templateKey: 'notice', content: '您的订单${order}已发货', aliyunTemplateCode: 'SMS_200002', aliyunSignName: '测试签名', aliyunParams: { no: 'order' },
       tencentTemplateId: '300003', tencentSignName: '测试签名', tencentParams: ['order'], enabled: 1,
     });
-    const integrations: Integrations = { ...hub.integrations, sms: smsProviders(hub.integrations.sms.chain, TOKEN) };
+    integrations = { ...hub.integrations, sms: smsProviders(hub.integrations.sms.chain, TOKEN) };
     app = await buildApp({ config: hub.config, log: hub.log, db: hub.db, redis: hub.redis, queues: hub.queues, registry, integrations });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
@@ -193,6 +196,125 @@ describe('SMS delivery receipts: POST /webhooks/sms/:provider', () => {
     expect((await push('aliyun', '{not json')).statusCode).toBe(400);
     expect((await push('aliyun', { biz_id: 'x' })).statusCode).toBe(400);
     expect((await push('tencent', aliyunReceipt({ phone: phone(), bizId: '1^0' }))).statusCode).toBe(400);
+  });
+
+  /** A delivery already SENT by `provider` as `messageId` (or left UNKNOWN, its answer lost), with its `sms` row pending. */
+  async function sentDelivery(key: string, provider: 'aliyun' | 'tencent', messageId: string, status: 'SENT' | 'UNKNOWN' = 'SENT'): Promise<HubMessageDelivery> {
+    const to = phone();
+    const now = new Date();
+    await hub.db.transaction(async (m) => {
+      await m.getRepository(Sms).insert({ smsId: `sms-${key}`, phone: to, templateId: 'notice', params: '{}', content: 'x', status: MessageRecordStatus.PENDING, createdAt: now });
+      await recordDelivery(m, { key, channel: 'sms', recipient: to, jobName: 'sms-send', payload: { deliveryKey: key }, recordId: `sms-${key}`, jobId: 'j1' }, now);
+    });
+    const sent = status === 'SENT' ? { provider, providerMessageId: messageId, sentTime: now } : {};
+    await hub.db.getRepository(HubMessageDelivery).update({ deliveryKey: key }, { status, ...sent });
+    return delivery(key);
+  }
+  const smsOf = (key: string) => hub.db.getRepository(Sms).findOneByOrFail({ smsId: `sms-${key}` });
+  const refusedLogs = () => hub.logText().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg?: string; refused?: { index: number; reason: string }[] }).filter((l) => l.msg?.startsWith('sms receipts refused'));
+
+  it('cuts a 70,000-character err_msg to its column and applies the whole batch (Aliyun)', async () => {
+    const [a, b, c] = [await sentDelivery('r-long-a', 'aliyun', '7001^0'), await sentDelivery('r-long-b', 'aliyun', '7002^0'), await sentDelivery('r-long-c', 'aliyun', '7003^0')];
+    const batch = [
+      ...aliyunReceipt({ phone: a.recipient, bizId: '7001^0' }),
+      ...aliyunReceipt({ phone: b.recipient, bizId: '7002^0', success: false, errCode: 'UNDELIV', errMsg: 'x'.repeat(70_000) }),
+      ...aliyunReceipt({ phone: c.recipient, bizId: '7003^0', success: false, errCode: 'MBBLACK', errMsg: '黑名单' }),
+    ];
+    const res = await push('aliyun', batch);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ code: 0, msg: '接收成功' });
+    expect(await smsOf('r-long-a')).toMatchObject({ status: MessageRecordStatus.SENT });
+    expect(await smsOf('r-long-c')).toMatchObject({ status: MessageRecordStatus.FAILED, errorMsg: 'receipt MBBLACK: 黑名单' });
+    const cut = (await smsOf('r-long-b')).errorMsg ?? '';
+    expect(cut.startsWith('receipt UNDELIV: xxxx')).toBe(true);
+    expect(cut.endsWith('…')).toBe(true);
+    expect(Buffer.byteLength(cut, 'utf8')).toBeLessThanOrEqual(65_535);
+    expect(Buffer.byteLength(cut, 'utf8')).toBeGreaterThan(65_500);
+    expect(await delivery('r-long-b')).toMatchObject({ receiptStatus: 'UNDELIVERED', receiptCode: 'UNDELIV' });
+  });
+
+  it('cuts a long Tencent description on a character boundary and a long carrier code to its column', async () => {
+    const d = await sentDelivery('r-long-tc', 'tencent', '2640:long-1');
+    const report = [{ user_receive_time: formatBeijing(new Date()), nationcode: '86', mobile: d.recipient, report_status: 'FAIL', errmsg: `E:${'9'.repeat(100)}`, description: '失败'.repeat(15_000), sid: '2640:long-1' }];
+    const res = await push('tencent', report);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ result: 0, errmsg: 'OK' });
+    const cut = (await smsOf('r-long-tc')).errorMsg ?? '';
+    expect(Buffer.byteLength(cut, 'utf8')).toBeLessThanOrEqual(65_535);
+    expect(cut).toMatch(/^receipt E:9+: (失败)+失?…$/u);
+    expect((await delivery('r-long-tc')).receiptCode).toBe(`E:${'9'.repeat(61)}…`);
+  });
+
+  it('applies the good rows of a batch with malformed rows and an id too long for its column, and reports the bad ones', async () => {
+    const [a, b] = [await sentDelivery('r-bad-a', 'aliyun', '7101^0'), await sentDelivery('r-bad-b', 'aliyun', '7102^0')];
+    const unknown = await sentDelivery('r-bad-long-id', 'aliyun', '', 'UNKNOWN');
+    const batch = [
+      ...aliyunReceipt({ phone: a.recipient, bizId: '7101^0' }),
+      { phone_number: b.recipient, success: 'yes', biz_id: '7102^0' },
+      ...aliyunReceipt({ phone: unknown.recipient, bizId: `${'8'.repeat(300)}^0`, outId: unknown.id }),
+      'not a row',
+      ...aliyunReceipt({ phone: b.recipient, bizId: '7102^0', success: false, errCode: 'UNDELIV', errMsg: '失败' }),
+    ];
+    const res = await push('aliyun', batch);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ code: 0, msg: '接收成功' });
+    expect(await smsOf('r-bad-a')).toMatchObject({ status: MessageRecordStatus.SENT });
+    expect(await smsOf('r-bad-b')).toMatchObject({ status: MessageRecordStatus.FAILED, errorMsg: 'receipt UNDELIV: 失败' });
+    // Its id would not fit: refused whole, not cut into another message's id.
+    expect(await delivery('r-bad-long-id')).toMatchObject({ status: 'UNKNOWN', providerMessageId: null, receiptStatus: null });
+    const [report] = refusedLogs().slice(-1);
+    expect(report?.refused?.map((r) => r.index)).toEqual([1, 2, 3]);
+    expect(report?.refused?.[1]?.reason).toMatch(/provider_message_id/);
+    expect(hub.logText()).not.toContain('8'.repeat(100));
+  });
+
+  it('undoes only the receipt whose value the database refuses (a column narrower than its entity says)', async () => {
+    const [a, b] = [await sentDelivery('r-drift-a', 'aliyun', '7201^0'), await sentDelivery('r-drift-b', 'aliyun', '7202^0')];
+    await hub.db.query('ALTER TABLE sms MODIFY error_msg TINYTEXT NULL');
+    try {
+      const batch = [
+        ...aliyunReceipt({ phone: a.recipient, bizId: '7201^0', success: false, errCode: 'UNDELIV', errMsg: 'y'.repeat(400) }),
+        ...aliyunReceipt({ phone: b.recipient, bizId: '7202^0' }),
+      ];
+      const res = await push('aliyun', batch);
+      expect(res.statusCode).toBe(200);
+    } finally {
+      await hub.db.query('ALTER TABLE sms MODIFY error_msg TEXT NULL');
+    }
+    expect(await smsOf('r-drift-b')).toMatchObject({ status: MessageRecordStatus.SENT });
+    // The refused receipt left nothing behind: neither its sms row nor its delivery moved.
+    expect(await smsOf('r-drift-a')).toMatchObject({ status: MessageRecordStatus.PENDING, errorMsg: null });
+    expect(await delivery('r-drift-a')).toMatchObject({ receiptStatus: null, receiptCode: null });
+    const [report] = refusedLogs().slice(-1);
+    expect(report?.refused).toEqual([{ index: 0, messageId: '7201^0', reason: 'the database refused a value (ER_DATA_TOO_LONG)' }]);
+  });
+
+  it('answers 503, not the acknowledgement, while the database is unreachable, so the vendor pushes the batch again', async () => {
+    const d = await sentDelivery('r-db-down', 'aliyun', '7301^0');
+    const proxy = await startTcpProxy(hub.config.mysql.host, hub.config.mysql.port);
+    const viaProxy = new URL(hub.config.mysql.url);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const proxied = await openTestDataSource(testConfig({ MYSQL_URL: viaProxy.toString() }));
+    const down = await buildApp({ config: hub.config, log: hub.log, db: proxied, redis: hub.redis, queues: hub.queues, registry, integrations });
+    try {
+      const body = JSON.stringify(aliyunReceipt({ phone: d.recipient, bizId: '7301^0' }));
+      const send = () => down.inject({ method: 'POST', url: `/webhooks/sms/aliyun?token=${TOKEN}`, headers: { 'content-type': 'application/json' }, payload: body });
+      await proxy.cut();
+      const refused = await send();
+      expect(refused.statusCode).toBe(503);
+      expect(refused.json()).not.toMatchObject({ code: 0 });
+      expect(await smsOf('r-db-down')).toMatchObject({ status: MessageRecordStatus.PENDING });
+      await proxy.restore();
+      const again = await send();
+      expect(again.statusCode).toBe(200);
+      expect(again.json()).toEqual({ code: 0, msg: '接收成功' });
+      expect(await smsOf('r-db-down')).toMatchObject({ status: MessageRecordStatus.SENT });
+    } finally {
+      await down.close();
+      await proxied.destroy();
+      await proxy.close();
+    }
   });
 
   it('acknowledges a receipt that matches no delivery, changing nothing', async () => {

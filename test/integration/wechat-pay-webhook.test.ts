@@ -75,8 +75,7 @@ describe('POST /webhooks/wechat-pay/:mchid', () => {
   };
 
   /** A real, emulator-signed TRANSACTION.SUCCESS callback of a fresh order. */
-  async function realCallback(): Promise<Captured & { outTradeNo: string }> {
-    const outTradeNo = `WH${Date.now()}${++seq}`;
+  async function realCallback(outTradeNo = `WH${Date.now()}${++seq}`): Promise<Captured & { outTradeNo: string }> {
     const before = capture.captured.length;
     wechat().emulator.createOrder({ mchid: TEST_MCHID, out_trade_no: outTradeNo, total: 100 });
     wechat().emulator.pay(outTradeNo);
@@ -184,6 +183,15 @@ describe('POST /webhooks/wechat-pay/:mchid', () => {
     const logged = hub.logText().slice(logBefore);
     expect(logged).toMatch(/wechat pay callback refused/);
     expect(logged).not.toContain(c.body.toString('utf8').slice(0, 60));
+  });
+
+  it('refuses with 400 a signed callback whose ids pay_notify_log cannot hold, storing nothing cut', async () => {
+    const c = await realCallback(`WH${Date.now()}${++seq}${'9'.repeat(60)}`);
+    const res = await post(app, c);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ code: 'FAIL', message: 'notification rejected' });
+    expect(await rows()).toHaveLength(0);
+    expect(hub.logText()).toMatch(/"fields":\["outTradeNo"\].*"msg":"wechat pay callback refused: ids longer than pay_notify_log holds"/);
   });
 
   it('refuses a genuinely signed callback older than 300 s (stale) with 401', async () => {
