@@ -17,7 +17,10 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
   readonly queue: QueueName;
   /** One line for the catalogue. */
   readonly description: string;
-  /** The payload schema, checked when enqueued and again when run. Ids and parameters, never secrets. */
+  /**
+   * The payload schema, a `z.strictObject`: checked strictly when enqueued (unknown fields refused)
+   * and again when run, ignoring unknown fields a newer producer may add. Ids and parameters, never secrets.
+   */
   readonly payload: S;
   /** Attempts, backoff and retention for this job, over the queue's defaults. */
   readonly options?: JobsOptions;

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { HubCanary } from '../entities/hub/hub-canary.entity';
-import { defineJob, done } from './define-job';
+import { writeOnce } from '../lib/errors';
+import { defineJob, done, skipped } from './define-job';
 
 /** How often a holding canary looks at `ctx.signal`: a shutdown hands it back within this. */
 const STEP_MS = 100;
@@ -13,7 +14,7 @@ const STEP_MS = 100;
  */
 export const hubCanary = defineJob({
   name: 'hub-canary',
-  queue: 'messages',
+  queue: 'ops',
   description: 'End-to-end check: hold holdMs, then write one hub_canary row per key',
   payload: z.strictObject({
     key: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" or "-", at most 100'),
@@ -28,8 +29,9 @@ export const hubCanary = defineJob({
       if (step % 10 === 0) await ctx.progress(step, steps);
     }
     ctx.signal.throwIfAborted();
-    // A second run hits the primary key: the runner reports it as skipped, the work being done.
-    await ctx.db.getRepository(HubCanary).insert({ canaryKey: key, jobId: ctx.job.id, attempt: ctx.job.attempt, createdTime: ctx.now() });
+    // The primary key (canary_key) is the idempotency key: a second run finds the work done.
+    const row = { canaryKey: key, jobId: ctx.job.id, attempt: ctx.job.attempt, createdTime: ctx.now() };
+    if (!(await writeOnce('PRIMARY', () => ctx.db.getRepository(HubCanary).insert(row)))) return skipped(`canary ${key} already written`);
     ctx.log.info({ canary: key }, 'canary written');
     return done({ key, heldMs: holdMs });
   },

@@ -9,13 +9,12 @@ import {
   PermanentError,
   RateLimitedError,
   RetryableError,
-  isDuplicateKeyError,
   isTransientDatabaseError,
 } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { jobsHandedBack } from '../lib/metrics';
-import { parsePayload } from '../lib/validation';
-import { skipped, type JobRegistry, type JobResult } from '../jobs/define-job';
+import { parsePayloadIgnoringUnknownFields } from '../lib/validation';
+import type { JobRegistry, JobResult } from '../jobs/define-job';
 import type { QueueName } from './queue-names';
 import { markOutboxDone, outboxIdOf } from './outbox-finish';
 import { QUEUE_SETTINGS, type QueueSet } from './queues';
@@ -61,9 +60,10 @@ export interface InFlight {
 export const standalone = (): InFlight => ({ stopping: NEVER_ABORTED, running: new Map() });
 
 /**
- * The one processor every queue runs: find the job → validate the payload again → check the schema
- * it relies on → build a job-scoped context → handle → turn our error classes into BullMQ's
- * behaviour. During a shutdown, a job that stops on `ctx.signal` goes straight back to wait.
+ * The one processor every queue runs: find the job → validate the payload again (unknown fields
+ * ignored) → check the schema it relies on → build a job-scoped context → handle → turn our error
+ * classes into BullMQ's behaviour. During a shutdown, a job that stops on `ctx.signal` goes
+ * straight back to wait.
  */
 export function createProcessor(deps: RunnerDeps, inFlight: InFlight = standalone()): JobProcessor {
   // Two parameters: given a third, BullMQ makes an AbortController per job, which costs more than
@@ -80,7 +80,8 @@ export function createProcessor(deps: RunnerDeps, inFlight: InFlight = standalon
       if (inFlight.stopping.aborted) return await handBack(running, log, 'the worker is shutting down');
       const def = deps.registry.get(job.name);
       if (!def) throw new PermanentError('UNKNOWN_JOB', `no job named ${JSON.stringify(job.name)} in this hub`);
-      const payload = parsePayload(def.payload, job.data);
+      const { payload, ignoredFields } = parsePayloadIgnoringUnknownFields(def.payload, job.data);
+      if (ignoredFields.length > 0) warnUnknownFieldsOnce(log, job.name, ignoredFields);
       const refusal = deps.schema?.refusalFor(def);
       if (refusal) throw new PermanentError('SCHEMA_MISMATCH', refusal);
       const result = await def.handle(payload, buildContext(deps, job, log, inFlight.stopping));
@@ -90,12 +91,30 @@ export function createProcessor(deps: RunnerDeps, inFlight: InFlight = standalon
       return result;
     } catch (err) {
       if (err instanceof WaitingError) throw err;
-      if (inFlight.stopping.aborted && !isDuplicateKeyError(err)) return await handBack(running, log, 'stopped for the shutdown');
+      if (inFlight.stopping.aborted) return await handBack(running, log, 'stopped for the shutdown');
       return await handleFailure(err, { job, token, log, queues: deps.queues });
     } finally {
       inFlight.running.delete(key);
     }
   };
+}
+
+/** Job names with the unknown fields already warned about, in this process. */
+const warnedUnknownFields = new Set<string>();
+/** Beyond this many sets of fields (a producer inventing names), the memory is started afresh. */
+const WARNED_UNKNOWN_FIELDS_MAX = 1_000;
+
+/**
+ * Once per job name and set of fields per process: during a rolling deploy every job of the newer
+ * producers carries the same new field, and one line says it.
+ */
+function warnUnknownFieldsOnce(log: Logger, jobName: string, fields: readonly string[]): void {
+  const sorted = [...fields].sort();
+  const key = `${jobName} ${sorted.join(' ')}`;
+  if (warnedUnknownFields.has(key)) return;
+  if (warnedUnknownFields.size >= WARNED_UNKNOWN_FIELDS_MAX) warnedUnknownFields.clear();
+  warnedUnknownFields.add(key);
+  log.warn({ ignoredFields: sorted }, 'payload fields unknown to this version ignored (a newer producer?): said once per job name and fields');
 }
 
 /**
@@ -148,12 +167,12 @@ interface FailureScope {
   queues: QueueSet;
 }
 
-/** Returns a result (duplicate key: already done) or throws what BullMQ understands. */
-async function handleFailure(err: unknown, { job, token, log, queues }: FailureScope): Promise<JobResult> {
-  if (isDuplicateKeyError(err)) {
-    log.info({ err }, 'idempotency key already present: skipped');
-    return skipped('duplicate key: the work was already done');
-  }
+/**
+ * Throws what BullMQ understands. A duplicate key is no exception: a handler that finds its own
+ * idempotency key taken returns `skipped` itself (lib/errors.ts writeOnce), so one that reaches
+ * here hit some other key, a bug, and is retried as unknown errors are.
+ */
+async function handleFailure(err: unknown, { job, token, log, queues }: FailureScope): Promise<never> {
   if (err instanceof RateLimitedError) {
     const queue = job.queueName as QueueName;
     if (QUEUE_SETTINGS[queue].account !== undefined) {

@@ -2,9 +2,9 @@ import type { Job, JobsOptions, QueueEvents } from 'bullmq';
 import { z } from 'zod';
 import { HubCursor } from '../../entities';
 import { smsCodeCleanup } from '../../jobs';
-import { buildRegistry, defineJob, done, type JobResult } from '../../jobs/define-job';
+import { buildRegistry, defineJob, done, skipped, type JobResult } from '../../jobs/define-job';
 import type { JobContext } from '../../lib/context';
-import { DeferredError, InvalidPayloadError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
+import { DeferredError, InvalidPayloadError, PermanentError, RateLimitedError, RetryableError, writeOnce } from '../../lib/errors';
 import type { QueueName } from '../../workers/queue-names';
 import type { WorkerPool } from '../../workers/start-workers';
 import { clearTables } from '../support/db';
@@ -60,13 +60,47 @@ const permanent = testJob(
   { attempts: 5 },
 );
 
-/** Inserts its idempotency key: the second run hits the unique key. */
-const claimOnce = testJob('test-claim-once', async (key, ctx) => {
-  await ctx.db.getRepository(HubCursor).insert({ name: key, position: '1', updatedTime: ctx.now() });
-  return done('claimed');
-});
+const insertCursor = (key: string, ctx: JobContext) => () => ctx.db.getRepository(HubCursor).insert({ name: key, position: '1', updatedTime: ctx.now() });
+
+/** Claims its idempotency key (hub_cursor's primary key): the second run finds it taken and skips. */
+const claimOnce = testJob('test-claim-once', async (key, ctx) =>
+  (await writeOnce('PRIMARY', insertCursor(key, ctx))) ? done('claimed') : skipped(`${key} already claimed`),
+);
+
+/** Inserts without claiming any key: a duplicate is a bug, as any other error. */
+const unclaimed = testJob(
+  'test-unclaimed-duplicate',
+  async (key, ctx) => {
+    await insertCursor(key, ctx)();
+    return done('inserted');
+  },
+  { attempts: 2, backoff: { type: 'fixed', delay: 100 } },
+);
+
+/** Claims another key than the one its insert runs into. */
+const claimsAnotherKey = testJob(
+  'test-claims-another-key',
+  async (key, ctx) => ((await writeOnce('uk_hub_cursor_elsewhere', insertCursor(key, ctx))) ? done('inserted') : skipped('not its key')),
+  { attempts: 2, backoff: { type: 'fixed', delay: 100 } },
+);
 
 const quick = testJob('test-quick', startOnly);
+
+/** A payload declared strict, as every job's is: its handler returns what it was given. */
+const strict = defineJob({
+  name: 'test-strict',
+  queue: 'messages',
+  description: 'test-strict',
+  payload: z.strictObject({ key: z.string(), nested: z.strictObject({ n: z.number() }).optional() }),
+  handle: async (p) => done(p),
+});
+
+/** Enqueues `strict` with a field it does not declare, as a careless producer would. */
+const careless = testJob('test-careless-producer', async (key, ctx) => {
+  const payload = { key, colour: 'red' };
+  await ctx.enqueue(strict, payload);
+  return done('enqueued');
+});
 
 describe('the job runner', () => {
   let hub: TestHub;
@@ -76,7 +110,7 @@ describe('the job runner', () => {
 
   beforeAll(async () => {
     hub = await openTestHub(__filename, {
-      registry: buildRegistry([flaky, throttled, throttledOnAccount, deferred, permanent, claimOnce, quick, quickOnAccount, smsCodeCleanup]),
+      registry: buildRegistry([flaky, throttled, throttledOnAccount, deferred, permanent, claimOnce, unclaimed, claimsAnotherKey, quick, strict, careless, quickOnAccount, smsCodeCleanup]),
     });
     events = await testQueueEvents('messages', hub.prefix);
     accountEvents = await testQueueEvents('email', hub.prefix);
@@ -158,19 +192,49 @@ describe('the job runner', () => {
     expect(hub.logText()).toMatch(/"job":"test-permanent".*"reason":"REFUND_EXCEEDS_PAID: [^"]*".*"msg":"job failed for good"/);
   });
 
-  it('turns a duplicate idempotency key into skipped', async () => {
+  it('skips a duplicate of the idempotency key the handler claims', async () => {
     const first = await finished(await hub.enqueue(claimOnce, { key: 'order-42' }));
     const second = await finished(await hub.enqueue(claimOnce, { key: 'order-42' }));
     expect(first.returnvalue).toEqual({ status: 'done', result: 'claimed' });
-    expect(second.returnvalue).toEqual({ status: 'skipped', reason: 'duplicate key: the work was already done' });
+    expect(second.returnvalue).toEqual({ status: 'skipped', reason: 'order-42 already claimed' });
     expect(await hub.db.getRepository(HubCursor).countBy({ name: 'order-42' })).toBe(1);
   });
 
-  it('fails an invalid payload added straight to BullMQ at once, naming the field', async () => {
-    const added = await hub.queues.get('messages').add('sms-code-cleanup', { batchSize: 'lots' }, { attempts: 5 });
+  it('fails a duplicate on a key the handler did not claim, retried as any bug', async () => {
+    await hub.db.getRepository(HubCursor).insert({ name: 'taken', position: '0', updatedTime: new Date() });
+    for (const def of [unclaimed, claimsAnotherKey]) {
+      const job = await finished(await hub.enqueue(def, { key: 'taken' }));
+      expect(await job.getState()).toBe('failed');
+      expect(job.failedReason).toMatch(/^Duplicate entry 'taken' for key '(hub_cursor\.)?PRIMARY'$/);
+      expect(job.attemptsStarted).toBe(2);
+      expect(hub.logText()).toMatch(new RegExp(`"job":"${def.name}".*"msg":"job failed unexpectedly"`));
+    }
+    expect(await hub.db.getRepository(HubCursor).findOneByOrFail({ name: 'taken' })).toMatchObject({ position: '0' });
+  });
+
+  it('fails an invalid payload added straight to BullMQ at once, naming the field and not the unknown ones beside it', async () => {
+    const added = await hub.queues.get('messages').add('sms-code-cleanup', { batchSize: 'lots', addedLater: true }, { attempts: 5 });
     const job = await finished({ id: added.id as string });
     expect(await job.getState()).toBe('failed');
-    expect(job.failedReason).toMatch(/^INVALID_PAYLOAD: batchSize: .*expected number/);
+    expect(job.failedReason).toMatch(/^INVALID_PAYLOAD: batchSize: .*expected number[^;]*$/);
+    expect(job.attemptsStarted).toBe(1);
+  });
+
+  it('runs a job from a newer producer, ignoring its unknown fields and saying so once per job name and fields', async () => {
+    const newer = (key: string, extra: Record<string, unknown>) => hub.queues.get('messages').add('test-strict', { key, nested: { n: 1, unit: 'kg' }, ...extra });
+    const jobs = [await newer('newer-1', { addedLater: true }), await newer('newer-2', { addedLater: false }), await newer('newer-3', { other: 1 })];
+    for (const added of jobs) {
+      const job = await finished({ id: added.id as string });
+      expect(job.returnvalue).toEqual({ status: 'done', result: { key: added.data.key, nested: { n: 1 } } });
+    }
+    const warnings = hub.logText().match(/"job":"test-strict".*"ignoredFields":\[[^\]]*\].*"msg":"payload fields unknown to this version ignored[^\n]*/g) ?? [];
+    expect(warnings.map((w) => /"ignoredFields":(\[[^\]]*\])/.exec(w)?.[1])).toEqual(['["addedLater","nested.unit"]', '["nested.unit","other"]']);
+  });
+
+  it('ctx.enqueue refuses an unknown field, naming it: the producing job fails at once', async () => {
+    const job = await finished(await hub.enqueue(careless, { key: 'careless' }));
+    expect(await job.getState()).toBe('failed');
+    expect(job.failedReason).toBe('INVALID_PAYLOAD: (payload): Unrecognized key: "colour"');
     expect(job.attemptsStarted).toBe(1);
   });
 
