@@ -16,7 +16,7 @@ import type { MerchantCredentials, WechatPayClient } from '../integrations/wecha
 import { WechatPayEmulator } from '../integrations/wechat-pay/wechat-pay.emulator';
 import { LiveWechatPayClient } from '../integrations/wechat-pay/wechat-pay.live';
 import { createMerchants } from '../integrations/wechat-pay/wechat-pay.merchants';
-import type { Config } from '../lib/config';
+import { DEFAULT_JOB_SCOPE, type Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { withDatabase } from './bench-database';
 import { rateOf, startBenchHub } from './bench-hub';
@@ -65,7 +65,7 @@ async function callbackSink(): Promise<{ url: string; server: Server }> {
  * every refund_order is REFUNDED; against 10,000 bare refund calls to the same emulator.
  */
 export async function benchRefunds(base: Config): Promise<BenchRow> {
-  const config: Config = { ...withDatabase(base, DATABASE), apiTokens: [{ client: 'bench', token: TOKEN }] };
+  const config: Config = { ...withDatabase(base, DATABASE), apiTokens: [{ client: 'bench', token: TOKEN, scope: DEFAULT_JOB_SCOPE }] };
   const quiet = createLogger({ level: 'warn' });
   await withServerConnection(config.mysql, (conn) => conn.query(`DROP DATABASE IF EXISTS \`${DATABASE}\``));
   await applyBusinessSchema(config, quiet);

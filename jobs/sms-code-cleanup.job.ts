@@ -5,10 +5,11 @@ import { defineJob, done } from './define-job';
 /**
  * Deletes `sms_code_temps` rows whose `expire_time` has passed, walking the primary key in batches
  * so each DELETE is short. Two runs at once delete each row once: the second finds it gone.
+ * Housekeeping the clock runs hourly, so an ops job (DESIGN.md §3): no business client asks for it.
  */
 export const smsCodeCleanup = defineJob({
   name: 'sms-code-cleanup',
-  queue: 'messages',
+  queue: 'ops',
   description: 'Delete expired one-time SMS codes (sms_code_temps) in primary-key batches',
   payload: z.strictObject({ batchSize: z.number().int().min(1).max(10_000).default(5_000) }),
   entities: [SmsCodeTemp],

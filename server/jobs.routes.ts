@@ -8,17 +8,18 @@ import type { JobDefinition, JobRegistry } from '../jobs/define-job';
 import { InvalidPayloadError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { describeIssues } from '../lib/validation';
-import { prepareJob, type PreparedJob } from '../workers/enqueue';
+import { jobIdSchema, prepareJob, type PreparedJob } from '../workers/enqueue';
 import type { QueueSet } from '../workers/queues';
-import { clientForBearer } from './auth';
+import { tokenForBearer } from './auth';
 import { RedisUnavailableError, sendError, withRedisTimeout } from './http-errors';
-import type { ApiToken } from '../lib/config';
+import { assertScopesKnown, mayUseJob } from './job-scopes';
+import type { JobScope, ScopedApiToken } from '../lib/config';
 
 export interface JobsRouteDeps {
   registry: JobRegistry;
   queues: QueueSet;
   redis: Redis;
-  apiTokens: readonly ApiToken[];
+  apiTokens: readonly ScopedApiToken[];
   log: Logger;
 }
 
@@ -35,6 +36,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The API client of the Bearer token (`HUB_API_TOKENS`). */
     apiClient: string;
+    /** The jobs that token may enqueue and read; null only before the token is checked. */
+    apiScope: JobScope | null;
   }
 }
 
@@ -43,31 +46,39 @@ export function idempotentJobId(client: string, job: string, key: string): strin
   return `api-${client}-${createHash('sha256').update(`${job}\n${key}`).digest('hex')}`;
 }
 
-/** The enqueue API and the catalogue, behind Bearer tokens. */
+/** The enqueue API and the catalogue, behind Bearer tokens, each token limited to the jobs of its scope. */
 export function registerJobRoutes(app: FastifyInstance, deps: JobsRouteDeps): void {
+  assertScopesKnown(deps.apiTokens, deps.registry);
   const catalogue = [...deps.registry.values()].map((def) => ({
-    name: def.name,
-    queue: def.queue,
-    description: def.description,
-    payloadSchema: z.toJSONSchema(def.payload, { io: 'input', unrepresentable: 'any' }),
+    def,
+    entry: { name: def.name, queue: def.queue, description: def.description, payloadSchema: z.toJSONSchema(def.payload, { io: 'input', unrepresentable: 'any' }) },
   }));
+  const mayUse = (request: FastifyRequest, def: JobDefinition): boolean => request.apiScope !== null && mayUseJob(request.apiScope, def);
+  const forbidden = (request: FastifyRequest, reply: FastifyReply, def: JobDefinition, action: string): FastifyReply => {
+    deps.log.warn({ client: request.apiClient, job: def.name }, 'job outside the token scope refused');
+    return sendError(reply, 403, { error: 'forbidden', message: `client ${request.apiClient} may not ${action} ${def.name}: the scope of its token (HUB_API_TOKENS) leaves it out` });
+  };
 
   void app.register(async (api) => {
     api.decorateRequest('apiClient', '');
+    api.decorateRequest('apiScope', null);
     api.addHook('onRequest', async (request, reply) => {
-      const client = clientForBearer(request.headers.authorization, deps.apiTokens);
-      if (!client) {
+      const token = tokenForBearer(request.headers.authorization, deps.apiTokens);
+      if (!token) {
         reply.header('www-authenticate', 'Bearer realm="jobhub"');
         return sendError(reply, 401, { error: 'unauthorized', message: 'a valid Bearer token is required' });
       }
-      request.apiClient = client;
+      request.apiClient = token.client;
+      request.apiScope = token.scope;
     });
 
-    api.get('/api/v1/jobs', async () => ({ jobs: catalogue }));
+    // Only the jobs this client may enqueue: the catalogue is its contract, and ops jobs are none of a business client's.
+    api.get('/api/v1/jobs', async (request) => ({ jobs: catalogue.filter(({ def }) => mayUse(request, def)).map(({ entry }) => entry) }));
 
     api.post<{ Params: { name: string } }>('/api/v1/jobs/:name', async (request, reply) => {
       const def = deps.registry.get(request.params.name);
       if (!def) return unknownJob(reply, request.params.name);
+      if (!mayUse(request, def)) return forbidden(request, reply, def, 'enqueue');
       const query = enqueueQuery.safeParse(request.query);
       if (!query.success) {
         return sendError(reply, 400, { error: 'invalid_query', message: 'invalid query', fields: describeIssues(query.error, '(query)') });
@@ -103,13 +114,17 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobsRouteDeps): vo
     api.get<{ Params: { name: string; id: string } }>('/api/v1/jobs/:name/:id', async (request, reply) => {
       const def = deps.registry.get(request.params.name);
       if (!def) return unknownJob(reply, request.params.name);
+      if (!mayUse(request, def)) return forbidden(request, reply, def, 'read the jobs of');
+      // Before any Redis call: an id naming one of BullMQ's own keys would be read as a job (WRONGTYPE).
+      const id = jobIdSchema.safeParse(request.params.id);
+      if (!id.success) return sendError(reply, 400, { error: 'invalid_job_id', message: 'invalid job id', fields: describeIssues(id.error, 'id') });
       assertRedisReady(deps.redis);
       const queue = deps.queues.get(def.queue);
       // State first: a job that finishes between the two reads then shows its final fields.
-      const state = await withRedisTimeout(queue.getJobState(request.params.id));
-      const job = await withRedisTimeout(queue.getJob(request.params.id));
+      const state = await withRedisTimeout(queue.getJobState(id.data));
+      const job = await withRedisTimeout(queue.getJob(id.data));
       if (!job || job.name !== def.name) {
-        return sendError(reply, 404, { error: 'job_not_found', message: `no ${def.name} job ${request.params.id} (finished jobs are kept an hour, failed ones a week)` });
+        return sendError(reply, 404, { error: 'job_not_found', message: `no ${def.name} job ${id.data} (finished jobs are kept an hour, failed ones a week)` });
       }
       return describeJob(def, job, state);
     });

@@ -1,13 +1,32 @@
-import type { JobsOptions } from 'bullmq';
+import { QueueKeys, type JobsOptions } from 'bullmq';
+import { z } from 'zod';
 import type { Enqueue, Enqueueable, EnqueueOptions } from '../lib/context';
 import { parsePayload } from '../lib/validation';
 import type { QueueName } from './queue-names';
 import type { QueueSet } from './queues';
 
-/** BullMQ's rules for custom ids: `:` splits its keys, and integers collide with its own ids. */
+/**
+ * The names BullMQ gives its own keys beside the jobs', `<prefix>:<queue>:<name>` (its QueueKeys, the
+ * legacy `priority`, and `metrics` and `dn`, whose `<name>:…` families would meet a job's own `<id>:…` keys).
+ * A job id equal to one names that key: reading it answers WRONGTYPE, writing it corrupts the queue.
+ */
+const BULLMQ_KEY_NAMES: ReadonlySet<string> = new Set([...Object.keys(new QueueKeys().getKeys('queue')), 'priority', 'metrics', 'dn'].filter(Boolean));
+
+/**
+ * Any id a job can have, BullMQ's own numbers included: what a read accepts. `:` splits BullMQ's keys,
+ * and no id may be the name of one of them.
+ */
+export const jobIdSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((id) => !id.includes(':'), 'must not contain ":"')
+  .refine((id) => !BULLMQ_KEY_NAMES.has(id), `must not be one of BullMQ's own key names (${[...BULLMQ_KEY_NAMES].join(', ')})`);
+
+/** An id a producer chooses: as `jobIdSchema`, and never a bare integer, which would collide with BullMQ's own ids. */
 export function assertJobId(id: string): void {
-  if (id.includes(':') || /^\d+$/.test(id) || id.length === 0 || id.length > 512) {
-    throw new Error(`job id ${JSON.stringify(id)} must be 1-512 characters, contain no ":" and not be a bare integer`);
+  if (!jobIdSchema.safeParse(id).success || /^\d+$/.test(id)) {
+    throw new Error(`job id ${JSON.stringify(id)} must be 1-512 characters, contain no ":", not be a bare integer nor one of BullMQ's own key names`);
   }
 }
 
@@ -19,7 +38,7 @@ export interface PreparedJob {
   opts: JobsOptions;
 }
 
-/** Every producer goes through here: throws `InvalidPayloadError` naming the fields before anything reaches Redis. */
+/** Every producer goes through here: throws `InvalidPayloadError` naming the fields, unknown ones included, before anything reaches Redis. */
 export function prepareJob(def: Enqueueable, payload: unknown, options: EnqueueOptions = {}): PreparedJob {
   const data: unknown = parsePayload(def.payload, payload);
   const opts: JobsOptions = { ...def.options };

@@ -3,7 +3,7 @@ import { HubOutbox, type OutboxStatus } from '../entities/hub/hub-outbox.entity'
 import type { JobRegistry } from '../jobs/define-job';
 import { InvalidPayloadError } from '../lib/errors';
 import { prepareJob, type PreparedJob } from './enqueue';
-import type { QueueName } from './queue-names';
+import { isOpsJob, type QueueName } from './queue-names';
 import type { QueueSet } from './queues';
 
 /** What the relay and the outbox sweeper share: how a row becomes a job, and how a row is failed. */
@@ -38,6 +38,9 @@ export function selectOutboxRows(manager: EntityManager): SelectQueryBuilder<Hub
 export function prepareOutboxJob(registry: JobRegistry, row: OutboxRow): PreparedJob | string {
   const def = registry.get(row.jobName);
   if (!def) return `no job named ${JSON.stringify(row.jobName)} in this hub`;
+  // Rows come from other systems' own transactions, as API clients' requests do, with no token to scope:
+  // they get the default scope, business jobs. Ops enqueue theirs with the CLI (npm run enqueue).
+  if (isOpsJob(def)) return `${def.name} is an ops job: the outbox enqueues business jobs only`;
   try {
     return prepareJob(def, JSON.parse(row.payload ?? 'null'), { jobId: outboxJobId(row.id) });
   } catch (err) {

@@ -28,6 +28,8 @@ export const QUEUE_SETTINGS: Record<QueueName, QueueSettings> = {
   email: { concurrency: 5, account: 'the SMTP server' },
   messages: { concurrency: 5 },
   sync: { concurrency: 2, account: 'the school system' },
+  // Few at once: a canary may hold its slot for minutes, and ops jobs are never urgent.
+  ops: { concurrency: 2 },
 };
 
 /**

@@ -10,18 +10,18 @@ const hourSlot = (at: Date): string => `sms-code-cleanup@${beijingSlot(at).slice
 describe('the clock process (dist/workers/clock.main.js)', () => {
   const prefix = testPrefix(__filename);
   const env = childEnv({ HUB_QUEUE_PREFIX: prefix, HUB_MIGRATE_ON_START: 'false', HUB_BUSINESS_SCHEMA_ON_START: 'false' });
-  /** Every 'added' event of the messages queue: the ledger of what reached BullMQ. */
+  /** Every 'added' event of the ops queue: the ledger of what reached BullMQ. */
   let ledger: QueueLedger;
 
   beforeAll(async () => {
-    ledger = await openQueueLedger(prefix);
+    ledger = await openQueueLedger(prefix, 'ops');
   });
   afterAll(async () => {
     await ledger.close();
   });
 
   const cleanupIds = async (): Promise<string[]> =>
-    (await ledger.queues.get('messages').getJobs()).filter((j) => j.name === 'sms-code-cleanup').map((j) => j.id as string);
+    (await ledger.queues.get('ops').getJobs()).filter((j) => j.name === 'sms-code-cleanup').map((j) => j.id as string);
   const enqueuedLines = (clock: HubProcess, id: string): number =>
     clock.stdout().split('\n').filter((l) => l.includes('"msg":"slot enqueued"') && l.includes(`"jobId":"${id}"`)).length;
 

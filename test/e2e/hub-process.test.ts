@@ -51,7 +51,7 @@ describe('the whole hub in one process (npm start: dist/server/hub.main.js)', ()
     ]);
     const hub = spawnBuilt(
       'server/hub.main.js',
-      childEnv({ HUB_QUEUE_PREFIX: prefix, HUB_API_TOKENS: `e2e:${TOKEN}`, HUB_MIGRATE_ON_START: 'true', BOARD_USERNAME: 'admin', BOARD_PASSWORD: 'e2e-board-pass' }),
+      childEnv({ HUB_QUEUE_PREFIX: prefix, HUB_API_TOKENS: `e2e:${TOKEN}:ops`, HUB_MIGRATE_ON_START: 'true', BOARD_USERNAME: 'admin', BOARD_PASSWORD: 'e2e-board-pass' }),
     );
     try {
       await hub.waitFor(/"msg":"web listening"/, 20_000);
@@ -78,7 +78,7 @@ describe('the whole hub in one process (npm start: dist/server/hub.main.js)', ()
       expect((await db.getRepository(SmsCodeTemp).find()).map((r) => r.phone)).toEqual(['13700000012']);
 
       const metrics = await (await fetch(`${base}/metrics`)).text();
-      expect(metrics).toMatch(/^jobhub_jobs_completed_total\{job="sms-code-cleanup",queue="messages",status="done"\} \d+$/m);
+      expect(metrics).toMatch(/^jobhub_jobs_completed_total\{job="sms-code-cleanup",queue="ops",status="done"\} \d+$/m);
       expect(metrics).toMatch(/^jobhub_process_cpu_seconds_total /m);
     } finally {
       hub.child.kill('SIGTERM');
@@ -88,9 +88,9 @@ describe('the whole hub in one process (npm start: dist/server/hub.main.js)', ()
   });
 
   it('runs as separate web and worker processes: the web enqueues, the worker runs, each serves its metrics', async () => {
-    const env = childEnv({ HUB_QUEUE_PREFIX: prefix, HUB_API_TOKENS: `e2e:${TOKEN}` });
+    const env = childEnv({ HUB_QUEUE_PREFIX: prefix, HUB_API_TOKENS: `e2e:${TOKEN}:ops` });
     const web = spawnBuilt('server/web.main.js', env);
-    const worker = spawnBuilt('workers/worker.main.js', { ...env, HUB_QUEUES: 'messages' });
+    const worker = spawnBuilt('workers/worker.main.js', { ...env, HUB_QUEUES: 'ops' });
     try {
       await web.waitFor(/"msg":"web listening"/, 20_000);
       await worker.waitFor(/"msg":"metrics listening"/, 20_000);
@@ -107,9 +107,9 @@ describe('the whole hub in one process (npm start: dist/server/hub.main.js)', ()
       const workerBase = `http://127.0.0.1:${listeningPort(worker, 'metrics listening')}`;
       expect((await fetch(`${workerBase}/readyz`)).status).toBe(200);
       const workerMetrics = await (await fetch(`${workerBase}/metrics`)).text();
-      expect(workerMetrics).toMatch(/^jobhub_jobs_completed_total\{job="sms-code-cleanup",queue="messages",status="done"\} 1$/m);
+      expect(workerMetrics).toMatch(/^jobhub_jobs_completed_total\{job="sms-code-cleanup",queue="ops",status="done"\} 1$/m);
       const webMetrics = await (await fetch(`${base}/metrics`)).text();
-      expect(webMetrics).toMatch(/^jobhub_queue_jobs\{queue="messages",state="completed"\} \d+$/m);
+      expect(webMetrics).toMatch(/^jobhub_queue_jobs\{queue="ops",state="completed"\} \d+$/m);
     } finally {
       web.child.kill('SIGTERM');
       worker.child.kill('SIGTERM');

@@ -51,7 +51,8 @@ describe('two worker processes relaying one hub_outbox (dist/workers/worker.main
           for (let t = 0; t < TRANSACTIONS_PER_INSERTER; t++) {
             await db.transaction(async (manager) => {
               const rows = Array.from({ length: ROWS_PER_TRANSACTION }, (_, i) => ({
-                jobName: 'sms-code-cleanup',
+                // A business job: the outbox enqueues no ops job. With no notifies pending, each run is short.
+                jobName: 'notify-dispatch',
                 payload: (inserter + t + i) % 2 === 0 ? {} : { batchSize: 10 },
               }));
               await manager.insert(HubOutbox, rows);

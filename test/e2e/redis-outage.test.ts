@@ -31,7 +31,7 @@ describe('a Redis restart with 30 s of outage', () => {
   });
 
   it('answers 503 meanwhile, then resumes without a restart and loses no job', async () => {
-    const hub = spawnBuilt('server/hub.main.js', childEnv({ REDIS_URL: redis.url, HUB_API_TOKENS: `outage:${TOKEN}`, HUB_JOB_LOCK_MS: '3000' }));
+    const hub = spawnBuilt('server/hub.main.js', childEnv({ REDIS_URL: redis.url, HUB_API_TOKENS: `outage:${TOKEN}:ops`, HUB_JOB_LOCK_MS: '3000' }));
     try {
       await hub.waitFor(/"msg":"web listening"/, 20_000);
       const port = /"port":(\d+)[^\n]*"msg":"web listening"/.exec(hub.stdout())?.[1];

@@ -23,7 +23,7 @@ describe('worker processes that stop mid-job', () => {
   const stalled: string[] = [];
 
   beforeAll(async () => {
-    harness = await openProcessHarness(__filename, 'messages', [HubCanary]);
+    harness = await openProcessHarness(__filename, 'ops', [HubCanary]);
     ({ db, queues, events } = harness);
     events.on('completed', ({ jobId }) => completed.push(jobId));
     events.on('stalled', ({ jobId }) => stalled.push(jobId));
@@ -36,12 +36,12 @@ describe('worker processes that stop mid-job', () => {
    * longer interval would hold the others' checks back.
    */
   const startWorker = async (env: Record<string, string> = {}): Promise<HubProcess> => {
-    const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: harness.prefix, HUB_QUEUES: 'messages', HUB_JOB_LOCK_MS: '2000', ...env }));
+    const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: harness.prefix, HUB_QUEUES: 'ops', HUB_JOB_LOCK_MS: '2000', ...env }));
     await worker.waitFor(/"msg":"workers started"/, 20_000);
     return worker;
   };
   const rows = (key: string): Promise<HubCanary[]> => db.getRepository(HubCanary).findBy({ canaryKey: key });
-  const holding = async (id: string): Promise<boolean> => ((await queues.get('messages').getJob(id))?.progress ?? 0) !== 0;
+  const holding = async (id: string): Promise<boolean> => ((await queues.get('ops').getJob(id))?.progress ?? 0) !== 0;
 
   it('SIGTERM hands a long job back at once; another worker finishes it, once', async () => {
     const first = await startWorker({ HUB_SHUTDOWN_GRACE_MS: '20000' });
@@ -52,13 +52,13 @@ describe('worker processes that stop mid-job', () => {
     expect(await first.exited()).toBe(0);
     expect(first.stdout()).toMatch(new RegExp(`"jobId":"${job.id}".*"reason":"stopped for the shutdown".*"msg":"job handed back to wait"`));
     // Handed back, not left active for stalled detection, and no attempt used.
-    const handedBack = await queues.get('messages').getJob(job.id);
+    const handedBack = await queues.get('ops').getJob(job.id);
     expect(await handedBack?.getState()).toBe('waiting');
     expect(handedBack?.attemptsMade).toBe(0);
 
     const second = await startWorker();
     try {
-      const result = await (await queues.get('messages').getJob(job.id))?.waitUntilFinished(events, 20_000);
+      const result = await (await queues.get('ops').getJob(job.id))?.waitUntilFinished(events, 20_000);
       expect(result).toEqual({ status: 'done', result: { key: 'sigterm', heldMs: 3_000 } });
     } finally {
       second.child.kill('SIGTERM');
@@ -79,7 +79,7 @@ describe('worker processes that stop mid-job', () => {
 
     const survivor = await startWorker();
     try {
-      const result = await (await queues.get('messages').getJob(job.id))?.waitUntilFinished(events, 30_000);
+      const result = await (await queues.get('ops').getJob(job.id))?.waitUntilFinished(events, 30_000);
       expect(result).toEqual({ status: 'done', result: { key: 'sigkill', heldMs: 1_500 } });
     } finally {
       survivor.child.kill('SIGTERM');

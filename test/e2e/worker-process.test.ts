@@ -14,7 +14,7 @@ describe('the worker process (dist/workers/worker.main.js)', () => {
     let events: QueueEvents;
 
     beforeAll(async () => {
-      harness = await openProcessHarness(__filename, 'messages', [SmsCodeTemp]);
+      harness = await openProcessHarness(__filename, 'ops', [SmsCodeTemp]);
       ({ db, queues, events } = harness);
     });
     afterAll(() => harness.close());
@@ -28,13 +28,13 @@ describe('the worker process (dist/workers/worker.main.js)', () => {
         { phone: '13700000003', code: '333333', expireTime: future },
       ]);
 
-      const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: harness.prefix, HUB_QUEUES: 'messages', HUB_MIGRATE_ON_START: 'true' }));
+      const worker = spawnBuilt('workers/worker.main.js', childEnv({ HUB_QUEUE_PREFIX: harness.prefix, HUB_QUEUES: 'ops', HUB_MIGRATE_ON_START: 'true' }));
       try {
         await worker.waitFor(/"msg":"workers started"/);
         const cli = spawnBuilt('workers/enqueue.main.js', childEnv({ HUB_QUEUE_PREFIX: harness.prefix }), ['sms-code-cleanup', '{"batchSize":1}']);
         expect(await cli.exited()).toBe(0);
         const { id } = JSON.parse(cli.stdout()) as { id: string };
-        const result = await (await queues.get('messages').getJob(id))?.waitUntilFinished(events, 20_000);
+        const result = await (await queues.get('ops').getJob(id))?.waitUntilFinished(events, 20_000);
         expect(result).toEqual({ status: 'done', result: { deleted: 2 } });
         expect((await db.getRepository(SmsCodeTemp).find()).map((r) => r.phone)).toEqual(['13700000003']);
         await worker.waitFor(/"job":"sms-code-cleanup".*"msg":"job finished"/);

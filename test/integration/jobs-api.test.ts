@@ -17,7 +17,7 @@ const greet = defineJob({
   name: 'test-greet',
   queue: 'messages',
   description: 'says hello',
-  payload: z.object({ memberId: z.string().regex(/^\d+$/), times: z.number().int().min(1).default(1) }),
+  payload: z.strictObject({ memberId: z.string().regex(/^\d+$/), times: z.number().int().min(1).default(1) }),
   handle: async ({ memberId, times }) => done({ greeted: memberId, times }),
 });
 
@@ -96,6 +96,10 @@ describe('the enqueue API', () => {
     expect(fields).toMatch(/^memberId: /m);
     expect(fields).toMatch(/^times: /m);
 
+    const unknownField = await enqueue('test-greet', { memberId: '42', colour: 'red' });
+    expect(unknownField.statusCode).toBe(400);
+    expect(unknownField.json()).toEqual({ error: 'invalid_payload', message: 'invalid payload for test-greet', fields: ['(payload): Unrecognized key: "colour"'] });
+
     const badQuery = await enqueue('test-greet', { memberId: '1' }, {}, '?delay=soon&colour=red');
     expect(badQuery.statusCode).toBe(400);
     expect(badQuery.json<{ fields: string[] }>().fields.join('\n')).toMatch(/delay: .*\n.*colour/s);
@@ -143,6 +147,32 @@ describe('the enqueue API', () => {
     const missing = await app.inject({ method: 'GET', url: '/api/v1/jobs/test-greet/api-nobody-0', headers: auth });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ error: 'job_not_found' });
+  });
+
+  it('400 for an id naming one of BullMQ\'s own keys (never 500); every id the hub or BullMQ gives reads as 200', async () => {
+    const read = (id: string) => app.inject({ method: 'GET', url: `/api/v1/jobs/test-greet/${encodeURIComponent(id)}`, headers: auth });
+    // A job added without an id takes BullMQ's next number, and the queue's own keys (id, events, wait, …) exist from then on.
+    const numbered = await enqueue('test-greet', { memberId: '9' }, {}, '?delay=60000');
+    const keyed = await enqueue('test-greet', { memberId: '9' }, { 'idempotency-key': 'read-me' }, '?delay=60000');
+    const add = async (jobId: string): Promise<string> =>
+      (await hub.queues.get('messages').add('test-greet', { memberId: '9', times: 1 }, { jobId, delay: 60_000 })).id ?? '';
+    // A cron slot, the key of the longest client name (101 characters), and the longest id enqueue allows.
+    const added = [await add('test-greet@202611231000'), await add(idempotentJobId('c'.repeat(32), 'test-greet', 'k')), await add('x'.repeat(512))];
+    const ids = [numbered.json<{ id: string }>().id, keyed.json<{ id: string }>().id, ...added];
+    expect(ids[0]).toMatch(/^\d+$/);
+    for (const id of ids) expect({ id, status: (await read(id)).statusCode }).toEqual({ id, status: 200 });
+
+    const reserved = ['events', 'id', 'completed', 'limiter', 'meta', 'wait', 'paused', 'delayed', 'prioritized', 'active', 'failed', 'stalled'];
+    reserved.push('stalled-check', 'waiting-children', 'marker', 'repeat', 'de', 'pc', 'priority', 'metrics', 'dn');
+    for (const id of reserved) {
+      const res = await read(id);
+      expect({ id, status: res.statusCode }).toEqual({ id, status: 400 });
+      expect(res.json()).toEqual({ error: 'invalid_job_id', message: 'invalid job id', fields: [expect.stringMatching(/^id: must not be one of BullMQ's own key names \(/)] });
+    }
+    expect((await read('a:b')).json()).toEqual({ error: 'invalid_job_id', message: 'invalid job id', fields: ['id: must not contain ":"'] });
+    expect((await read('x'.repeat(513))).statusCode).toBe(400);
+    expect((await read('api-crm-0123')).json()).toMatchObject({ error: 'job_not_found' });
+    expect((await read('424242')).json()).toMatchObject({ error: 'job_not_found' });
   });
 
   it('413 for an oversized body', async () => {
@@ -226,6 +256,6 @@ describe('the enqueue API', () => {
     expect(greetEntry?.queue).toBe('messages');
     expect(Object.keys(greetEntry?.payloadSchema.properties ?? {})).toEqual(['memberId', 'times']);
     expect(greetEntry?.payloadSchema.required).toEqual(['memberId']);
-    expect(jobs.map((j) => j.name)).toContain('sms-code-cleanup');
+    expect(jobs.map((j) => j.name)).toContain('notify-dispatch');
   });
 });

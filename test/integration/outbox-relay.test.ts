@@ -61,10 +61,10 @@ describe('the outbox relay', () => {
   it('enqueues due rows as outbox-<id> into their job queue with the validated payload, and marks them ENQUEUED', async () => {
     const before = await enqueuedTotal();
     const [plain, sized, email, past] = await insert([
-      { jobName: 'sms-code-cleanup', payload: {} },
-      { jobName: 'sms-code-cleanup', payload: { batchSize: 10 } },
+      { jobName: 'test-tidy-up', payload: {} },
+      { jobName: 'test-tidy-up', payload: { batchSize: 10 } },
       { jobName: 'test-welcome-email', payload: { userId: 7 } },
-      { jobName: 'sms-code-cleanup', payload: { batchSize: 20 }, runAt: new Date(NOW.getTime() - 1) },
+      { jobName: 'test-tidy-up', payload: { batchSize: 20 }, runAt: new Date(NOW.getTime() - 1) },
     ]);
     const report = await relay.relayOnce();
     expect(report).toEqual({ claimed: 4, enqueued: [plain, sized, email, past], failed: [], deferred: [] });
@@ -72,7 +72,7 @@ describe('the outbox relay', () => {
     const messages = queues.get('messages');
     expect((await messages.getJob(`outbox-${plain}`))?.data).toEqual({ batchSize: 5_000 });
     expect((await messages.getJob(`outbox-${sized}`))?.data).toEqual({ batchSize: 10 });
-    expect((await messages.getJob(`outbox-${past}`))?.name).toBe('sms-code-cleanup');
+    expect((await messages.getJob(`outbox-${past}`))?.name).toBe('test-tidy-up');
     expect(await messages.getJob(`outbox-${email}`)).toBeUndefined();
     const emailJob = await queues.get('email').getJob(`outbox-${email}`);
     expect({ name: emailJob?.name, data: emailJob?.data }).toEqual({ name: 'test-welcome-email', data: { userId: 7, locale: 'zh-CN' } });
@@ -86,7 +86,7 @@ describe('the outbox relay', () => {
   });
 
   it('leaves a row PENDING until now reaches its run_at', async () => {
-    const [later] = (await insert([{ jobName: 'sms-code-cleanup', payload: {}, runAt: new Date(NOW.getTime() + 60_000) }])) as [string];
+    const [later] = (await insert([{ jobName: 'test-tidy-up', payload: {}, runAt: new Date(NOW.getTime() + 60_000) }])) as [string];
     expect(await relay.relayOnce()).toEqual({ claimed: 0, enqueued: [], failed: [], deferred: [] });
     expect(await row(later)).toMatchObject({ status: 'PENDING', attempts: 0, jobId: null });
     expect(await queues.get('messages').getJob(`outbox-${later}`)).toBeUndefined();
@@ -103,15 +103,15 @@ describe('the outbox relay', () => {
     const manyKeys = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`unexpected_field_${i}`, 1]));
     const [unknown, invalid, tooLong, good] = (await insert([
       { jobName: 'no-such-job', payload: { note: 'secret-payload-text' } },
-      { jobName: 'sms-code-cleanup', payload: { batchSize: 'lots' } },
-      { jobName: 'sms-code-cleanup', payload: manyKeys },
-      { jobName: 'sms-code-cleanup', payload: {} },
+      { jobName: 'test-tidy-up', payload: { batchSize: 'lots' } },
+      { jobName: 'test-tidy-up', payload: manyKeys },
+      { jobName: 'test-tidy-up', payload: {} },
     ])) as [string, string, string, string];
     const report = await relay.relayOnce();
     expect(report).toEqual({ claimed: 4, enqueued: [good], failed: [unknown, invalid, tooLong], deferred: [] });
 
     expect(await row(unknown)).toMatchObject({ status: 'FAILED', attempts: 1, jobId: null, lastError: 'no job named "no-such-job" in this hub' });
-    expect((await row(invalid)).lastError).toMatch(/^invalid payload for sms-code-cleanup: batchSize: .*expected number/);
+    expect((await row(invalid)).lastError).toMatch(/^invalid payload for test-tidy-up: batchSize: .*expected number/);
     const long = await row(tooLong);
     expect(long.status).toBe('FAILED');
     expect(long.lastError).toMatch(/unexpected_field_0/);
@@ -124,9 +124,19 @@ describe('the outbox relay', () => {
     expect(logs.text()).not.toContain('secret-payload-text');
   });
 
+  it('marks a row naming an ops job FAILED: other systems enqueue business jobs only', async () => {
+    const [canary, tidy] = (await insert([
+      { jobName: 'hub-canary', payload: { key: 'from-outbox', holdMs: 600_000 } },
+      { jobName: 'test-tidy-up', payload: {} },
+    ])) as [string, string];
+    expect(await relay.relayOnce()).toEqual({ claimed: 2, enqueued: [tidy], failed: [canary], deferred: [] });
+    expect(await row(canary)).toMatchObject({ status: 'FAILED', attempts: 1, jobId: null, lastError: 'hub-canary is an ops job: the outbox enqueues business jobs only' });
+    expect(await queues.get('ops').count()).toBe(0);
+  });
+
   it('changes nothing when run again', async () => {
     await insert([
-      { jobName: 'sms-code-cleanup', payload: {} },
+      { jobName: 'test-tidy-up', payload: {} },
       { jobName: 'no-such-job', payload: {} },
       { jobName: 'test-welcome-email', payload: { userId: 1 } },
     ]);
@@ -140,7 +150,7 @@ describe('the outbox relay', () => {
   });
 
   it('relays in its own loop, at once again while batches come back full, until stopped', async () => {
-    const ids = await insert(Array.from({ length: 7 }, () => ({ jobName: 'sms-code-cleanup', payload: {} })));
+    const ids = await insert(Array.from({ length: 7 }, () => ({ jobName: 'test-tidy-up', payload: {} })));
     const looping = startOutboxRelay({ db, registry, queues, log: logs.log, now: () => clock }, { pollMs: 60_000, batchSize: 2 });
     try {
       // pollMs is a minute: only the "full batch: again at once" rule gets all 7 rows out in time.
@@ -167,12 +177,12 @@ describe('the outbox relay', () => {
 
     it('keeps the rows PENDING with the error and attempts recorded, and enqueues them once Redis is back', async () => {
       relay = createOutboxRelay({ db, registry, queues: privateQueues, log: logs.log, now: () => clock }, { pollMs: 1_000 });
-      const [first] = (await insert([{ jobName: 'sms-code-cleanup', payload: {} }])) as [string];
+      const [first] = (await insert([{ jobName: 'test-tidy-up', payload: {} }])) as [string];
       expect((await relay.relayOnce()).enqueued).toEqual([first]);
 
       await privateRedis.stop();
       const [a, b, bad] = (await insert([
-        { jobName: 'sms-code-cleanup', payload: {} },
+        { jobName: 'test-tidy-up', payload: {} },
         { jobName: 'test-welcome-email', payload: { userId: 3 } },
         { jobName: 'no-such-job', payload: {} },
       ])) as [string, string, string];

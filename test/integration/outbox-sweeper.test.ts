@@ -79,8 +79,8 @@ describe('sweepers, on a private Redis', () => {
 
   it('adds the jobs of ENQUEUED rows lost from Redis again, under the same ids with the same data', async () => {
     const ids = await insert([
-      { jobName: 'sms-code-cleanup', payload: {} },
-      { jobName: 'sms-code-cleanup', payload: { batchSize: 10 } },
+      { jobName: 'test-tidy-up', payload: {} },
+      { jobName: 'test-tidy-up', payload: { batchSize: 10 } },
       { jobName: 'test-welcome-email', payload: { userId: 7 } },
     ]);
     const [a, b, c] = ids as [string, string, string];
@@ -106,7 +106,7 @@ describe('sweepers, on a private Redis', () => {
   });
 
   it('never runs finished work again: rows DONE while their job was active stay done after a flush', async () => {
-    const ids = await insert([...Array.from({ length: 4 }, () => ({ jobName: 'sms-code-cleanup', payload: {} })), { jobName: 'test-welcome-email', payload: { userId: 1 } }]);
+    const ids = await insert([...Array.from({ length: 4 }, () => ({ jobName: 'test-tidy-up', payload: {} })), { jobName: 'test-welcome-email', payload: { userId: 1 } }]);
     const email = ids.at(-1) as string;
     await relay.relayOnce();
 
@@ -144,17 +144,17 @@ describe('sweepers, on a private Redis', () => {
   it('fails a row whose lost job names an unknown job or now has an invalid payload, and leaves rows whose job exists', async () => {
     const [unknown, invalid, good, kept] = (await insert([
       { jobName: 'no-such-job', payload: {}, status: 'ENQUEUED' },
-      { jobName: 'sms-code-cleanup', payload: { batchSize: 'lots' }, status: 'ENQUEUED' },
-      { jobName: 'sms-code-cleanup', payload: { batchSize: 3 }, status: 'ENQUEUED' },
-      { jobName: 'sms-code-cleanup', payload: { batchSize: 'lots' }, status: 'ENQUEUED' },
+      { jobName: 'test-tidy-up', payload: { batchSize: 'lots' }, status: 'ENQUEUED' },
+      { jobName: 'test-tidy-up', payload: { batchSize: 3 }, status: 'ENQUEUED' },
+      { jobName: 'test-tidy-up', payload: { batchSize: 'lots' }, status: 'ENQUEUED' },
     ])) as [string, string, string, string];
     // Its job is still in Redis: the sweeper never judges a payload whose job exists.
-    await queues.get('messages').add('sms-code-cleanup', { batchSize: 'lots' }, { jobId: outboxJobId(kept) });
+    await queues.get('messages').add('test-tidy-up', { batchSize: 'lots' }, { jobId: outboxJobId(kept) });
 
     expect(await sweepOnce(deps, outboxSweeper)).toBe(1);
     expect(await row(unknown)).toMatchObject({ status: 'FAILED', attempts: 1, lastError: 'no job named "no-such-job" in this hub', updatedTime: NOW });
     expect(await row(invalid)).toMatchObject({ status: 'FAILED', attempts: 1 });
-    expect((await row(invalid)).lastError).toMatch(/^invalid payload for sms-code-cleanup: batchSize: .*expected number/);
+    expect((await row(invalid)).lastError).toMatch(/^invalid payload for test-tidy-up: batchSize: .*expected number/);
     expect(await row(good)).toMatchObject({ status: 'ENQUEUED', attempts: 1, lastError: null });
     expect((await jobOf('messages', good))?.data).toEqual({ batchSize: 3 });
     expect(await row(kept)).toMatchObject({ status: 'ENQUEUED', attempts: 0 });
@@ -163,7 +163,7 @@ describe('sweepers, on a private Redis', () => {
   });
 
   it('walks every batch of 500 by primary key, and stops between batches once aborted', async () => {
-    const ids = await insert(Array.from({ length: 1_201 }, (_, i) => ({ jobName: 'sms-code-cleanup', payload: { batchSize: i + 1 }, status: 'ENQUEUED' as const })));
+    const ids = await insert(Array.from({ length: 1_201 }, (_, i) => ({ jobName: 'test-tidy-up', payload: { batchSize: i + 1 }, status: 'ENQUEUED' as const })));
     const aborted = new AbortController();
     aborted.abort();
     expect(await outboxSweeper.sweep({ ...deps, signal: aborted.signal, periodMs: outboxSweeper.everyMs })).toBe(0);
@@ -176,7 +176,7 @@ describe('sweepers, on a private Redis', () => {
 
   it('sweeps once per period across processes: the Redis lock lets one pass through', async () => {
     const ids = await insert([
-      { jobName: 'sms-code-cleanup', payload: {} },
+      { jobName: 'test-tidy-up', payload: {} },
       { jobName: 'test-welcome-email', payload: { userId: 2 } },
     ]);
     await relay.relayOnce();
@@ -252,8 +252,8 @@ describe('sweepers, on a private Redis', () => {
 
   it('marks a row DONE or FAILED only from PENDING or ENQUEUED, never over an outcome', async () => {
     const statuses: OutboxStatus[] = ['PENDING', 'ENQUEUED', 'DONE', 'FAILED'];
-    const forDone = await insert(statuses.map((status) => ({ jobName: 'sms-code-cleanup', payload: {}, status })));
-    const forFailed = await insert(statuses.map((status) => ({ jobName: 'sms-code-cleanup', payload: {}, status })));
+    const forDone = await insert(statuses.map((status) => ({ jobName: 'test-tidy-up', payload: {}, status })));
+    const forFailed = await insert(statuses.map((status) => ({ jobName: 'test-tidy-up', payload: {}, status })));
     const snapshot = async (ids: string[]) => Promise.all(ids.map(row));
     const [doneBefore, failedBefore] = [await snapshot(forDone), await snapshot(forFailed)];
 
@@ -274,7 +274,7 @@ describe('sweepers, on a private Redis', () => {
   });
 
   it('marks DONE a row whose job finished before the relay committed: it waits for the relay and sees ENQUEUED', async () => {
-    const [id] = await insert([{ jobName: 'sms-code-cleanup', payload: {}, status: 'PENDING' }]);
+    const [id] = await insert([{ jobName: 'test-tidy-up', payload: {}, status: 'PENDING' }]);
     if (!id) throw new Error('no row');
     const runner = db.createQueryRunner();
     await runner.connect();

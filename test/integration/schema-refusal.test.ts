@@ -28,7 +28,7 @@ describe('a job whose unique key is missing', () => {
     hub = await openTestHub(__filename, { mysqlUrl });
     await hub.db.query('ALTER TABLE hub_canary DROP PRIMARY KEY');
     guard = await startSchemaGuard(hub.db, silent);
-    events = await testQueueEvents('messages', hub.prefix);
+    events = await testQueueEvents('ops', hub.prefix);
   });
   afterAll(async () => {
     guard.stop();
@@ -38,20 +38,20 @@ describe('a job whose unique key is missing', () => {
   });
 
   it('fails at once, without retries, saying which key, and writes nothing; a job on intact tables runs', async () => {
-    const pool = hub.startWorkers(['messages'], { schema: guard });
+    const pool = hub.startWorkers(['ops'], { schema: guard });
     try {
       const refused = await hub.enqueue(hubCanary, { key: 'no-key' });
-      const job = await hub.queues.get('messages').getJob(refused.id);
+      const job = await hub.queues.get('ops').getJob(refused.id);
       await expect(job?.waitUntilFinished(events, 10_000)).rejects.toThrow(
         `SCHEMA_MISMATCH: schema check: ${scratch}.hub_canary: unique key (canary_key) missing: duplicates would no longer be refused`,
       );
-      const failed = await hub.queues.get('messages').getJob(refused.id);
+      const failed = await hub.queues.get('ops').getJob(refused.id);
       expect(failed?.attemptsMade).toBe(1);
       expect(await failed?.getState()).toBe('failed');
       expect(await hub.db.getRepository(HubCanary).count()).toBe(0);
 
       const fine = await hub.enqueue(smsCodeCleanup, {});
-      const result = await (await hub.queues.get('messages').getJob(fine.id))?.waitUntilFinished(events, 10_000);
+      const result = await (await hub.queues.get('ops').getJob(fine.id))?.waitUntilFinished(events, 10_000);
       expect(result).toEqual({ status: 'done', result: { deleted: 0 } });
     } finally {
       await pool.close();

@@ -25,8 +25,8 @@ describe('sms-code-cleanup', () => {
 
   beforeAll(async () => {
     hub = await openTestHub(__filename, { now: () => NOW });
-    events = await testQueueEvents('messages', hub.prefix);
-    hub.startWorkers(['messages']);
+    events = await testQueueEvents('ops', hub.prefix);
+    hub.startWorkers(['ops']);
   });
   afterAll(async () => {
     await events.close();
@@ -37,7 +37,7 @@ describe('sms-code-cleanup', () => {
 
   const run = async (batchSize: number): Promise<unknown> => {
     const { id } = await hub.enqueue(smsCodeCleanup, { batchSize });
-    const job = await hub.queues.get('messages').getJob(id);
+    const job = await hub.queues.get('ops').getJob(id);
     return job?.waitUntilFinished(events, 20_000);
   };
 
@@ -72,8 +72,8 @@ describe('sms-code-cleanup', () => {
   it('reports progress as rows deleted', async () => {
     await insertCodes(hub, 30, -1);
     const { id } = await hub.enqueue(smsCodeCleanup, { batchSize: 10 });
-    await (await hub.queues.get('messages').getJob(id))?.waitUntilFinished(events, 20_000);
-    const job = await hub.queues.get('messages').getJob(id);
+    await (await hub.queues.get('ops').getJob(id))?.waitUntilFinished(events, 20_000);
+    const job = await hub.queues.get('ops').getJob(id);
     expect(job?.progress).toEqual({ done: 30 });
   });
 });

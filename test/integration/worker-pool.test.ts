@@ -14,7 +14,7 @@ import { until } from '../support/wait';
 /** Sleeps without looking at ctx.signal, as a careless handler would. */
 const stubborn = defineJob({
   name: 'test-stubborn',
-  queue: 'messages',
+  queue: 'ops',
   description: 'ignores the shutdown signal',
   payload: z.object({ ms: z.number().int() }),
   async handle({ ms }) {
@@ -29,7 +29,7 @@ describe('the worker pool', () => {
 
   beforeAll(async () => {
     hub = await openTestHub(__filename, { registry: buildRegistry([hubCanary, stubborn]) });
-    events = await testQueueEvents('messages', hub.prefix);
+    events = await testQueueEvents('ops', hub.prefix);
     await clearTables(hub.db, [HubCanary]);
   });
   afterAll(async () => {
@@ -41,7 +41,7 @@ describe('the worker pool', () => {
   const canaryRows = (key: string): Promise<number> => hub.db.getRepository(HubCanary).countBy({ canaryKey: key });
 
   it('recreates a worker whose blocking connection stays down while Redis answers, and takes jobs again', async () => {
-    const pool = hub.startWorkers(['messages'], { watchdogMs: 1_000 });
+    const pool = hub.startWorkers(['ops'], { watchdogMs: 1_000 });
     try {
       const [original] = pool.workers;
       if (!original) throw new Error('no worker');
@@ -53,12 +53,12 @@ describe('the worker pool', () => {
       const blocking = (await original.backend.blockingClient) as unknown as Redis;
       blocking.connect = () => new Promise<void>(() => undefined);
       blocking.disconnect();
-      await until('readiness reports it', async () => pool.readiness.run().then(() => false, (err: Error) => /blocking connection not ready: messages/.test(err.message)), 5_000);
+      await until('readiness reports it', async () => pool.readiness.run().then(() => false, (err: Error) => /blocking connection not ready: ops/.test(err.message)), 5_000);
 
       await until('the watchdog replaced the worker', async () => pool.workers[0] !== original, 15_000);
       expect(hub.logText()).toContain('blocking connection down while Redis answers: worker recreated');
       const job = await hub.enqueue(hubCanary, { key: 'after-recreate' });
-      const result = await (await hub.queues.get('messages').getJob(job.id))?.waitUntilFinished(events, 15_000);
+      const result = await (await hub.queues.get('ops').getJob(job.id))?.waitUntilFinished(events, 15_000);
       expect(result).toEqual({ status: 'done', result: { key: 'after-recreate', heldMs: 0 } });
       expect(await canaryRows('after-recreate')).toBe(1);
       await until('readiness passes again', async () => pool.readiness.run().then(() => true, () => false), 10_000);
@@ -68,8 +68,8 @@ describe('the worker pool', () => {
   });
 
   it('on close, a job that stops on ctx.signal goes straight back to wait and keeps its attempts', async () => {
-    const pool = hub.startWorkers(['messages']);
-    const queue = hub.queues.get('messages');
+    const pool = hub.startWorkers(['ops']);
+    const queue = hub.queues.get('ops');
     const job = await hub.enqueue(hubCanary, { key: 'handed-back', holdMs: 20_000 });
     // Its first progress report: the handler is inside its hold, between two looks at ctx.signal.
     await until('the canary is holding', async () => (await queue.getJob(job.id))?.progress !== 0, 10_000);
@@ -84,8 +84,8 @@ describe('the worker pool', () => {
   });
 
   it('at the deadline, a job that ignores ctx.signal is moved back to wait all the same', async () => {
-    const pool = hub.startWorkers(['messages']);
-    const queue = hub.queues.get('messages');
+    const pool = hub.startWorkers(['ops']);
+    const queue = hub.queues.get('ops');
     const job = await hub.enqueue(stubborn, { ms: 1_500 });
     await until('the stubborn job is running', async () => (await queue.getJobState(job.id)) === 'active', 10_000);
     await pool.close(200);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { JOBS, registry } from '../../jobs';
 import { buildRegistry, defineJob, done, type JobDefinition } from '../../jobs/define-job';
 import { QUEUE_SETTINGS } from '../../workers/queues';
-import type { QueueName } from '../../workers/queue-names';
+import { isOpsJob, type QueueName } from '../../workers/queue-names';
 
 const job = (name: string, queue = 'messages', handle: unknown = async () => done(null)): JobDefinition =>
   ({ name, queue: queue as QueueName, description: 'test', payload: z.object({}), handle }) as JobDefinition;
@@ -28,7 +28,12 @@ describe('buildRegistry', () => {
   it('holds every job of the catalogue, each on a queue with settings', () => {
     expect([...registry.keys()]).toEqual(JOBS.map((j) => j.name));
     for (const def of JOBS) expect(QUEUE_SETTINGS[def.queue]).toBeDefined();
-    expect(registry.get('sms-code-cleanup')?.queue).toBe('messages');
+    expect(registry.get('notify-dispatch')?.queue).toBe('messages');
+  });
+
+  it('puts the ops jobs, the canary and the housekeeping, on the ops queue of their own', () => {
+    expect(JOBS.filter(isOpsJob).map((j) => j.name)).toEqual(['sms-code-cleanup', 'hub-canary']);
+    expect(QUEUE_SETTINGS.ops.concurrency).toBeLessThanOrEqual(2);
   });
 
   it('keeps the definition typed for its handler', async () => {
