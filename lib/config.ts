@@ -1,12 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { booleanFlag, optionalText, port } from './config-fields';
+import { parseApiTokens, type ScopedApiToken } from './config-api-tokens';
 import { appleConfig, appleEnv, checkAppleEnv, type AppleConfig } from './config-apple';
 import { checkMessagingEnv, messagingConfig, messagingEnv, type MessagingConfig } from './config-messaging';
 import { checkSchoolEnv, schoolConfig, schoolEnv, type SchoolTmsConfig } from './config-school';
 import { ConfigError } from './errors';
 import { describeIssues } from './validation';
 import { QUEUE_NAMES, type QueueName } from '../workers/queue-names';
+
+export { DEFAULT_JOB_SCOPE, type ApiToken, type JobScope, type ScopedApiToken } from './config-api-tokens';
 
 /**
  * The only place that reads `process.env`. Every process calls `loadConfigOrExit()` first;
@@ -20,21 +24,12 @@ const databaseName = optionalText.refine((v) => v === undefined || SQL_IDENTIFIE
   message: 'expected a database name of letters, digits and _ (at most 64)',
 });
 
-/** `client:token,client:token` → client by token; null when malformed. */
-function parseApiTokens(text: string): ApiToken[] | null {
-  const tokens: ApiToken[] = [];
-  for (const pair of text.split(',')) {
-    const match = /^\s*([A-Za-z0-9_-]{1,32}):(\S{16,})\s*$/.exec(pair);
-    if (!match?.[1] || !match[2]) return null;
-    tokens.push({ client: match[1], token: match[2] });
-  }
-  return tokens;
-}
-
-export interface ApiToken {
-  /** Names the caller in logs and in idempotent job ids. */
-  readonly client: string;
-  readonly token: string;
+/** An address or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
+function isAddressOrBlock(text: string): boolean {
+  const [address = '', bits, ...rest] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
 }
 
 export interface BoardAccount {
@@ -44,6 +39,8 @@ export interface BoardAccount {
 
 /** Development defaults so `npm start` works out of the box; production refuses to start without real ones. */
 const DEV_API_TOKEN = 'demo-token-change-me';
+/** On a laptop the developer is ops too: the demo token may run the canary and the cleanup (README quick start). */
+const DEV_API_TOKENS = `demo:${DEV_API_TOKEN}:business|ops`;
 const DEV_BOARD_ADMIN: BoardAccount = { username: 'admin', password: 'admin' };
 
 const envSchema = z
@@ -80,13 +77,20 @@ const envSchema = z
     HUB_PUBLIC_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), {
       message: 'expected the origin browsers use, e.g. https://jobhub.example.com',
     }),
+    HUB_TRUSTED_PROXIES: optionalText.refine((v) => v === undefined || v.split(',').every((a) => isAddressOrBlock(a.trim())), {
+      message: 'expected comma-separated addresses or CIDR blocks of the proxies in front, e.g. 10.0.0.0/8',
+    }),
     HUB_API_TOKENS: optionalText.refine((v) => v === undefined || parseApiTokens(v) !== null, {
-      message: 'expected comma-separated client:token pairs (client: letters, digits, _ or -; token at least 16 characters)',
+      message:
+        'expected comma-separated client:token or client:token:scope (client: letters, digits, _ or -; token: 16+ characters, no ":"; scope: job names, business or ops, joined by |)',
     }),
     BOARD_USERNAME: optionalText,
     BOARD_PASSWORD: optionalText,
     BOARD_VIEWER_USERNAME: optionalText,
     BOARD_VIEWER_PASSWORD: optionalText,
+    BOARD_LOGIN_MAX_FAILURES_PER_USER: z.coerce.number().int().min(1).max(10_000).default(10),
+    BOARD_LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50),
+    BOARD_LOGIN_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(900_000),
     HUB_OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
     HUB_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
     WECHAT_PAY_MODE: z.enum(['live', 'emulator']).optional(),
@@ -202,9 +206,13 @@ export interface Config {
     readonly metricsPort: number;
     /** The origin browsers use to reach the dashboard, when a proxy in front changes host or scheme. */
     readonly publicUrl: string | null;
+    /** Proxies whose X-Forwarded-For names the client (HUB_TRUSTED_PROXIES); none: the peer is the client. */
+    readonly trustedProxies: readonly string[];
   };
-  readonly apiTokens: readonly ApiToken[];
+  readonly apiTokens: readonly ScopedApiToken[];
   readonly board: { readonly admin: BoardAccount; readonly viewer: BoardAccount | null };
+  /** Failed dashboard logins allowed per user name and per client address within a window, counted in Redis. */
+  readonly boardLogin: { readonly maxFailuresPerUser: number; readonly maxFailuresPerAddress: number; readonly windowMs: number };
   readonly outboxPollMs: number;
   /** How often the sweepers compare MySQL with Redis; work younger than this is not yet called lost. */
   readonly sweepIntervalMs: number;
@@ -275,14 +283,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queues,
     shutdownGraceMs: e.HUB_SHUTDOWN_GRACE_MS,
     worker: { lockMs: e.HUB_JOB_LOCK_MS, watchdogMs: e.HUB_WORKER_WATCHDOG_MS },
-    http: { port: e.HUB_PORT, metricsPort: e.HUB_METRICS_PORT, publicUrl: e.HUB_PUBLIC_URL ?? null },
-    apiTokens: parseApiTokens(e.HUB_API_TOKENS ?? `demo:${DEV_API_TOKEN}`) ?? [],
+    http: {
+      port: e.HUB_PORT,
+      metricsPort: e.HUB_METRICS_PORT,
+      publicUrl: e.HUB_PUBLIC_URL ?? null,
+      trustedProxies: e.HUB_TRUSTED_PROXIES?.split(',').map((a) => a.trim()) ?? [],
+    },
+    apiTokens: parseApiTokens(e.HUB_API_TOKENS ?? DEV_API_TOKENS) ?? [],
     board: {
       admin: e.BOARD_USERNAME && e.BOARD_PASSWORD ? { username: e.BOARD_USERNAME, password: e.BOARD_PASSWORD } : DEV_BOARD_ADMIN,
       viewer:
         e.BOARD_VIEWER_USERNAME && e.BOARD_VIEWER_PASSWORD
           ? { username: e.BOARD_VIEWER_USERNAME, password: e.BOARD_VIEWER_PASSWORD }
           : null,
+    },
+    boardLogin: {
+      maxFailuresPerUser: e.BOARD_LOGIN_MAX_FAILURES_PER_USER,
+      maxFailuresPerAddress: e.BOARD_LOGIN_MAX_FAILURES_PER_ADDRESS,
+      windowMs: e.BOARD_LOGIN_WINDOW_MS,
     },
     outboxPollMs: e.HUB_OUTBOX_POLL_MS,
     sweepIntervalMs: e.HUB_SWEEP_INTERVAL_MS,

@@ -92,6 +92,8 @@ const TRANSIENT_CONNECTION_CODES = new Set([
 interface DriverErrorShape {
   errno?: unknown;
   code?: unknown;
+  sqlMessage?: unknown;
+  message?: unknown;
   driverError?: unknown;
 }
 
@@ -102,9 +104,47 @@ function driverError(err: unknown): DriverErrorShape | undefined {
   return e.driverError && typeof e.driverError === 'object' ? (e.driverError as DriverErrorShape) : e;
 }
 
-/** A unique-key violation: for an idempotency key it means the work was already done. */
+/**
+ * A unique-key violation on any key. Whether it means "already done" only the writer knows: a
+ * handler claims its own idempotency key with `isDuplicateKeyOn` or `writeOnce`, and the runner
+ * treats any other duplicate as the bug it is (DESIGN.md §4).
+ */
 export function isDuplicateKeyError(err: unknown): boolean {
   return driverError(err)?.errno === ER_DUP_ENTRY;
+}
+
+/**
+ * The name of the key a duplicate-key error names, `PRIMARY` for a primary key. MariaDB and MySQL
+ * before 8.0.19 say `for key 'uk_x'`, later MySQL `for key 'table.uk_x'`: the table part is dropped.
+ * Undefined when `err` is no duplicate or its message has no key name.
+ */
+export function duplicateKeyName(err: unknown): string | undefined {
+  const d = driverError(err);
+  if (d?.errno !== ER_DUP_ENTRY) return undefined;
+  const text = typeof d.sqlMessage === 'string' ? d.sqlMessage : typeof d.message === 'string' ? d.message : '';
+  const named = / for key '([^']+)'$/.exec(text)?.[1];
+  return named?.slice(named.lastIndexOf('.') + 1);
+}
+
+/** A unique-key violation on `key` (an index name of the table written, `PRIMARY` for its primary key). */
+export function isDuplicateKeyOn(err: unknown, key: string): boolean {
+  // Index names compare without case in MySQL.
+  return duplicateKeyName(err)?.toLowerCase() === key.toLowerCase();
+}
+
+/**
+ * Runs one write that claims an idempotency key: true when it wrote, false when `key` refused it
+ * as a duplicate, the work having been done before. Any other error, a duplicate on another key
+ * included, is thrown. Inside a transaction InnoDB undoes only the refused statement.
+ */
+export async function writeOnce(key: string, write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (err) {
+    if (isDuplicateKeyOn(err, key)) return false;
+    throw err;
+  }
 }
 
 /** Deadlock, lock wait timeout or a lost connection: worth another attempt. */
@@ -112,4 +152,14 @@ export function isTransientDatabaseError(err: unknown): boolean {
   const d = driverError(err);
   if (!d) return false;
   return d.errno === ER_LOCK_DEADLOCK || d.errno === ER_LOCK_WAIT_TIMEOUT || TRANSIENT_CONNECTION_CODES.has(String(d.code));
+}
+
+/**
+ * Strict mode refusing one value: too long, out of range, not a date, NULL into NOT NULL, a failed
+ * CHECK or JSON. The row's fault, never the database's: another attempt fails the same way.
+ */
+const BAD_VALUE_ERRNOS = new Set([1048, 1264, 1265, 1292, 1366, 1406, 3140, 3819, 4025]);
+
+export function isBadValueDatabaseError(err: unknown): boolean {
+  return BAD_VALUE_ERRNOS.has(Number(driverError(err)?.errno));
 }

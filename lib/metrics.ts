@@ -102,7 +102,14 @@ export const messagesDelivered = new Counter({
 
 export const smsReceipts = new Counter({
   name: 'jobhub_sms_receipts_total',
-  help: 'SMS delivery receipts received, by provider and outcome (delivered, undelivered, unmatched)',
+  help: 'SMS delivery receipts received, by provider and outcome (delivered, undelivered, unmatched, refused: a bad row acknowledged unapplied)',
   labelNames: ['provider', 'outcome'] as const,
+  registers: [metricsRegistry],
+});
+
+export const boardLoginFailures = new Counter({
+  name: 'jobhub_board_login_failures_total',
+  help: 'Dashboard logins refused, by reason: bad_credentials (401) or throttled (429: too many failures for the user name or the address)',
+  labelNames: ['reason'] as const,
   registers: [metricsRegistry],
 });

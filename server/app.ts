@@ -17,6 +17,8 @@ import { registerMetricsRoute } from './metrics-server';
 import { registerReconciliationRoutes } from './reconciliation.routes';
 import { registerRefundRoutes } from './refunds.routes';
 import { registerSmsReceiptWebhook } from './sms-receipts.routes';
+import { LoginThrottle } from './login-throttle';
+import { registerSecurityHeaders } from './security-headers';
 import { registerWechatPayWebhook } from './webhooks.routes';
 import { registerAppleWebhook } from './apple-webhook.routes';
 
@@ -40,8 +42,11 @@ export const BODY_LIMIT_BYTES = 256 * 1024;
 
 /** The web face without `listen()`: tests drive it with `inject`. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, trustProxy: false });
+  const trustProxy = deps.config.http.trustedProxies.length > 0 ? [...deps.config.http.trustedProxies] : false;
+  // Job ids run to 512 characters (workers/enqueue.ts): past Fastify's default of 100 the status route answered 414.
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, trustProxy, maxParamLength: 1_024 });
   const { log } = deps;
+  await registerSecurityHeaders(app);
 
   app.addHook('onResponse', async (request, reply) => {
     const quiet = reply.statusCode < 400 && (request.method === 'GET' || request.method === 'HEAD');
@@ -86,7 +91,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAppleWebhook(app, { db: deps.db, integrations: deps.integrations ?? NO_INTEGRATIONS, enqueue, log, now });
   registerReconciliationRoutes(app, { db: deps.db, apiTokens: deps.config.apiTokens, log });
   registerRefundRoutes(app, { db: deps.db, queues: deps.queues, apiTokens: deps.config.apiTokens, log, now });
-  await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, publicUrl: deps.config.http.publicUrl, log });
+  const throttle = new LoginThrottle(deps.redis, deps.config.redis.queuePrefix, deps.config.boardLogin);
+  await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, publicUrl: deps.config.http.publicUrl, throttle, log });
   await app.ready();
   return app;
 }

@@ -8,32 +8,43 @@ export function secretsEqual(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** The client a `Bearer` header belongs to, or null. Every token is compared, matched or not. */
-export function clientForBearer(header: string | undefined, tokens: readonly ApiToken[]): string | null {
+/** The token of a `Bearer` header, or null. Every token is compared, matched or not. */
+export function tokenForBearer<T extends ApiToken>(header: string | undefined, tokens: readonly T[]): T | null {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   const given = match?.[1];
   if (!given) return null;
-  let client: string | null = null;
+  let found: T | null = null;
   for (const token of tokens) {
-    if (secretsEqual(given, token.token)) client = token.client;
+    if (secretsEqual(given, token.token)) found = token;
   }
-  return client;
+  return found;
+}
+
+/** The client a `Bearer` header belongs to, or null. */
+export function clientForBearer(header: string | undefined, tokens: readonly ApiToken[]): string | null {
+  return tokenForBearer(header, tokens)?.client ?? null;
 }
 
 export type BoardRole = 'admin' | 'viewer';
+
+/** The user name and password of an HTTP Basic `Authorization` header, or null when it is not one. */
+export function basicCredentials(header: string | undefined): { username: string; password: string } | null {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!match?.[1]) return null;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return null;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
 
 /** The dashboard role of an HTTP Basic `Authorization` header, or null. */
 export function boardRoleForBasic(
   header: string | undefined,
   accounts: { admin: BoardAccount; viewer: BoardAccount | null },
 ): BoardRole | null {
-  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
-  if (!match?.[1]) return null;
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return null;
-  const username = decoded.slice(0, colon);
-  const password = decoded.slice(colon + 1);
+  const credentials = basicCredentials(header);
+  if (!credentials) return null;
+  const { username, password } = credentials;
   const isAdmin = accountMatches(username, password, accounts.admin);
   const isViewer = accounts.viewer !== null && accountMatches(username, password, accounts.viewer);
   if (isAdmin) return 'admin';

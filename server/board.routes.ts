@@ -1,13 +1,15 @@
 import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { BoardAccount } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { QueueName } from '../workers/queue-names';
 import type { QueueSet } from '../workers/queues';
-import { boardRoleForBasic, isSameOrigin } from './auth';
+import { isSameOrigin } from './auth';
+import { boardLogin } from './board-login';
+import { boardMaskingHooks, maskedAdapter } from './board-redaction';
 import { sendError } from './http-errors';
+import type { LoginThrottle } from './login-throttle';
 
 export const BOARD_PATH = '/admin/queues';
 
@@ -17,6 +19,8 @@ export interface BoardDeps {
   accounts: { admin: BoardAccount; viewer: BoardAccount | null };
   /** The dashboard's address as browsers see it, when a proxy changes it (HUB_PUBLIC_URL). */
   publicUrl: string | null;
+  /** Failed logins per user name and per address, shared by every web replica. */
+  throttle: LoginThrottle;
   log: Logger;
 }
 
@@ -30,18 +34,16 @@ export async function registerBoard(app: FastifyInstance, deps: BoardDeps): Prom
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
   createBullBoard({
-    queues: deps.names.map((name) => new BullMQAdapter(deps.queues.get(name))),
+    // Masked as the logs are, for every role; stack traces for admins only (board-redaction.ts).
+    queues: deps.names.map((name) => maskedAdapter(deps.queues.get(name))),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'jobhub' } },
+    options: { uiConfig: { boardTitle: 'jobhub' }, handlerHooks: boardMaskingHooks(deps.accounts) },
   });
 
   await app.register(async (board) => {
     board.addHook('onRequest', async (request, reply) => {
-      const role = boardRoleForBasic(request.headers.authorization, deps.accounts);
-      if (!role) {
-        reply.header('www-authenticate', 'Basic realm="jobhub board", charset="UTF-8"');
-        return sendError(reply, 401, { error: 'unauthorized', message: 'dashboard credentials required' });
-      }
+      const role = await boardLogin(request, reply, deps);
+      if (!role) return reply;
       if (READ_METHODS.has(request.method)) return;
       if (role !== 'admin') {
         return sendError(reply, 403, { error: 'forbidden', message: 'the viewer account is read-only' });

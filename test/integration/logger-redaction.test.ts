@@ -57,6 +57,22 @@ describe('log redaction', () => {
     expect(line?.outTradeNo).toBe('4200001234202611230000000001');
   });
 
+  it('masks verification and check-in codes whole and openids, and keeps error codes', () => {
+    const { log, text, lines } = captureLogger();
+    const openid = 'oDemo202612051000xxxxxxxxxxx';
+    log.info({ openid, params: { code: '246810', minutes: 5 }, checkInCode: 123456789012, err: { code: 'NOTENOUGH' }, phone: '138****5678' }, '您参加的「手工课」已拼团成功，核销码 987654321098');
+    for (const value of [openid, '246810', '123456789012', '987654321098']) expect(text()).not.toContain(value);
+    expect(lines()[0]).toMatchObject({
+      msg: '您参加的「手工课」已拼团成功，核销码 [REDACTED]',
+      openid: '[REDACTED]',
+      params: { code: '[REDACTED]', minutes: 5 },
+      checkInCode: '[REDACTED]',
+      err: { code: 'NOTENOUGH' },
+      // Masked already: masking again changes nothing.
+      phone: '138****5678',
+    });
+  });
+
   it("masks a child logger's bindings and the message of an error logged without one", () => {
     const { log, text, lines } = captureLogger();
     log.child({ phone: PHONE, token: SECRETS[0], contact: { email: EMAIL } }).child({ idNumber: ID_NUMBER }).info('child line');

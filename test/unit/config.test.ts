@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { loadConfig, readSecretRef } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
 
+/** The scope of a token without one: every business job, no ops job. */
+const BUSINESS = { business: true, ops: false, jobs: [] };
+
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
   try {
     loadConfig(env);
@@ -126,17 +129,36 @@ describe('loadConfig', () => {
       HUB_PORT: '8080',
     });
     expect(config.apiTokens).toEqual([
-      { client: 'crm', token: '0123456789abcdef' },
-      { client: 'app-backend', token: 'fedcba9876543210xyz' },
+      { client: 'crm', token: '0123456789abcdef', scope: BUSINESS },
+      { client: 'app-backend', token: 'fedcba9876543210xyz', scope: BUSINESS },
     ]);
     expect(config.board).toEqual({ admin: { username: 'ops', password: 'a-long-password' }, viewer: { username: 'finance', password: 'another-password' } });
-    expect(config.http).toEqual({ port: 8080, metricsPort: 9464, publicUrl: null });
+    expect(config.http).toEqual({ port: 8080, metricsPort: 9464, publicUrl: null, trustedProxies: [] });
     expect(problemsOf({ HUB_API_TOKENS: 'crm:short' })[0]).toMatch(/^HUB_API_TOKENS: /);
     expect(problemsOf({ HUB_API_TOKENS: 'no-colon-here-0123456789' })[0]).toMatch(/^HUB_API_TOKENS: /);
     expect(problemsOf({ BOARD_VIEWER_USERNAME: 'finance' })[0]).toMatch(/^BOARD_VIEWER_PASSWORD: /);
     expect(problemsOf({ BOARD_PASSWORD: 'x' })[0]).toMatch(/^BOARD_USERNAME: /);
     expect(problemsOf({ HUB_PUBLIC_URL: 'jobhub.example.com/admin' })[0]).toMatch(/^HUB_PUBLIC_URL: /);
     expect(loadConfig({ HUB_PUBLIC_URL: 'https://jobhub.example.com' }).http.publicUrl).toBe('https://jobhub.example.com');
+  });
+
+  it('reads an optional scope per API token: job names, business and ops joined by |; none means every business job', () => {
+    const config = loadConfig({
+      HUB_API_TOKENS: 'crm:0123456789abcdef,ops:0123456789abcdef-ops:ops,monitor:0123456789abcdef-mon:hub-canary,dev:0123456789abcdef-dev:business|ops|hub-canary|hub-canary',
+    });
+    expect(config.apiTokens.map(({ client, scope }) => ({ client, scope }))).toEqual([
+      { client: 'crm', scope: BUSINESS },
+      { client: 'ops', scope: { business: false, ops: true, jobs: [] } },
+      { client: 'monitor', scope: { business: false, ops: false, jobs: ['hub-canary'] } },
+      { client: 'dev', scope: { business: true, ops: true, jobs: ['hub-canary'] } },
+    ]);
+    expect(config.apiTokens[1]?.token).toBe('0123456789abcdef-ops');
+    const secret = 'secret-token-0123456789';
+    for (const bad of [`crm:${secret}:`, `crm:${secret}:Business`, `crm:${secret}:business||ops`, `crm:${secret}:hub_canary`, `crm:${secret}:ops:more`, `crm:${secret}:ops,`]) {
+      const problems = problemsOf({ HUB_API_TOKENS: bad });
+      expect({ bad, problems: problems.map((p) => p.split(':')[0]) }).toEqual({ bad, problems: ['HUB_API_TOKENS'] });
+      expect(problems.join('\n')).not.toContain(secret);
+    }
   });
 
   it('gives a laptop working defaults and every system the database of MYSQL_URL', () => {
@@ -146,9 +168,9 @@ describe('loadConfig', () => {
     expect(Object.values(config.mysql.databases)).toEqual(['jobhub', 'jobhub', 'jobhub', 'jobhub', 'jobhub']);
     expect(config.queues).toContain('messages');
     expect(config.businessSchemaOnStart).toBe(true);
-    expect(config.apiTokens).toEqual([{ client: 'demo', token: 'demo-token-change-me' }]);
+    expect(config.apiTokens).toEqual([{ client: 'demo', token: 'demo-token-change-me', scope: { business: true, ops: true, jobs: [] } }]);
     expect(config.board).toEqual({ admin: { username: 'admin', password: 'admin' }, viewer: null });
-    expect(config.http).toEqual({ port: 3000, metricsPort: 9464, publicUrl: null });
+    expect(config.http).toEqual({ port: 3000, metricsPort: 9464, publicUrl: null, trustedProxies: [] });
   });
 
   it('parses credentials, per-system databases and the queue selection', () => {
@@ -268,5 +290,19 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.mysql.databases)).toBe(true);
+  });
+
+  it('throttles dashboard logins by default, and takes trusted proxies as addresses or CIDR blocks only', () => {
+    expect(loadConfig({}).boardLogin).toEqual({ maxFailuresPerUser: 10, maxFailuresPerAddress: 50, windowMs: 900_000 });
+    const config = loadConfig({ BOARD_LOGIN_MAX_FAILURES_PER_USER: '5', BOARD_LOGIN_WINDOW_MS: '60000', HUB_TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.1,fd00::/8' });
+    expect(config.boardLogin).toEqual({ maxFailuresPerUser: 5, maxFailuresPerAddress: 50, windowMs: 60_000 });
+    expect(config.http.trustedProxies).toEqual(['10.0.0.0/8', '192.0.2.1', 'fd00::/8']);
+    expect(problemsOf({ BOARD_LOGIN_MAX_FAILURES_PER_USER: '0', BOARD_LOGIN_WINDOW_MS: '10' }).map((p) => p.split(':')[0]).sort()).toEqual([
+      'BOARD_LOGIN_MAX_FAILURES_PER_USER',
+      'BOARD_LOGIN_WINDOW_MS',
+    ]);
+    for (const bad of ['ingress', '10.0.0.0/33', '10.0.0.1/8/1', '*']) {
+      expect(problemsOf({ HUB_TRUSTED_PROXIES: bad })[0]).toMatch(/^HUB_TRUSTED_PROXIES: /);
+    }
   });
 });

@@ -1,0 +1,49 @@
+import helmet from '@fastify/helmet';
+import type { FastifyInstance } from 'fastify';
+
+/** Answers that are data (the API, the dashboard's own API): never kept by a browser or a proxy. */
+const NO_STORE_PATHS = /^\/(?:api|admin\/queues\/api)(?:\/|\?|$)/;
+
+/** Bull Board's page links Google Fonts: a third-party request from a page of customer data, unreachable in some networks. */
+const THIRD_PARTY_FONTS = /<link\b[^>]*\bhref="https:\/\/fonts\.googleapis\.com\/[^"]*"[^>]*>/g;
+
+/**
+ * The policy the dashboard (Bull Board 9.10) works under, checked in a browser by
+ * test/browser/board.test.ts: its scripts are files of our own origin (the one inline `<script>` is
+ * a JSON data block, which CSP does not govern), so no inline script runs; its page has inline
+ * `style` attributes and a `<style>` element, and its React code adds `<style>` elements at run
+ * time (no nonce can reach them), hence 'unsafe-inline' for styles only. Its syntax highlighter is
+ * a same-origin worker. Everything else is same-origin too; nothing may frame it.
+ */
+const CSP_DIRECTIVES = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  workerSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
+
+/** Security headers on every answer (helmet), `Cache-Control: no-store` on data. Registered before any route. */
+export async function registerSecurityHeaders(app: FastifyInstance): Promise<void> {
+  // No upgrade-insecure-requests: the dashboard is also reached over plain HTTP inside the cluster.
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (NO_STORE_PATHS.test(request.url)) reply.header('cache-control', 'no-store');
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const type = reply.getHeader('content-type');
+    if (typeof payload !== 'string' || typeof type !== 'string' || !type.startsWith('text/html')) return payload;
+    return payload.replace(THIRD_PARTY_FONTS, '');
+  });
+}
