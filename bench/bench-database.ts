@@ -1,13 +1,13 @@
 import type { DataSource } from 'typeorm';
-import { applyBusinessSchema } from '../entities/apply-business-schema';
+import { applyBusinessSchema } from '../entities/schema/apply-business-schema';
 import { createDataSource } from '../entities/data-source';
-import { withServerConnection } from '../entities/mysql-server';
+import { withServerConnection } from '../entities/schema/mysql-server';
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 
 /** The same server, another database for every system: a bench never touches the development tables. */
 export function withDatabase(config: Config, database: string): Config {
-  const databases = { marketing: database, app: database, customerService: database, customer: database, hub: database };
+  const databases = { marketing: database, app: database, customerService: database, dms: database, hub: database };
   return { ...config, mysql: { ...config.mysql, database, databases, url: config.mysql.url.replace(/\/[A-Za-z0-9_]+$/, `/${database}`) } };
 }
 

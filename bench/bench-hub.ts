@@ -7,7 +7,7 @@ import type { Logger } from '../lib/logger';
 import { closeRedis, createRedis, waitForRedis } from '../lib/redis';
 import { buildApp } from '../server/app';
 import { createEnqueue } from '../workers/enqueue';
-import type { QueueName } from '../workers/queue-names';
+import type { QueueName } from '../lib/queue-names';
 import { QueueSet } from '../workers/queues';
 import { startWorkers } from '../workers/start-workers';
 

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
-import { COUPON_WINDOW_DEFAULT } from '../jobs/coupon-expire.job';
-import { expireDueCoupons, type CouponExpiryOutcome } from '../jobs/marketing/coupon-expiry';
-import { auditAt } from '../lib/audit';
+import { COUPON_WINDOW_DEFAULT } from '../jobs/marketing/coupon/coupon-expire.job';
+import { expireDueCoupons, type CouponExpiryOutcome } from '../jobs/marketing/coupon/coupon-expiry';
+import { auditAt } from '../entities/dms/audit';
 import type { Config } from '../lib/config';
 import { openComparedDatabases } from './bench-database';
 import { median, type BenchRow } from './table';

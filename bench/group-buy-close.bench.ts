@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
 import { NO_INTEGRATIONS } from '../integrations';
-import { groupBuyCloseTeams } from '../jobs/group-buy-close-teams.job';
-import { auditAt } from '../lib/audit';
+import { groupBuyCloseTeams } from '../jobs/marketing/group-buy/group-buy-close-teams.job';
+import { auditAt } from '../entities/dms/audit';
 import type { Config } from '../lib/config';
-import type { JobContext } from '../lib/context';
+import type { JobContext } from '../jobs/context';
 import { createLogger } from '../lib/logger';
 import { closeRedis, createRedis, waitForRedis } from '../lib/redis';
 import { createEnqueue } from '../workers/enqueue';

@@ -1,4 +1,4 @@
-import { migrate } from '../entities/migrate';
+import { migrate } from '../entities/schema/migrate';
 import { loadConfigOrExit, type Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { benchAppleNotifications } from './apple-notifications.bench';

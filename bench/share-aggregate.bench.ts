@@ -1,10 +1,10 @@
 import type { DataSource } from 'typeorm';
-import { applyBusinessSchema } from '../entities/apply-business-schema';
+import { applyBusinessSchema } from '../entities/schema/apply-business-schema';
 import { createDataSource } from '../entities/data-source';
-import { migrate } from '../entities/migrate';
-import { withServerConnection } from '../entities/mysql-server';
-import { foldShareTracking, SHARE_CURSOR } from '../jobs/marketing/share-fold';
-import { shareTables, type ShareTables } from '../jobs/marketing/share-window';
+import { migrate } from '../entities/schema/migrate';
+import { withServerConnection } from '../entities/schema/mysql-server';
+import { foldShareTracking, SHARE_CURSOR } from '../jobs/marketing/share/share-fold';
+import { shareTables, type ShareTables } from '../jobs/marketing/share/share-window';
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { withDatabase } from './bench-database';

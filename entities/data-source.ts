@@ -3,7 +3,7 @@ import mysql2 from 'mysql2';
 import { DataSource, getMetadataArgsStorage } from 'typeorm';
 import type { Config, MysqlConfig } from '../lib/config';
 import { ENTITIES, ENTITY_SYSTEMS } from './index';
-import { detectServer, type MysqlDriverType } from './mysql-server';
+import { detectServer, type MysqlDriverType } from './schema/mysql-server';
 
 /**
  * What every hub session runs first. The time zone, so DEFAULT CURRENT_TIMESTAMP and DATETIME

@@ -3,7 +3,7 @@ import { AndroidOrder } from './app/android-order.entity';
 import { AppleOrder } from './app/apple-order.entity';
 import { AppleProduct } from './app/apple-product.entity';
 import { AppUser } from './app/user.entity';
-import { DmsBusinessLog } from './customer/dms-business-log.entity';
+import { DmsBusinessLog } from './dms/dms-business-log.entity';
 import { EmailRecord } from './customer-service/email-record.entity';
 import { Notify } from './customer-service/notify.entity';
 import { SmsCodeTemp } from './customer-service/sms-code-temp.entity';
@@ -46,55 +46,6 @@ import { WxMiniappAccount } from './marketing/wx-miniapp-account.entity';
 import { WxMpAccount } from './marketing/wx-mp-account.entity';
 import { WxPayConfig } from './marketing/wx-pay-config.entity';
 
-export {
-  FamilyMembers,
-  FeederSchool,
-  DiscountCouponCode,
-  GroupBuyEvent,
-  GroupBuyEventTeam,
-  GroupBuyEventRule,
-  GroupBuyEventRobot,
-  GroupBuyEventRobotRecord,
-  MarketingEvent,
-  EventSession,
-  ShareTracking,
-  MemberChildInfo,
-  ResourceShareInfo,
-  AndroidOrder,
-  AppleOrder,
-  AppleProduct,
-  AppUser,
-  DmsBusinessLog,
-  EmailRecord,
-  EventOrder,
-  GroupBuyEventOrder,
-  HubAppleOrphan,
-  HubAppleSubscription,
-  HubAppleTransaction,
-  HubAppleVip,
-  HubCanary,
-  HubCursor,
-  HubMessageDelivery,
-  HubOutbox,
-  HubReconciliationBillRow,
-  HubReconciliationItem,
-  HubReconciliationRun,
-  HubSmsTemplate,
-  HubShareFirstReach,
-  HubShareFirstReferral,
-  HubShareResource,
-  Member,
-  Notify,
-  PayNotifyLog,
-  PaymentOrder,
-  RefundOrder,
-  Sms,
-  SmsCodeTemp,
-  WxMiniappAccount,
-  WxMpAccount,
-  WxPayConfig,
-};
-
 /** Every entity and the system (hence the database) its table belongs to. */
 const ENTITY_LIST = [
   [PaymentOrder, 'marketing'],
@@ -127,7 +78,7 @@ const ENTITY_LIST = [
   [Sms, 'customerService'],
   [Notify, 'customerService'],
   [EmailRecord, 'customerService'],
-  [DmsBusinessLog, 'customer'],
+  [DmsBusinessLog, 'dms'],
   [HubOutbox, 'hub'],
   [HubCursor, 'hub'],
   [HubCanary, 'hub'],

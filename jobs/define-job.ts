@@ -1,7 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
-import type { JobContext } from '../lib/context';
-import { isQueueName, type QueueName } from '../workers/queue-names';
+import type { JobContext } from './context';
+import { isQueueName, type QueueName } from '../lib/queue-names';
 
 /** An entity class (a TypeORM-decorated class). */
 export type EntityClass = new () => object;

@@ -8,7 +8,7 @@ import { checkMessagingEnv, messagingConfig, messagingEnv, type MessagingConfig 
 import { checkSchoolEnv, schoolConfig, schoolEnv, type SchoolTmsConfig } from './config-school';
 import { ConfigError } from './errors';
 import { describeIssues } from './validation';
-import { QUEUE_NAMES, type QueueName } from '../workers/queue-names';
+import { QUEUE_NAMES, type QueueName } from './queue-names';
 
 export { DEFAULT_JOB_SCOPE, type ApiToken, type JobScope, type ScopedApiToken } from './config-api-tokens';
 
@@ -166,7 +166,7 @@ const envSchema = z
     }
   });
 
-export type SystemName = 'marketing' | 'app' | 'customerService' | 'customer' | 'hub';
+export type SystemName = 'marketing' | 'app' | 'customerService' | 'dms' | 'hub';
 
 export interface MysqlConfig {
   readonly url: string;
@@ -267,7 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       marketing: e.MARKETING_DB ?? database,
       app: e.APP_DB ?? database,
       customerService: e.CS_DB ?? database,
-      customer: e.DMS_DB ?? database,
+      dms: e.DMS_DB ?? database,
       hub: e.HUB_DB ?? database,
     },
   };

@@ -3,7 +3,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { BoardAccount } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import type { QueueName } from '../workers/queue-names';
+import type { QueueName } from '../lib/queue-names';
 import type { QueueSet } from '../workers/queues';
 import { isSameOrigin } from './auth';
 import { boardLogin } from './board-login';

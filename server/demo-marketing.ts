@@ -7,11 +7,11 @@ import { GroupBuyEventTeam } from '../entities/marketing/group-buy-event-team.en
 import { GroupBuyEvent } from '../entities/marketing/group-buy-event.entity';
 import { Member } from '../entities/marketing/member.entity';
 import type { Integrations } from '../integrations';
-import { couponExpire } from '../jobs/coupon-expire.job';
-import { groupBuyCloseTeams } from '../jobs/group-buy-close-teams.job';
-import { groupBuyFillRobots } from '../jobs/group-buy-fill-robots.job';
-import { groupBuyRemind } from '../jobs/group-buy-remind.job';
-import type { Enqueue } from '../lib/context';
+import { couponExpire } from '../jobs/marketing/coupon/coupon-expire.job';
+import { groupBuyCloseTeams } from '../jobs/marketing/group-buy/group-buy-close-teams.job';
+import { groupBuyFillRobots } from '../jobs/marketing/group-buy/group-buy-fill-robots.job';
+import { groupBuyRemind } from '../jobs/marketing/remind/group-buy-remind.job';
+import type { Enqueue } from '../jobs/context';
 import type { Logger } from '../lib/logger';
 import { beijingSlot } from '../lib/time';
 import { approveDemoTemplates, type DemoSmsTemplate } from './demo-messaging';

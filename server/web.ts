@@ -2,11 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { registry } from '../jobs';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import { QUEUE_NAMES } from '../workers/queue-names';
+import { QUEUE_NAMES } from '../lib/queue-names';
 import { watchQueueMetrics } from '../workers/queue-metrics';
 import type { Role, Runtime } from '../workers/runtime';
 import { buildApp } from './app';
-import { listen } from './listen';
+import { listen } from '../lib/listen';
 
 export interface WebRole extends Role {
   readonly app: FastifyInstance;

@@ -4,7 +4,7 @@ import { registry as defaultRegistry } from '../jobs';
 import type { JobRegistry } from '../jobs/define-job';
 import { CLOCK_TIMEZONE, SCHEDULES, type Schedule } from '../jobs/schedules';
 import type { Config } from '../lib/config';
-import type { Enqueue } from '../lib/context';
+import type { Enqueue } from '../jobs/context';
 import type { Logger } from '../lib/logger';
 import { createSleeper } from '../lib/async';
 import { clockSlots } from '../lib/metrics';

@@ -1,6 +1,6 @@
 import { HubMessageDelivery, type DeliveryChannel } from '../entities/hub/hub-message-delivery.entity';
 import { deliveryJobId } from '../jobs/messaging/delivery';
-import type { QueueName } from './queue-names';
+import type { QueueName } from '../lib/queue-names';
 import { jobRowSweeper } from './job-row-sweeper';
 import type { Sweeper } from './sweeper';
 

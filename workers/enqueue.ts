@@ -1,8 +1,8 @@
 import { QueueKeys, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
-import type { Enqueue, Enqueueable, EnqueueOptions } from '../lib/context';
+import type { Enqueue, Enqueueable, EnqueueOptions } from '../jobs/context';
 import { parsePayload } from '../lib/validation';
-import type { QueueName } from './queue-names';
+import type { QueueName } from '../lib/queue-names';
 import type { QueueSet } from './queues';
 
 /**

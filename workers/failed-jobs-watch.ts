@@ -1,7 +1,7 @@
 import type { Config } from '../lib/config';
-import type { Enqueue } from '../lib/context';
+import type { Enqueue } from '../jobs/context';
 import { raiseAlert } from '../jobs/messaging/alert-ops';
-import { QUEUE_NAMES } from './queue-names';
+import { QUEUE_NAMES } from '../lib/queue-names';
 import type { Sweeper } from './sweeper';
 
 /**

@@ -1,6 +1,6 @@
-import type { Enqueue } from '../lib/context';
+import type { Enqueue } from '../jobs/context';
 import { createEnqueue } from './enqueue';
-import type { QueueName } from './queue-names';
+import type { QueueName } from '../lib/queue-names';
 import type { SweepScope, Sweeper } from './sweeper';
 
 /** Rows read per batch, by primary key. */

@@ -3,7 +3,7 @@ import { HubOutbox, type OutboxStatus } from '../entities/hub/hub-outbox.entity'
 import type { JobRegistry } from '../jobs/define-job';
 import { InvalidPayloadError } from '../lib/errors';
 import { prepareJob, type PreparedJob } from './enqueue';
-import { isOpsJob, type QueueName } from './queue-names';
+import { isOpsJob, type QueueName } from '../lib/queue-names';
 import type { QueueSet } from './queues';
 
 /** What the relay and the outbox sweeper share: how a row becomes a job, and how a row is failed. */

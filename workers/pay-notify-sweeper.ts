@@ -1,6 +1,6 @@
 import { PayNotifyLog } from '../entities/marketing/pay-notify-log.entity';
-import { appleHandleNotification, appleNotifyJobId } from '../jobs/apple-handle-notification.job';
-import { notifyJobId, wechatPayHandleNotification } from '../jobs/wechat-pay-handle-notification.job';
+import { appleHandleNotification, appleNotifyJobId } from '../jobs/apple/apple-handle-notification.job';
+import { notifyJobId, wechatPayHandleNotification } from '../jobs/wechat-pay/wechat-pay-handle-notification.job';
 import { jobRowSweeper } from './job-row-sweeper';
 
 /**

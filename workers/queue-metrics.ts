@@ -1,6 +1,6 @@
 import { Gauge } from 'prom-client';
 import { metricsRegistry } from '../lib/metrics';
-import type { QueueName } from './queue-names';
+import type { QueueName } from '../lib/queue-names';
 import type { QueueSet } from './queues';
 
 const STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'waiting-children'] as const;

@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions, type RateLimiterOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../lib/config';
-import type { QueueName } from './queue-names';
+import type { QueueName } from '../lib/queue-names';
 
 export interface QueueSettings {
   /** Jobs at once per worker process. */

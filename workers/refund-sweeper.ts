@@ -1,6 +1,6 @@
 import { RefundOrder } from '../entities/marketing/refund-order.entity';
-import { enqueueRefundSubmit, refundJobId } from '../jobs/payments/request-refund';
-import { refundSubmit } from '../jobs/refund-submit.job';
+import { enqueueRefundSubmit, refundJobId } from '../jobs/wechat-pay/request-refund';
+import { refundSubmit } from '../jobs/wechat-pay/refund-submit.job';
 import { jobRowSweeper } from './job-row-sweeper';
 
 /**

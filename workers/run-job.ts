@@ -1,9 +1,9 @@
 import { DelayedError, RateLimitError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { auditAt } from '../lib/audit';
+import { auditAt } from '../entities/dms/audit';
 import type { Config } from '../lib/config';
-import type { Enqueue, JobContext } from '../lib/context';
+import type { Enqueue, JobContext } from '../jobs/context';
 import {
   DeferredError,
   PermanentError,
@@ -15,7 +15,7 @@ import type { Logger } from '../lib/logger';
 import { jobsHandedBack } from '../lib/metrics';
 import { parsePayloadIgnoringUnknownFields } from '../lib/validation';
 import type { JobRegistry, JobResult } from '../jobs/define-job';
-import type { QueueName } from './queue-names';
+import type { QueueName } from '../lib/queue-names';
 import { markOutboxDone, outboxIdOf } from './outbox-finish';
 import { QUEUE_SETTINGS, type QueueSet } from './queues';
 import type { SchemaGuard } from './schema-guard';

@@ -1,13 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { applyBusinessSchema } from '../entities/apply-business-schema';
+import { applyBusinessSchema } from '../entities/schema/apply-business-schema';
 import { createDataSource } from '../entities/data-source';
-import { migrate } from '../entities/migrate';
+import { migrate } from '../entities/schema/migrate';
 import type { Config } from '../lib/config';
-import type { Enqueue } from '../lib/context';
+import type { Enqueue } from '../jobs/context';
 import type { Logger } from '../lib/logger';
 import { checkRedisDurability, closeRedis, createRedis, waitForRedis } from '../lib/redis';
-import { connectionChecks, type ReadinessCheck } from '../server/health.routes';
+import { connectionChecks, type ReadinessCheck } from '../lib/health';
 import { openIntegrations, type Integrations } from '../integrations';
 import { createEnqueue } from './enqueue';
 import { QueueSet } from './queues';

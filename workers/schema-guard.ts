@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
-import { checkSchema, describeSchemaProblem, type SchemaProblem } from '../entities/schema-check';
+import { checkSchema, describeSchemaProblem, type SchemaProblem } from '../entities/schema/schema-check';
 import type { EntityClass } from '../jobs/define-job';
 import { withTimeout } from '../lib/async';
 import type { Logger } from '../lib/logger';
-import type { ReadinessCheck } from '../server/health.routes';
+import type { ReadinessCheck } from '../lib/health';
 
 export interface SchemaGuard {
   /** Runs the check again now (also done every refreshMs). Never throws: a failing check is logged and kept as the reason. */

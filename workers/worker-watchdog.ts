@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { withTimeout } from '../lib/async';
 import type { Logger } from '../lib/logger';
 import { workersRecreated } from '../lib/metrics';
-import type { QueueName } from './queue-names';
+import type { QueueName } from '../lib/queue-names';
 
 export interface WatchdogDeps {
   workers(): readonly (readonly [QueueName, Worker])[];

@@ -1,4 +1,4 @@
-import { serveMetrics } from '../server/metrics-server';
+import { serveMetrics } from '../lib/metrics-server';
 import { runProcess } from './process';
 import { startWorkerRole } from './worker-role';
 

@@ -4,7 +4,7 @@ import { AppUser } from '../../entities/app/user.entity';
 import { HubAppleOrphan } from '../../entities/hub/hub-apple-orphan.entity';
 import { insertIfAbsent } from '../../entities/raw-sql';
 import { uidOfAppAccountToken } from './app-account-token';
-import type { AppleTransactionState } from './apply-apple-transaction';
+import type { AppleTransactionState } from './apple-transaction-state';
 
 /**
  * Transactions with no known user wait in `hub_apple_orphan`, one row per transaction holding its

@@ -2,9 +2,9 @@ import type { EntityManager } from 'typeorm';
 import { AppleOrder, ApplePaymentStatus, AppleSubscriptionStatusCode } from '../../entities/app/apple-order.entity';
 import { HubAppleSubscription } from '../../entities/hub/hub-apple-subscription.entity';
 import { insertIfAbsent } from '../../entities/raw-sql';
-import { BusinessSource, OperationType, writeAudit } from '../../lib/audit';
+import { BusinessSource, OperationType, writeAudit } from '../../entities/dms/audit';
 import { subscriptionView } from './apple-order-fields';
-import type { AppleTransactionState } from './apply-apple-transaction';
+import type { AppleTransactionState } from './apple-transaction-state';
 
 /**
  * A subscription's state lives in `hub_apple_subscription` (newest signedDate wins) and shows on

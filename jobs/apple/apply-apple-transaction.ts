@@ -7,8 +7,8 @@ import { AppUser } from '../../entities/app/user.entity';
 import { HubAppleOrphan } from '../../entities/hub/hub-apple-orphan.entity';
 import { HubAppleTransaction } from '../../entities/hub/hub-apple-transaction.entity';
 import { insertIfAbsent } from '../../entities/raw-sql';
-import { APPLE_ENVIRONMENTS, type AppleEnvironment, type AppleIntegration } from '../../integrations/apple/apple.client';
-import { BusinessSource, OperationType, writeAudit } from '../../lib/audit';
+import { APPLE_ENVIRONMENTS, type AppleIntegration } from '../../integrations/apple/apple.client';
+import { BusinessSource, OperationType, writeAudit } from '../../entities/dms/audit';
 import { PermanentError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { uidOfAppAccountToken } from './app-account-token';
@@ -16,6 +16,9 @@ import { orderFacts, productTypeOf, type AppleOrderFacts } from './apple-order-f
 import { lockParked, markApplied, parkOrphan, parkedFor, tokenOf } from './apple-orphans';
 import { applySubscriptionState, ensureSubscriptionRow, lockSubscription } from './apple-subscription-state';
 import { applyAppleVip, computeAppleVip } from './apple-vip';
+import type { AppleTransactionState } from './apple-transaction-state';
+
+export type { AppleTransactionState } from './apple-transaction-state';
 
 /**
  * The one place an App Store transaction state reaches our tables, whoever learned it (a
@@ -24,18 +27,6 @@ import { applyAppleVip, computeAppleVip } from './apple-vip';
  * subscription state and the user's VIP move in one transaction, under locks taken in one order
  * (subscription, transaction, user), so concurrent deliveries take turns.
  */
-
-export interface AppleTransactionState {
-  environment: AppleEnvironment;
-  transaction: JWSTransactionDecodedPayload;
-  renewal: JWSRenewalInfoDecodedPayload | null;
-  /** Apple's status code when known (status API, or a notification's data.status) */
-  status: number | null;
-  notificationType: string | null;
-  subtype: string | null;
-  /** ordering key: the notification's or status response's signedDate (ms) */
-  signedDate: number;
-}
 
 export interface AppleApplyOutcome {
   orderId: string | null;

@@ -1,7 +1,7 @@
 import { AppleOrder, AppleSubscriptionStatusCode } from '../../entities/app/apple-order.entity';
 import { sqlTable } from '../../entities/raw-sql';
 import type { AppleEnvironment, AppleIntegration, AppleSubscriptionStatus } from '../../integrations/apple/apple.client';
-import type { JobContext } from '../../lib/context';
+import type { JobContext } from '../context';
 import { formatBeijing } from '../../lib/time';
 import { subscriptionView } from './apple-order-fields';
 import { applyAppleTransactionState } from './apply-apple-transaction';

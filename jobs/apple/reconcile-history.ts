@@ -1,6 +1,6 @@
 import type { AppleEnvironment, AppleIntegration, AppleNotificationHistoryItem } from '../../integrations/apple/apple.client';
-import type { JobContext } from '../../lib/context';
-import { appleHandleNotification } from '../apple-handle-notification.job';
+import type { JobContext } from '../context';
+import { appleHandleNotification } from './apple-handle-notification.job';
 import { recordAppleItem } from './reconcile-items';
 import { appleEventType, storeAppleNotification } from './store-apple-notification';
 

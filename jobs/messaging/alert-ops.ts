@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { logAlert, type AlertKind } from '../../lib/alerts';
 import type { Config } from '../../lib/config';
-import type { JobContext } from '../../lib/context';
+import type { JobContext } from '../context';
 import { beijingSlot } from '../../lib/time';
-import { emailSend } from '../email-send.job';
+import { emailSend } from './email-send.job';
 import { deliveryJobId, recordDelivery } from './delivery';
 
 /** What raising an alert needs: jobs have it all, and so do the worker's loops. */

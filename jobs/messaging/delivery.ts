@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { Notify } from '../../entities/customer-service/notify.entity';
 import { insertIfAbsent, sqlTable } from '../../entities/raw-sql';
 import { HubMessageDelivery, type DeliveryChannel } from '../../entities/hub/hub-message-delivery.entity';
-import type { JobContext } from '../../lib/context';
+import type { JobContext } from '../context';
 import { isTransientDatabaseError, OutcomeUnknownError, PermanentError } from '../../lib/errors';
 import { messagesDelivered } from '../../lib/metrics';
 import { done, skipped, type JobResult } from '../define-job';

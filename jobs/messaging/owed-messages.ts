@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { z } from 'zod';
 import type { DeliveryChannel } from '../../entities/hub/hub-message-delivery.entity';
-import type { JobContext } from '../../lib/context';
+import type { JobContext } from '../context';
 import type { JobDefinition } from '../define-job';
 import { deliveryJobId, recordDelivery } from './delivery';
 

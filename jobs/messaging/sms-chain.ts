@@ -1,6 +1,6 @@
 import type { SmsClient, SmsProvider, SmsSendResult } from '../../integrations/sms/sms.client';
 import { createCircuitBreaker, type CircuitBreaker } from '../../lib/circuit-breaker';
-import type { JobContext } from '../../lib/context';
+import type { JobContext } from '../context';
 import { DeferredError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
 import type { PreparedSms } from './sms-template';
 

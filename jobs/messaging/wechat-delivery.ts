@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { DeliveryChannel } from '../../entities/hub/hub-message-delivery.entity';
 import type { WechatAppKind } from '../../integrations/wechat-mp/wechat-mp.accounts';
 import type { SentMessage, WechatMpClient } from '../../integrations/wechat-mp/wechat-mp.client';
-import type { JobContext } from '../../lib/context';
+import type { JobContext } from '../context';
 import type { JobResult } from '../define-job';
 import { deliverOnce, jobDeliveryKey, type DeliveryResult } from './delivery';
 

@@ -9,7 +9,7 @@ import { JOBS } from '../../jobs';
 import { buildRegistry, defineJob, done } from '../../jobs/define-job';
 import { PermanentError } from '../../lib/errors';
 import { buildApp } from '../../server/app';
-import { listen } from '../../server/listen';
+import { listen } from '../../lib/listen';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';

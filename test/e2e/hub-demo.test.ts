@@ -1,25 +1,23 @@
 import type { DataSource } from 'typeorm';
-import {
-  AndroidOrder,
-  DiscountCouponCode,
-  DmsBusinessLog,
-  EmailRecord,
-  EventOrder,
-  GroupBuyEvent,
-  GroupBuyEventOrder,
-  GroupBuyEventRobot,
-  GroupBuyEventRobotRecord,
-  GroupBuyEventRule,
-  GroupBuyEventTeam,
-  HubMessageDelivery,
-  HubReconciliationItem,
-  HubReconciliationRun,
-  Member,
-  Notify,
-  PayNotifyLog,
-  PaymentOrder,
-  Sms,
-} from '../../entities';
+import { AndroidOrder } from '../../entities/app/android-order.entity';
+import { DiscountCouponCode } from '../../entities/marketing/discount-coupon-code.entity';
+import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
+import { EmailRecord } from '../../entities/customer-service/email-record.entity';
+import { EventOrder } from '../../entities/marketing/event-order.entity';
+import { GroupBuyEvent } from '../../entities/marketing/group-buy-event.entity';
+import { GroupBuyEventOrder } from '../../entities/marketing/group-buy-event-order.entity';
+import { GroupBuyEventRobot } from '../../entities/marketing/group-buy-event-robot.entity';
+import { GroupBuyEventRobotRecord } from '../../entities/marketing/group-buy-event-robot-record.entity';
+import { GroupBuyEventRule } from '../../entities/marketing/group-buy-event-rule.entity';
+import { GroupBuyEventTeam } from '../../entities/marketing/group-buy-event-team.entity';
+import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
+import { HubReconciliationItem } from '../../entities/hub/hub-reconciliation-item.entity';
+import { HubReconciliationRun } from '../../entities/hub/hub-reconciliation-run.entity';
+import { Member } from '../../entities/marketing/member.entity';
+import { Notify } from '../../entities/customer-service/notify.entity';
+import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
+import { PaymentOrder } from '../../entities/marketing/payment-order.entity';
+import { Sms } from '../../entities/customer-service/sms.entity';
 import { closeRedis } from '../../lib/redis';
 import { clearTables, openTestDataSource } from '../support/db';
 import { childEnv, testConfig } from '../support/env';

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { SmsCodeTemp } from '../../entities';
+import { SmsCodeTemp } from '../../entities/customer-service/sms-code-temp.entity';
 import { clearTables, openTestDataSource } from '../support/db';
 import { childEnv, testConfig } from '../support/env';
 import { spawnBuilt, type HubProcess } from '../support/processes';

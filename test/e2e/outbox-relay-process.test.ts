@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { HubOutbox } from '../../entities';
+import { HubOutbox } from '../../entities/hub/hub-outbox.entity';
 import { clearTables, openTestDataSource } from '../support/db';
 import { childEnv, testConfig } from '../support/env';
 import { spawnBuilt, type HubProcess } from '../support/processes';

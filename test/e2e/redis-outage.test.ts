@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
-import { HubCanary } from '../../entities';
+import { HubCanary } from '../../entities/hub/hub-canary.entity';
 import { clearTables, openTestDataSource } from '../support/db';
 import { childEnv, testConfig } from '../support/env';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis';

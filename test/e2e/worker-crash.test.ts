@@ -1,7 +1,7 @@
 import type { QueueEvents } from 'bullmq';
 import type { DataSource } from 'typeorm';
-import { HubCanary } from '../../entities';
-import { hubCanary } from '../../jobs';
+import { HubCanary } from '../../entities/hub/hub-canary.entity';
+import { hubCanary } from '../../jobs/ops/hub-canary.job';
 import { createEnqueue } from '../../workers/enqueue';
 import type { QueueSet } from '../../workers/queues';
 import { childEnv } from '../support/env';

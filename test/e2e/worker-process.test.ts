@@ -1,6 +1,6 @@
 import type { QueueEvents } from 'bullmq';
 import type { DataSource } from 'typeorm';
-import { SmsCodeTemp } from '../../entities';
+import { SmsCodeTemp } from '../../entities/customer-service/sms-code-temp.entity';
 import type { QueueSet } from '../../workers/queues';
 import { TEST_REDIS_URL, childEnv } from '../support/env';
 import { openProcessHarness, type ProcessHarness } from '../support/process-harness';

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { AppleOrder } from '../../entities/app/apple-order.entity';
 import { AppUser } from '../../entities/app/user.entity';
-import { DmsBusinessLog } from '../../entities/customer/dms-business-log.entity';
+import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
 import { HubAppleSubscription } from '../../entities/hub/hub-apple-subscription.entity';
 import { HubAppleTransaction } from '../../entities/hub/hub-apple-transaction.entity';
 import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
 import type { VerifiedAppleNotification } from '../../integrations/apple/apple.client';
-import { appleHandleNotification } from '../../jobs';
+import { appleHandleNotification } from '../../jobs/apple/apple-handle-notification.job';
 import { applyAppleTransactionState, type AppleTransactionState } from '../../jobs/apple/apply-apple-transaction';
-import { BusinessSource } from '../../lib/audit';
+import { BusinessSource } from '../../entities/dms/audit';
 import { DAY, openAppleHub, PRODUCTS, type AppleHub } from './apple-fixtures';
 
 /** The apply step on its own: idempotence, concurrency, configuration, and what the job leaves alone. */

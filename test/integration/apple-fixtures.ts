@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppleOrder } from '../../entities/app/apple-order.entity';
 import { AppleProduct, AppleProductType } from '../../entities/app/apple-product.entity';
 import { AppUser } from '../../entities/app/user.entity';
-import { DmsBusinessLog } from '../../entities/customer/dms-business-log.entity';
+import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
 import { HubAppleOrphan } from '../../entities/hub/hub-apple-orphan.entity';
 import { HubAppleSubscription } from '../../entities/hub/hub-apple-subscription.entity';
 import { HubAppleTransaction } from '../../entities/hub/hub-apple-transaction.entity';

@@ -1,11 +1,11 @@
 import { AppleOrder, AppleSubscriptionStatusCode as Sub } from '../../entities/app/apple-order.entity';
 import { AppUser } from '../../entities/app/user.entity';
-import { DmsBusinessLog } from '../../entities/customer/dms-business-log.entity';
+import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
 import { HubAppleOrphan } from '../../entities/hub/hub-apple-orphan.entity';
 import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
-import { appleClaimOrphans } from '../../jobs';
+import { appleClaimOrphans } from '../../jobs/apple/apple-claim-orphans.job';
 import { appAccountTokenForUid } from '../../jobs/apple/app-account-token';
-import { BusinessSource } from '../../lib/audit';
+import { BusinessSource } from '../../entities/dms/audit';
 import { DAY, GRACE, MONTH, openAppleHub, PRODUCTS, seconds, type AppleHub } from './apple-fixtures';
 
 /** The App Store emulator's notifications through the hub's webhook and real workers, into apple_order and user. */

@@ -2,8 +2,8 @@ import { AppleOrder, AppleSubscriptionStatusCode } from '../../entities/app/appl
 import { AppUser } from '../../entities/app/user.entity';
 import { HubAppleSubscription } from '../../entities/hub/hub-apple-subscription.entity';
 import { HubReconciliationItem } from '../../entities/hub/hub-reconciliation-item.entity';
-import { appleSyncSubscriptions } from '../../jobs';
-import type { SyncSubscriptionsResult } from '../../jobs/apple-sync-subscriptions.job';
+import { appleSyncSubscriptions } from '../../jobs/apple/apple-sync-subscriptions.job';
+import type { SyncSubscriptionsResult } from '../../jobs/apple/apple-sync-subscriptions.job';
 import { APPLE_TEST_BUNDLE_ID } from '../support/apple';
 import { DAY_MS, HOUR_MS, openAppleRecon, type AppleReconHarness } from './apple-recon-fixtures';
 

@@ -1,7 +1,7 @@
 import { AppUser } from '../../entities/app/user.entity';
 import { HubAppleVip } from '../../entities/hub/hub-apple-vip.entity';
 import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
-import { appleHandleNotification } from '../../jobs';
+import { appleHandleNotification } from '../../jobs/apple/apple-handle-notification.job';
 import { DAY, openAppleHub, PRODUCTS, seconds, type AppleHub } from './apple-fixtures';
 
 /**

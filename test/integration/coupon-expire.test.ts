@@ -1,9 +1,10 @@
 import type { QueueEvents } from 'bullmq';
-import { DiscountCouponCode, DmsBusinessLog } from '../../entities';
+import { DiscountCouponCode } from '../../entities/marketing/discount-coupon-code.entity';
+import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
 import type { CouponCodeStatus } from '../../entities/marketing/discount-coupon-code.entity';
-import { couponExpire } from '../../jobs';
-import { expireDueCoupons, NO_COUPON_ID } from '../../jobs/marketing/coupon-expiry';
-import { auditAt, BusinessSource } from '../../lib/audit';
+import { couponExpire } from '../../jobs/marketing/coupon/coupon-expire.job';
+import { expireDueCoupons, NO_COUPON_ID } from '../../jobs/marketing/coupon/coupon-expiry';
+import { auditAt, BusinessSource } from '../../entities/dms/audit';
 import { parseBeijing } from '../../lib/time';
 import { clearTables } from '../support/db';
 import { openTestHub, type TestHub } from '../support/hub';

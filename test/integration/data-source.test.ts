@@ -1,7 +1,8 @@
 import type { DataSource } from 'typeorm';
-import { DmsBusinessLog, SmsCodeTemp } from '../../entities';
-import { applyBusinessSchema } from '../../entities/apply-business-schema';
-import { BusinessSource, OperationType, writeAudit } from '../../lib/audit';
+import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
+import { SmsCodeTemp } from '../../entities/customer-service/sms-code-temp.entity';
+import { applyBusinessSchema } from '../../entities/schema/apply-business-schema';
+import { BusinessSource, OperationType, writeAudit } from '../../entities/dms/audit';
 import { createLogger } from '../../lib/logger';
 import { parseBeijing } from '../../lib/time';
 import { clearTables, openTestDataSource } from '../support/db';

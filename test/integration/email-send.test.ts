@@ -5,7 +5,7 @@ import { EmailRecord } from '../../entities/customer-service/email-record.entity
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import type { SmtpEmulator } from '../../integrations/mail/mail.emulator';
 import { buildRegistry } from '../../jobs/define-job';
-import { emailIdOf, emailMessageId, emailSend } from '../../jobs/email-send.job';
+import { emailIdOf, emailMessageId, emailSend } from '../../jobs/messaging/email-send.job';
 import { clearTables } from '../support/db';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';

@@ -1,10 +1,12 @@
 import type { QueueEvents } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { FamilyMembers, HubCursor, Member } from '../../entities';
+import { FamilyMembers } from '../../entities/marketing/family-members.entity';
+import { HubCursor } from '../../entities/hub/hub-cursor.entity';
+import { Member } from '../../entities/marketing/member.entity';
 import type { Guardian, Student } from '../../integrations/school-tms/school-tms.client';
 import type { SchoolTmsEmulator } from '../../integrations/school-tms/school-tms.emulator';
 import { buildRegistry } from '../../jobs/define-job';
-import { FAMILY_CURSOR, familySync } from '../../jobs/family-sync.job';
+import { FAMILY_CURSOR, familySync } from '../../jobs/school/family-sync.job';
 import { buildApp } from '../../server/app';
 import { clearTables } from '../support/db';
 import { openTestHub, type TestHub } from '../support/hub';

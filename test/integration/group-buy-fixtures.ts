@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { DmsBusinessLog } from '../../entities/customer/dms-business-log.entity';
+import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
 import { Notify } from '../../entities/customer-service/notify.entity';
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { GroupBuyEvent } from '../../entities/marketing/group-buy-event.entity';
@@ -9,8 +9,8 @@ import { GroupBuyEventRobot } from '../../entities/marketing/group-buy-event-rob
 import { GroupBuyEventRule } from '../../entities/marketing/group-buy-event-rule.entity';
 import { GroupBuyEventTeam } from '../../entities/marketing/group-buy-event-team.entity';
 import type { PayStatus } from '../../entities/marketing/payment-order.entity';
-import { completeTeamIfFull, type TeamSuccess } from '../../jobs/marketing/group-buy-team-success';
-import { auditAt } from '../../lib/audit';
+import { completeTeamIfFull, type TeamSuccess } from '../../jobs/marketing/group-buy/group-buy-team-success';
+import { auditAt } from '../../entities/dms/audit';
 import type { Logger } from '../../lib/logger';
 
 /** Group-buy tables the tests write, in an order that empties them. */

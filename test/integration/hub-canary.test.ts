@@ -1,6 +1,6 @@
 import type { QueueEvents } from 'bullmq';
-import { HubCanary } from '../../entities';
-import { hubCanary } from '../../jobs';
+import { HubCanary } from '../../entities/hub/hub-canary.entity';
+import { hubCanary } from '../../jobs/ops/hub-canary.job';
 import { buildRegistry } from '../../jobs/define-job';
 import type { WorkerPool } from '../../workers/start-workers';
 import { clearTables } from '../support/db';

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios from 'axios';
 import type { DataSource } from 'typeorm';
-import { SmsCodeTemp } from '../../entities';
+import { SmsCodeTemp } from '../../entities/customer-service/sms-code-temp.entity';
 import { openTestDataSource } from '../support/db';
 import { testConfig } from '../support/env';
 import { captureLogger } from '../support/logs';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { EmailRecord } from '../../entities/customer-service/email-record.entity';
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { buildRegistry, defineJob, type JobDefinition } from '../../jobs/define-job';
-import { emailSend } from '../../jobs/email-send.job';
+import { emailSend } from '../../jobs/messaging/email-send.job';
 import { alertOps, raiseAlert, type AlertContext } from '../../jobs/messaging/alert-ops';
 import { deliveryJobId, recordDelivery } from '../../jobs/messaging/delivery';
 import { PermanentError } from '../../lib/errors';

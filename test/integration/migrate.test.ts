@@ -1,7 +1,7 @@
 import type mysql from 'mysql2/promise';
-import { migrate } from '../../entities/migrate';
+import { migrate } from '../../entities/schema/migrate';
 import { MIGRATIONS } from '../../entities/migrations';
-import { withServerConnection } from '../../entities/mysql-server';
+import { withServerConnection } from '../../entities/schema/mysql-server';
 import { createLogger } from '../../lib/logger';
 import { TEST_MYSQL_SERVER, childEnv, testConfig, workerDatabase } from '../support/env';
 import { spawnBuilt } from '../support/processes';
@@ -56,7 +56,7 @@ describe('migrations', () => {
 
   it('runs from two processes at once without harm', async () => {
     const env = childEnv({ MYSQL_URL: `${TEST_MYSQL_SERVER}/${fresh}` });
-    const runs = [spawnBuilt('entities/migrate.main.js', env), spawnBuilt('entities/migrate.main.js', env)];
+    const runs = [spawnBuilt('cli/migrate.main.js', env), spawnBuilt('cli/migrate.main.js', env)];
     const codes = await Promise.all(runs.map((r) => r.exited()));
     expect(codes).toEqual([0, 0]);
     expect(await migrationRows(fresh)).toEqual(MIGRATIONS.map((m) => m.name));

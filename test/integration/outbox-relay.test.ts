@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { HubOutbox } from '../../entities';
+import { HubOutbox } from '../../entities/hub/hub-outbox.entity';
 import { outboxRows } from '../../lib/metrics';
 import { closeRedis, waitForRedis } from '../../lib/redis';
 import { parseBeijing } from '../../lib/time';

@@ -3,7 +3,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import type { DataSource } from 'typeorm';
-import { HubOutbox } from '../../entities';
+import { HubOutbox } from '../../entities/hub/hub-outbox.entity';
 import type { OutboxStatus } from '../../entities/hub/hub-outbox.entity';
 import { sweeperRestored, sweeperRuns } from '../../lib/metrics';
 import { closeRedis, createRedis } from '../../lib/redis';
@@ -12,7 +12,7 @@ import { markOutboxDone, markOutboxFailed, outboxIdOf } from '../../workers/outb
 import { createOutboxRelay, type OutboxRelay } from '../../workers/outbox-relay';
 import { outboxJobId } from '../../workers/outbox-rows';
 import { outboxSweeper } from '../../workers/outbox-sweeper';
-import type { QueueName } from '../../workers/queue-names';
+import type { QueueName } from '../../lib/queue-names';
 import { QueueSet } from '../../workers/queues';
 import { startSweepers, sweeperLockKey, sweepOnce, type SweepDeps, type Sweeper } from '../../workers/sweeper';
 import { clearTables, openTestDataSource } from '../support/db';

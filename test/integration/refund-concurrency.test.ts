@@ -1,13 +1,13 @@
 import { AndroidOrder, AndroidOrderStatus } from '../../entities/app/android-order.entity';
-import { DmsBusinessLog } from '../../entities/customer/dms-business-log.entity';
+import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
 import { HubReconciliationItem } from '../../entities/hub/hub-reconciliation-item.entity';
 import { EventOrder } from '../../entities/marketing/event-order.entity';
 import { PaymentOrder } from '../../entities/marketing/payment-order.entity';
 import { RefundOrder } from '../../entities/marketing/refund-order.entity';
-import { applyWechatRefund, type RefundState } from '../../jobs/payments/apply-wechat-refund';
-import { requestRefund } from '../../jobs/payments/request-refund';
-import { refundSync } from '../../jobs/refund-sync.job';
-import { BusinessSource } from '../../lib/audit';
+import { applyWechatRefund, type RefundState } from '../../jobs/wechat-pay/apply-wechat-refund';
+import { requestRefund } from '../../jobs/wechat-pay/request-refund';
+import { refundSync } from '../../jobs/wechat-pay/refund-sync.job';
+import { BusinessSource } from '../../entities/dms/audit';
 import { clearTables } from '../support/db';
 import { refundDisagreements } from '../support/refund-consistency';
 import { refundHarness } from '../support/refund-harness';

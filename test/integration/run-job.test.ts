@@ -1,11 +1,11 @@
 import type { Job, JobsOptions, QueueEvents } from 'bullmq';
 import { z } from 'zod';
-import { HubCursor } from '../../entities';
-import { smsCodeCleanup } from '../../jobs';
+import { HubCursor } from '../../entities/hub/hub-cursor.entity';
+import { smsCodeCleanup } from '../../jobs/ops/sms-code-cleanup.job';
 import { buildRegistry, defineJob, done, skipped, type JobResult } from '../../jobs/define-job';
-import type { JobContext } from '../../lib/context';
+import type { JobContext } from '../../jobs/context';
 import { DeferredError, InvalidPayloadError, PermanentError, RateLimitedError, RetryableError, writeOnce } from '../../lib/errors';
-import type { QueueName } from '../../workers/queue-names';
+import type { QueueName } from '../../lib/queue-names';
 import type { WorkerPool } from '../../workers/start-workers';
 import { clearTables } from '../support/db';
 import { openTestHub, type TestHub } from '../support/hub';

@@ -1,6 +1,6 @@
-import { applyBusinessSchema } from '../../entities/apply-business-schema';
-import { migrate } from '../../entities/migrate';
-import { checkSchema, formatSchemaReport } from '../../entities/schema-check';
+import { applyBusinessSchema } from '../../entities/schema/apply-business-schema';
+import { migrate } from '../../entities/schema/migrate';
+import { checkSchema, formatSchemaReport } from '../../entities/schema/schema-check';
 import { createLogger } from '../../lib/logger';
 import { openTestDataSource } from '../support/db';
 import { TEST_MYSQL_SERVER, testConfig, workerDatabase } from '../support/env';

@@ -1,7 +1,10 @@
 import type { DataSource } from 'typeorm';
-import { applyBusinessSchema } from '../../entities/apply-business-schema';
-import { DmsBusinessLog, HubCursor, HubOutbox, SmsCodeTemp } from '../../entities/index';
-import { migrate } from '../../entities/migrate';
+import { applyBusinessSchema } from '../../entities/schema/apply-business-schema';
+import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
+import { HubCursor } from '../../entities/hub/hub-cursor.entity';
+import { HubOutbox } from '../../entities/hub/hub-outbox.entity';
+import { SmsCodeTemp } from '../../entities/customer-service/sms-code-temp.entity';
+import { migrate } from '../../entities/schema/migrate';
 import { createLogger, type Logger } from '../../lib/logger';
 import { startSchemaGuard, type SchemaGuard, type SchemaGuardOptions } from '../../workers/schema-guard';
 import { openTestDataSource } from '../support/db';

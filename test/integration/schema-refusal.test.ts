@@ -1,11 +1,12 @@
 import type { QueueEvents } from 'bullmq';
-import { HubCanary } from '../../entities';
-import { applyBusinessSchema } from '../../entities/apply-business-schema';
-import { migrate } from '../../entities/migrate';
-import { hubCanary, smsCodeCleanup } from '../../jobs';
+import { HubCanary } from '../../entities/hub/hub-canary.entity';
+import { applyBusinessSchema } from '../../entities/schema/apply-business-schema';
+import { migrate } from '../../entities/schema/migrate';
+import { hubCanary } from '../../jobs/ops/hub-canary.job';
+import { smsCodeCleanup } from '../../jobs/ops/sms-code-cleanup.job';
 import { createLogger } from '../../lib/logger';
 import { buildApp } from '../../server/app';
-import { connectionChecks } from '../../server/health.routes';
+import { connectionChecks } from '../../lib/health';
 import { startSchemaGuard, type SchemaGuard } from '../../workers/schema-guard';
 import { TEST_MYSQL_SERVER, testConfig, workerDatabase } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';

@@ -1,8 +1,9 @@
 import type { QueueEvents } from 'bullmq';
-import { FeederSchool, HubCursor } from '../../entities';
+import { FeederSchool } from '../../entities/marketing/feeder-school.entity';
+import { HubCursor } from '../../entities/hub/hub-cursor.entity';
 import type { SchoolTmsEmulator } from '../../integrations/school-tms/school-tms.emulator';
 import { buildRegistry } from '../../jobs/define-job';
-import { SCHOOL_CURSOR, schoolSync } from '../../jobs/school-sync.job';
+import { SCHOOL_CURSOR, schoolSync } from '../../jobs/school/school-sync.job';
 import { clearTables } from '../support/db';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';

@@ -1,6 +1,6 @@
 import type { QueueEvents } from 'bullmq';
-import { SmsCodeTemp } from '../../entities';
-import { smsCodeCleanup } from '../../jobs';
+import { SmsCodeTemp } from '../../entities/customer-service/sms-code-temp.entity';
+import { smsCodeCleanup } from '../../jobs/ops/sms-code-cleanup.job';
 import { parseBeijing } from '../../lib/time';
 import { clearTables } from '../support/db';
 import { openTestHub, type TestHub } from '../support/hub';

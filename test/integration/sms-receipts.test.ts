@@ -11,7 +11,7 @@ import type { TencentSmsEmulator } from '../../integrations/sms/tencent-sms.emul
 import { buildRegistry } from '../../jobs/define-job';
 import { recordDelivery } from '../../jobs/messaging/delivery';
 import { smsCircuitKey } from '../../jobs/messaging/sms-chain';
-import { smsIdFor, smsSend } from '../../jobs/sms-send.job';
+import { smsIdFor, smsSend } from '../../jobs/messaging/sms-send.job';
 import { formatBeijing } from '../../lib/time';
 import { buildApp } from '../../server/app';
 import { clearTables, openTestDataSource } from '../support/db';

@@ -7,7 +7,7 @@ import type { SmsClient } from '../../integrations/sms/sms.client';
 import type { TencentSmsEmulator } from '../../integrations/sms/tencent-sms.emulator';
 import { buildRegistry } from '../../jobs/define-job';
 import { smsCircuitKey } from '../../jobs/messaging/sms-chain';
-import { smsSend, smsIdFor } from '../../jobs/sms-send.job';
+import { smsSend, smsIdFor } from '../../jobs/messaging/sms-send.job';
 import { createCircuitBreaker } from '../../lib/circuit-breaker';
 import { clearTables } from '../support/db';
 import { approveSmsTemplate, messagingEmulators } from '../support/messaging';

@@ -4,8 +4,8 @@ import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.enti
 import type { WechatMpEmulator } from '../../integrations/wechat-mp/wechat-mp.emulator';
 import { buildRegistry, type JobDefinition } from '../../jobs/define-job';
 import { deliveryJobId } from '../../jobs/messaging/delivery';
-import { wechatSendSubscribe } from '../../jobs/wechat-send-subscribe.job';
-import { wechatSendTemplate } from '../../jobs/wechat-send-template.job';
+import { wechatSendSubscribe } from '../../jobs/messaging/wechat-send-subscribe.job';
+import { wechatSendTemplate } from '../../jobs/messaging/wechat-send-template.job';
 import type { WorkerPool } from '../../workers/start-workers';
 import { clearTables } from '../support/db';
 import { openTestHub, type TestHub } from '../support/hub';

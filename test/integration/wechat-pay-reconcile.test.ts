@@ -6,8 +6,9 @@ import { HubReconciliationItem } from '../../entities/hub/hub-reconciliation-ite
 import { HubReconciliationRun } from '../../entities/hub/hub-reconciliation-run.entity';
 import { PaymentOrder, type PayStatus } from '../../entities/marketing/payment-order.entity';
 import { RefundOrder } from '../../entities/marketing/refund-order.entity';
-import { registry, wechatPayReconcileBill } from '../../jobs';
-import { latestReadyBillDate, runLockName, type ReconcileSummary } from '../../jobs/wechat-pay-reconcile-bill.job';
+import { registry } from '../../jobs';
+import { wechatPayReconcileBill } from '../../jobs/wechat-pay/wechat-pay-reconcile-bill.job';
+import { latestReadyBillDate, runLockName, type ReconcileSummary } from '../../jobs/wechat-pay/wechat-pay-reconcile-bill.job';
 import { beijingDate, parseBeijing } from '../../lib/time';
 import { buildApp } from '../../server/app';
 import { clearTables } from '../support/db';

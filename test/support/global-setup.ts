@@ -1,7 +1,7 @@
 import type mysql from 'mysql2/promise';
-import { applyBusinessSchema } from '../../entities/apply-business-schema';
-import { migrate } from '../../entities/migrate';
-import { withServerConnection } from '../../entities/mysql-server';
+import { applyBusinessSchema } from '../../entities/schema/apply-business-schema';
+import { migrate } from '../../entities/schema/migrate';
+import { withServerConnection } from '../../entities/schema/mysql-server';
 import { createLogger } from '../../lib/logger';
 import { RUN_DATABASES_REGEXP, TEST_REDIS_URL, testConfig } from './env';
 import { assertMysqlUp, assertRedisUp } from './services';

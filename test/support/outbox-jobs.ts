@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hubCanary } from '../../jobs';
+import { hubCanary } from '../../jobs/ops/hub-canary.job';
 import { buildRegistry, defineJob, done } from '../../jobs/define-job';
 
 /**

@@ -2,7 +2,7 @@ import type { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
 import { closeRedis } from '../../lib/redis';
-import type { QueueName } from '../../workers/queue-names';
+import type { QueueName } from '../../lib/queue-names';
 import { QueueSet } from '../../workers/queues';
 import { clearTables, openTestDataSource } from './db';
 import { testConfig } from './env';

@@ -1,7 +1,7 @@
 import type { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { closeRedis } from '../../lib/redis';
-import type { QueueName } from '../../workers/queue-names';
+import type { QueueName } from '../../lib/queue-names';
 import { QueueSet } from '../../workers/queues';
 import { deletePrefix, testQueueEvents, testRedis } from './queues';
 import { until } from './wait';

@@ -1,8 +1,8 @@
 import { In, type DataSource } from 'typeorm';
-import { DmsBusinessLog } from '../../entities/customer/dms-business-log.entity';
+import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
 import { PaymentOrder } from '../../entities/marketing/payment-order.entity';
 import { RefundOrder } from '../../entities/marketing/refund-order.entity';
-import { BusinessSource } from '../../lib/audit';
+import { BusinessSource } from '../../entities/dms/audit';
 
 /**
  * What must hold of a payment and its refunds once they are at rest, written from the README's

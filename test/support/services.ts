@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { withServerConnection } from '../../entities/mysql-server';
+import { withServerConnection } from '../../entities/schema/mysql-server';
 import { closeRedis } from '../../lib/redis';
 import type { MysqlConfig } from '../../lib/config';
 

@@ -189,7 +189,7 @@ describe('loadConfig', () => {
       BOARD_PASSWORD: 'a-long-password',
     });
     expect(config.mysql).toMatchObject({ user: 'hub', password: 'p@ss', port: 3307, database: 'hubdb' });
-    expect(config.mysql.databases).toEqual({ marketing: 'marketing', app: 'hubdb', customerService: 'hubdb', customer: 'hubdb', hub: 'hubdb' });
+    expect(config.mysql.databases).toEqual({ marketing: 'marketing', app: 'hubdb', customerService: 'hubdb', dms: 'hubdb', hub: 'hubdb' });
     expect(config.queues).toEqual(['sms', 'email']);
     expect(config.businessSchemaOnStart).toBe(false);
   });

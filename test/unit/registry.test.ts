@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { JOBS, registry } from '../../jobs';
 import { buildRegistry, defineJob, done, type JobDefinition } from '../../jobs/define-job';
 import { QUEUE_SETTINGS } from '../../workers/queues';
-import { isOpsJob, type QueueName } from '../../workers/queue-names';
+import { isOpsJob, type QueueName } from '../../lib/queue-names';
 
 const job = (name: string, queue = 'messages', handle: unknown = async () => done(null)): JobDefinition =>
   ({ name, queue: queue as QueueName, description: 'test', payload: z.object({}), handle }) as JobDefinition;

@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { withTimeout } from './async';
+
+/** One thing `/readyz` needs: resolves when fine, throws saying what is wrong. */
+export interface ReadinessCheck {
+  readonly name: string;
+  run(): Promise<void>;
+}
+
+interface CheckOutcome {
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+const CHECK_TIMEOUT_MS = 3_000;
+
+/** `/healthz`: the process is up. `/readyz`: it can do its work now (every check passes). */
+export function registerHealthRoutes(app: FastifyInstance, checks: readonly ReadinessCheck[]): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const outcomes = await Promise.all(checks.map(runCheck));
+    const results = Object.fromEntries(checks.map((check, i) => [check.name, outcomes[i]]));
+    const ready = outcomes.every((o) => o.ok);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: results });
+  });
+}
+
+async function runCheck(check: ReadinessCheck): Promise<CheckOutcome> {
+  const started = performance.now();
+  try {
+    await withTimeout(check.run(), CHECK_TIMEOUT_MS, () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`));
+    return { ok: true, ms: Math.round(performance.now() - started) };
+  } catch (err) {
+    return { ok: false, ms: Math.round(performance.now() - started), error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** What every process needs to work: Redis answering on its producer connection, MySQL answering a query. */
+export function connectionChecks(db: DataSource, redis: Redis): ReadinessCheck[] {
+  return [
+    {
+      name: 'redis',
+      async run() {
+        if (redis.status !== 'ready') throw new Error(`connection is ${redis.status}`);
+        await redis.ping();
+      },
+    },
+    {
+      name: 'mysql',
+      async run() {
+        await db.query('SELECT 1');
+      },
+    },
+  ];
+}
