@@ -15,20 +15,20 @@ const existingFiles = optionalText.refine((v) => v === undefined || v.split(',')
 });
 
 export const appleEnv = {
-  APPLE_MODE: integrationMode,
-  APPLE_BUNDLE_ID: optionalText.refine((v) => v === undefined || /^[A-Za-z0-9.-]{1,155}$/.test(v), { message: 'expected a bundle id such as com.example.app' }),
-  APPLE_APP_APPLE_ID: optionalText.refine((v) => v === undefined || /^\d{1,19}$/.test(v), { message: 'expected the app Apple ID (digits)' }),
-  APPLE_ISSUER_ID: optionalText.refine((v) => v === undefined || /^[0-9a-fA-F-]{36}$/.test(v), { message: 'expected the issuer id (a UUID) from App Store Connect' }),
-  APPLE_KEY_ID: optionalText.refine((v) => v === undefined || /^[A-Z0-9]{10}$/.test(v), { message: 'expected the 10-character key id of the .p8 key' }),
-  APPLE_PRIVATE_KEY_FILE: optionalText.refine((v) => v === undefined || existsSync(v), { message: 'no such file' }),
+  APPLE_MODE: integrationMode.describe('emulator starts the App Store emulator in-process and posts its notifications to this hub (refused in production); default emulator in development, live in production'),
+  APPLE_BUNDLE_ID: optionalText.refine((v) => v === undefined || /^[A-Za-z0-9.-]{1,155}$/.test(v), { message: 'expected a bundle id such as com.example.app' }).describe('The app\'s bundle id (a test app in emulator mode)'),
+  APPLE_APP_APPLE_ID: optionalText.refine((v) => v === undefined || /^\d{1,19}$/.test(v), { message: 'expected the app Apple ID (digits)' }).describe('The app Apple ID; required to accept Production'),
+  APPLE_ISSUER_ID: optionalText.refine((v) => v === undefined || /^[0-9a-fA-F-]{36}$/.test(v), { message: 'expected the issuer id (a UUID) from App Store Connect' }).describe('The App Store Connect API key\'s issuer id; required in live mode'),
+  APPLE_KEY_ID: optionalText.refine((v) => v === undefined || /^[A-Z0-9]{10}$/.test(v), { message: 'expected the 10-character key id of the .p8 key' }).describe('The App Store Connect API key id; required in live mode'),
+  APPLE_PRIVATE_KEY_FILE: optionalText.refine((v) => v === undefined || existsSync(v), { message: 'no such file' }).describe('The App Store Connect API key\'s .p8 file; required in live mode'),
   APPLE_ENVIRONMENTS: optionalText.refine((v) => v === undefined || v.split(',').every((p) => (ENVIRONMENTS as readonly string[]).includes(p.trim())), {
     message: 'expected Production, Sandbox or both, in the order to try them',
-  }),
-  APPLE_ROOT_CA_FILES: existingFiles,
-  APPLE_API_BASE_URL: optionalOrigin('https://api.storekit.apple.com'),
-  APPLE_ONLINE_CHECKS: booleanFlag,
-  APPLE_SANDBOX_GRANTS_VIP: booleanFlag,
-  APPLE_TIMEOUT_MS: timeoutMs(10_000),
+  }).describe('Environments accepted, in the order their verifiers are tried (default Production,Sandbox)'),
+  APPLE_ROOT_CA_FILES: existingFiles.describe('Apple\'s root certificates, DER or PEM, comma-separated (the emulator\'s root in emulator mode); required in live mode'),
+  APPLE_API_BASE_URL: optionalOrigin('https://api.storekit.apple.com').describe('Overrides the API origin for both environments (tests, proxies); default Apple\'s hosts'),
+  APPLE_ONLINE_CHECKS: booleanFlag.describe('OCSP revocation checks and certificate dates against the clock (default true live, false emulator)'),
+  APPLE_SANDBOX_GRANTS_VIP: booleanFlag.describe('Whether Sandbox purchases (App Review, TestFlight) grant VIP (default true)'),
+  APPLE_TIMEOUT_MS: timeoutMs(10_000).describe('Timeout of each App Store API request'),
 };
 
 type AppleEnv = { HUB_ENV: 'development' | 'production' } & z.output<z.ZodObject<typeof appleEnv>>;

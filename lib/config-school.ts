@@ -7,13 +7,13 @@ import { integrationMode, optionalOrigin, optionalText, timeoutMs } from './conf
  */
 
 export const schoolEnv = {
-  SCHOOL_TMS_MODE: integrationMode,
-  SCHOOL_TMS_BASE_URL: optionalOrigin('https://tms.example.edu.cn'),
-  SCHOOL_TMS_CLIENT_ID: optionalText,
-  SCHOOL_TMS_CLIENT_SECRET: optionalText,
-  SCHOOL_TMS_TIMEOUT_MS: timeoutMs(10_000),
+  SCHOOL_TMS_MODE: integrationMode.describe('emulator starts the school system\'s emulator in-process (refused in production); default emulator in development, live in production'),
+  SCHOOL_TMS_BASE_URL: optionalOrigin('https://tms.example.edu.cn').describe('The school system\'s origin; required in live mode'),
+  SCHOOL_TMS_CLIENT_ID: optionalText.describe('The school system\'s OAuth client id; required in live mode'),
+  SCHOOL_TMS_CLIENT_SECRET: optionalText.describe('The school system\'s OAuth client secret; required in live mode'),
+  SCHOOL_TMS_TIMEOUT_MS: timeoutMs(10_000).describe('Per-request timeout of school system calls'),
   /** The contract caps `limit` at 500. */
-  SCHOOL_TMS_PAGE_SIZE: z.coerce.number().int().min(1).max(500).default(500),
+  SCHOOL_TMS_PAGE_SIZE: z.coerce.number().int().min(1).max(500).default(500).describe('Records per page (the system\'s cap is 500)'),
 };
 
 type SchoolEnv = { HUB_ENV: 'development' | 'production' } & z.output<z.ZodObject<typeof schoolEnv>>;

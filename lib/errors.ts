@@ -107,7 +107,7 @@ function driverError(err: unknown): DriverErrorShape | undefined {
 /**
  * A unique-key violation on any key. Whether it means "already done" only the writer knows: a
  * handler claims its own idempotency key with `isDuplicateKeyOn` or `writeOnce`, and the runner
- * treats any other duplicate as the bug it is (DESIGN.md §4).
+ * treats any other duplicate as the bug it is (docs/architecture.md, "Error classes").
  */
 export function isDuplicateKeyError(err: unknown): boolean {
   return driverError(err)?.errno === ER_DUP_ENTRY;

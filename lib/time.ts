@@ -39,6 +39,13 @@ export function parseBeijing(text: string): Date {
   return result;
 }
 
+/** An RFC 3339 timestamp (WeChat's `2026-11-23T10:00:00+08:00`) to an instant; null when absent or unreadable. */
+export function parseRfc3339(value: string | undefined): Date | null {
+  if (!value) return null;
+  const at = new Date(value);
+  return Number.isNaN(at.getTime()) ? null : at;
+}
+
 /** The half-open instant range [start, end) of a Beijing calendar day. */
 export function beijingDayRange(date: string): { start: Date; end: Date } {
   const start = parseBeijing(date);

@@ -9,7 +9,7 @@ export function describeIssues(error: z.ZodError, root = '(payload)'): string[] 
 
 /**
  * A job payload checked strictly, as every producer enqueues it: job schemas are strict objects,
- * so an unknown field is refused with the rest (DESIGN.md §4).
+ * so an unknown field is refused with the rest (docs/architecture.md, "The job model").
  */
 export function parsePayload<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
   const parsed = schema.safeParse(data);

@@ -12,8 +12,11 @@ interface Watched {
 
 let watched: Watched | null = null;
 
-/** Read from Redis at scrape time, so the figures are as fresh as the scrape. */
-const queueJobs = new Gauge({
+/**
+ * Read from Redis at scrape time, so the figures are as fresh as the scrape. Both gauges are read
+ * only through metricsRegistry, which they join when built.
+ */
+new Gauge({
   name: 'jobhub_queue_jobs',
   help: 'Jobs in each queue by state',
   labelNames: ['queue', 'state'] as const,
@@ -32,7 +35,7 @@ const queueJobs = new Gauge({
   },
 });
 
-const oldestWaiting = new Gauge({
+new Gauge({
   name: 'jobhub_queue_oldest_waiting_seconds',
   help: 'Age of the oldest job ready to run and not yet picked up (0 when none)',
   labelNames: ['queue'] as const,
@@ -60,5 +63,3 @@ export function watchQueueMetrics(queues: QueueSet, names: readonly QueueName[])
     if (watched?.queues === queues) watched = null;
   };
 }
-
-export const queueGauges = { queueJobs, oldestWaiting };

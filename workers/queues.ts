@@ -1,55 +1,39 @@
 import { Queue, type JobsOptions, type RateLimiterOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../lib/config';
 import type { QueueName } from '../lib/queue-names';
 
 export interface QueueSettings {
   /** Jobs at once per worker process. */
   concurrency: number;
-  /** Across every worker of the queue: a vendor account's published limit. */
+  /**
+   * Across every worker of the queue: a vendor account's published limit, in BullMQ's windows (which
+   * start with their first job). `sms` has none: its account counts wall-clock seconds, kept by the
+   * permit sms-send takes right before the call (lib/rate-permit.ts); a limiter on top only adds latency.
+   */
   limiter?: RateLimiterOptions;
   /**
-   * The one outside account every job of the queue calls. A RateLimitedError (that account
-   * throttled) then pauses the whole queue. On a queue without one, whose jobs call several
-   * accounts (payments and reconcile: WeChat Pay and the App Store), it delays only its own job, so
-   * Apple's 429 never holds up WeChat Pay's notifications.
+   * What a RateLimitedError holds back. `queue`: every job of the queue calls one outside account,
+   * so the throttled account pauses the whole queue. `job` (the default): the queue's jobs call
+   * several accounts (payments and reconcile: WeChat Pay and the App Store), so only the throttled
+   * job is delayed, and Apple's 429 never holds up WeChat Pay's notifications.
    */
-  account?: string;
+  rateLimitScope?: 'queue' | 'job';
 }
 
 /** Concurrency and limits per queue; batch queues run few at once so they never starve MySQL. */
 export const QUEUE_SETTINGS: Record<QueueName, QueueSettings> = {
   payments: { concurrency: 20 },
   reconcile: { concurrency: 1 },
-  refunds: { concurrency: 10, account: 'WeChat Pay' },
+  refunds: { concurrency: 10, rateLimitScope: 'queue' }, // WeChat Pay
   marketing: { concurrency: 2 },
-  sms: { concurrency: 50, account: 'the SMS providers' },
-  'wechat-messages': { concurrency: 20, account: 'WeChat official account and mini program' },
-  email: { concurrency: 5, account: 'the SMTP server' },
+  sms: { concurrency: 50, rateLimitScope: 'queue' }, // the SMS providers
+  'wechat-messages': { concurrency: 20, rateLimitScope: 'queue' }, // WeChat official account and mini program
+  email: { concurrency: 5, rateLimitScope: 'queue' }, // the SMTP server
   messages: { concurrency: 5 },
-  sync: { concurrency: 2, account: 'the school system' },
+  sync: { concurrency: 2, rateLimitScope: 'queue' }, // the school system
   // Few at once: a canary may hold its slot for minutes, and ops jobs are never urgent.
   ops: { concurrency: 2 },
 };
-
-/**
- * A queue's limiter: the fixed one of QUEUE_SETTINGS, or one from configuration (the SMS account's
- * sending limit, SMS_RATE_LIMIT_PER_SECOND). Shared by every worker of the queue, in Redis.
- */
-export function limiterFor(queue: QueueName, config: Pick<Config, 'messaging'>): RateLimiterOptions | undefined {
-  if (queue === 'sms') return perSecondLimiter(config.messaging.sms.ratePerSecond);
-  return QUEUE_SETTINGS[queue].limiter;
-}
-
-/**
- * `perSecond` spread over tenths of a second, so jobs arrive smoothly rather than in one burst per
- * second. The vendor's own seconds are kept by the SMS permit (lib/rate-permit.ts): BullMQ's windows
- * start with their first job, not on the second.
- */
-export function perSecondLimiter(perSecond: number): RateLimiterOptions {
-  if (perSecond < 50) return { max: perSecond, duration: 1_000 };
-  return { max: Math.floor(perSecond / 10), duration: 100 };
-}
 
 const HOUR_S = 3_600;
 

@@ -175,7 +175,7 @@ interface FailureScope {
 async function handleFailure(err: unknown, { job, token, log, queues }: FailureScope): Promise<never> {
   if (err instanceof RateLimitedError) {
     const queue = job.queueName as QueueName;
-    if (QUEUE_SETTINGS[queue].account !== undefined) {
+    if (QUEUE_SETTINGS[queue].rateLimitScope === 'queue') {
       log.warn({ retryAfterMs: err.retryAfterMs, reason: err.message }, 'queue rate limited');
       await queues.get(queue).rateLimit(err.retryAfterMs);
       throw new RateLimitError();

@@ -7,7 +7,7 @@ import type { JobResult } from '../jobs/define-job';
 import type { ReadinessCheck } from '../lib/health';
 import { markOutboxFailed, outboxIdOf } from './outbox-finish';
 import type { QueueName } from '../lib/queue-names';
-import { limiterFor, QUEUE_SETTINGS } from './queues';
+import { QUEUE_SETTINGS } from './queues';
 import { createProcessor, moveBackToWait, type InFlight, type JobProcessor, type RunnerDeps, type RunningJob } from './run-job';
 import { blockingConnectionStatus, startWorkerWatchdog } from './worker-watchdog';
 
@@ -112,7 +112,7 @@ function createWorker(deps: RunnerDeps, options: WorkerPoolOptions, queue: Queue
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency ?? settings.concurrency,
-    limiter: limiterFor(queue, deps.config) ?? UNTHROTTLED,
+    limiter: settings.limiter ?? UNTHROTTLED,
     lockDuration: lockMs,
     stalledInterval: lockMs,
     // After an outage longer than the lock, a job can stall twice: once while Redis was away, and

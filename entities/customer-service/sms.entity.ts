@@ -1,7 +1,7 @@
 import { bigintNumber } from '../transformers';
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** 0 待发送, 1 已发送, 2 发送失败: the status values of seed 002's message records. */
+/** 0 待发送, 1 已发送, 2 发送失败: the status values of the customer-service DDL's message records. */
 export const MessageRecordStatus = { PENDING: 0, SENT: 1, FAILED: 2 } as const;
 
 /** Seed 002 `SMS` (GORM table `sms`): one SMS sent by template, with its parameters as JSON text. */

@@ -44,7 +44,7 @@ export class DiscountCouponCode {
   @Column({ name: 'order_id', type: 'bigint', nullable: true, comment: '订单id' })
   orderId!: string | null;
 
-  /** spelled so in seed 001 */
+  /** spelled so in the marketing DDL */
   @Column({ name: 'dicount_coupon_name', type: 'varchar', length: 255, nullable: true, comment: '优惠券名称' })
   dicountCouponName!: string | null;
 

@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import type { PayStatus } from './payment-order.entity';
 
-/** Order statuses seed 001 leaves open, as documented for event and group-buy orders. */
+/** Order statuses the marketing DDL leaves open, as docs/data.md gives them for event and group-buy orders. */
 export type BusinessOrderStatus = 'WAITING_PAY' | 'JOINED' | 'SUCCESS' | 'FAILED' | 'CANCELLED' | 'REFUNDED';
 
 /** Seed 001 `event_order` 活动订单: a member's sign-up to an event, paid through `payment_order_id`. */
@@ -40,7 +40,7 @@ export class EventOrder {
   @Column({ type: 'varchar', length: 64, nullable: true, comment: '核销码' })
   code!: string | null;
 
-  /** spelled so in seed 001 */
+  /** spelled so in the marketing DDL */
   @Column({ name: 'pament_status', type: 'varchar', length: 32, nullable: true })
   pamentStatus!: PayStatus | null;
 

@@ -48,7 +48,7 @@ export class GroupBuyEventOrder {
   @Column({ type: 'varchar', length: 32, nullable: true, comment: '状态' })
   status!: BusinessOrderStatus | null;
 
-  /** spelled so in seed 001 */
+  /** spelled so in the marketing DDL */
   @Column({ name: 'pament_status', type: 'varchar', length: 32, nullable: true, comment: '支付状态' })
   pamentStatus!: PayStatus | null;
 

@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-/** `group_buy_event_robot` 拼课团机器人表, the robot pool (seed 001 names it without columns). */
+/** `group_buy_event_robot` 拼课团机器人表, the robot pool (the marketing DDL names it without columns). */
 @Entity('group_buy_event_robot')
 export class GroupBuyEventRobot {
   @PrimaryGeneratedColumn({ type: 'bigint' })

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** `group_buy_event_rule` 拼课团规则表, which seed 001 names without columns: DESIGN's working columns, one rule per event. */
+/** `group_buy_event_rule` 拼课团规则表, which the marketing system's DDL names without columns: the working columns of docs/data.md, one rule per event. */
 @Entity('group_buy_event_rule')
 @Index('idx_group_buy_event_rule_event', ['groupBuyEventId'])
 export class GroupBuyEventRule {

@@ -3,7 +3,7 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 export type GroupBuyTeamStatus = 'OPEN' | 'SUCCESS' | 'FAILED';
 
 /**
- * `group_buy_event_team` 拼课团团队表, which seed 001 names without columns: DESIGN's working columns.
+ * `group_buy_event_team` 拼课团团队表, which the marketing system's DDL names without columns: the working columns of docs/data.md.
  * `joined_count` counts every member of the team, robots included; `robot_count` the robots among them.
  */
 @Entity('group_buy_event_team')

@@ -25,7 +25,7 @@ export class GroupBuyEvent {
   @Column({ type: 'varchar', length: 512, nullable: true, comment: '简介' })
   descr!: string | null;
 
-  /** spelled so in seed 001 */
+  /** spelled so in the marketing DDL */
   @Column({ type: 'varchar', length: 255, nullable: true })
   titile!: string | null;
 

@@ -3,7 +3,7 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 export type NotifyChannel = 'WECHAT' | 'APPLE';
 
 /**
- * `pay_notify_log` (seed 001 names it; working columns as documented): every verified payment
+ * `pay_notify_log` (the marketing DDL names it; working columns in docs/data.md): every verified payment
  * callback, once per notification id. `handled` turns 1 when its job has applied it; a sweeper
  * enqueues verified rows that stay unhandled.
  */

@@ -5,7 +5,7 @@ export type PayStatus = 'NONE' | 'UNPAID' | 'PAY_PROCESSING' | 'PAY_SUCCESS' | '
 export type PaymentBusinessType = 'EVENT' | 'GROUP_BUY' | 'MALL' | 'APP';
 
 /**
- * `payment_order` (seed 001 names it; working columns as documented): one WeChat payment of the
+ * `payment_order` (the marketing DDL names it; working columns in docs/data.md): one WeChat payment of the
  * marketing platform. `out_trade_no` is the key WeChat knows it by; `payer_total` is what the payer
  * paid after coupons, as WeChat reports it.
  */

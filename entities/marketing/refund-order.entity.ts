@@ -5,7 +5,7 @@ export type RefundOrderStatus = 'REFUNDING' | 'REFUNDED' | 'REFUND_FAILED';
 export type RefundWechatStatus = 'SUCCESS' | 'CLOSED' | 'PROCESSING' | 'ABNORMAL';
 
 /**
- * `refund_order` (seed 001 names it; working columns as documented): one refund of a payment,
+ * `refund_order` (the marketing DDL names it; working columns in docs/data.md): one refund of a payment,
  * keyed at WeChat by `out_refund_no`, which exists before the first call and never changes.
  */
 @Entity('refund_order')

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** `resource_share_info`, which seed 001 names without columns: DESIGN's working columns, one row per resource. */
+/** `resource_share_info`, which the marketing system's DDL names without columns: the working columns of docs/data.md, one row per resource. */
 @Entity('resource_share_info')
 @Index('uk_resource_share_info_resource', ['resourceType', 'resourceId'], { unique: true })
 export class ResourceShareInfo {

@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
- * `wx_miniapp_account` (seed 001 names it; working columns as documented): mini-programs
+ * `wx_miniapp_account` (the marketing DDL names it; working columns in docs/data.md): mini-programs
  * (小程序) that send subscribe messages. The secret is a reference (`file:/path` or
  * `env:NAME`), never the value.
  */

@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
- * `wx_mp_account` (seed 001 names it; working columns as documented): official accounts
+ * `wx_mp_account` (the marketing DDL names it; working columns in docs/data.md): official accounts
  * (公众号) that send template messages. The secret is a reference (`file:/path` or
  * `env:NAME`), never the value.
  */

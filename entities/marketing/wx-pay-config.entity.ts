@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
- * `wx_pay_config` (seed 001 names it; working columns as documented): merchants beyond the default
+ * `wx_pay_config` (the marketing DDL names it; working columns in docs/data.md): merchants beyond the default
  * one of the WECHAT_PAY_* variables. Secrets are references (`file:/path` or `env:NAME`), never values.
  */
 @Entity('wx_pay_config')

@@ -6,7 +6,7 @@ import type { DriverOptions, PurchaseOptions, ScenarioResult, SentNotification, 
 
 /**
  * What happens at the App Store, one method per event: each changes the state as Apple would and
- * sends the notifications Apple sends for it (reference §5.2, §7.2).
+ * sends the notifications Apple sends for it.
  */
 
 const DEFAULT_GRACE_MS = 6 * 86_400_000;
@@ -172,7 +172,7 @@ export class Scenarios {
     if (this.st.groupOf(newProductId) !== sub.groupId) throw new Error(`emulator: ${newProductId} is not in group ${sub.groupId}`);
     const old = this.st.latest(sub);
     // During an introductory offer the App Store leaves the old transaction unmarked: two products of
-    // one group look active until the old one expires (reference §6).
+    // one group look active until the old one expires.
     if (old.offerType === undefined) {
       old.isUpgraded = true;
       this.st.touch(old);

@@ -172,10 +172,3 @@ export function signJws(payload: object, chain: SigningChain): string {
   const signature = sign('sha256', Buffer.from(input), { key: chain.leaf.key, dsaEncoding: 'ieee-p1363' });
   return `${input}.${b64url(signature)}`;
 }
-
-/** An App Store Connect API key (.p8, EC P-256) as Apple hands it out: PKCS#8 PEM. */
-export function createApiKeyPair(): { privateKeyPem: string; publicKey: KeyObject } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  return { privateKeyPem, publicKey };
-}

@@ -3,7 +3,7 @@ import { maskText } from '../../lib/redact';
 import type { RejectedRecipient } from './mail.client';
 
 /**
- * nodemailer / SMTP failures turned into the hub's error classes (reference §4.3). RFC 5321: a
+ * nodemailer / SMTP failures turned into the hub's error classes. RFC 5321: a
  * 4yz reply is transient, a 5yz reply permanent. The only place that reads SMTP reply codes.
  */
 

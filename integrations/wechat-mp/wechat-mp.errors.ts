@@ -1,7 +1,7 @@
 import { OutcomeUnknownError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
 
 /**
- * WeChat's `errcode` answers turned into the hub's error classes (reference §2.4). The only place that
+ * WeChat's `errcode` answers turned into the hub's error classes. The only place that
  * reads WeChat message/token error codes.
  */
 

@@ -92,3 +92,53 @@ export function toHubError(status: number, body: WechatPayErrorBody | null): Err
   if (status >= 500 || RETRYABLE_CODES.has(code)) return new RetryableError(`WeChat Pay ${status} ${code}: ${message}`, { cause });
   return new PermanentError(code, message, { cause });
 }
+
+/** The body of an answer that is not data: WeChat's `{code, message}`, or null for HTML and other pages. */
+export function parseErrorBody(body: Buffer): WechatPayErrorBody | null {
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    if (parsed && typeof parsed === 'object') {
+      const { code, message } = parsed as Record<string, unknown>;
+      if (typeof code === 'string') return { code, message: typeof message === 'string' ? message : undefined };
+    }
+  } catch {
+    // not JSON (an HTML error page): the status alone decides
+  }
+  return null;
+}
+
+/** A 404 saying the resource does not exist (certificates in public-key mode, an unknown refund). */
+export function isResourceAbsent(status: number, body: Buffer): boolean {
+  return status === 404 && parseErrorBody(body)?.code === 'RESOURCE_NOT_EXISTS';
+}
+
+/** A 404 saying WeChat has no such order: ORDER_NOT_EXIST, or RESOURCE_NOT_EXISTS on some endpoints. */
+export function isOrderAbsent(status: number, body: Buffer): boolean {
+  if (status !== 404) return false;
+  const code = parseErrorBody(body)?.code;
+  return code === 'ORDER_NOT_EXIST' || code === 'RESOURCE_NOT_EXISTS';
+}
+
+/** A refused close: `already-closed` when WeChat says ORDER_CLOSED (closing twice is allowed), else the error to throw. */
+export function closeRefusal(status: number, body: Buffer, outTradeNo: string): Error | 'already-closed' {
+  const error = parseErrorBody(body);
+  if (error?.code === 'ORDER_PAID') return new OrderPaidError(outTradeNo);
+  // Some answers say a second close succeeded with ORDER_CLOSED instead of a second 204.
+  if (error?.code === 'ORDER_CLOSED') return 'already-closed';
+  return toHubError(status, error);
+}
+
+/** A refused trade bill application: `no-statement` for a day without trades, else the error to throw. */
+export function tradeBillRefusal(status: number, body: Buffer, billDate: string, now: Date): Error | 'no-statement' {
+  const error = parseErrorBody(body);
+  if (error?.code === 'NO_STATEMENT_EXIST') return 'no-statement';
+  if (error?.code === 'STATEMENT_CREATING') return new StatementNotReadyError(billDate, now.getTime() + STATEMENT_RETRY_MS);
+  return toHubError(status, error);
+}
+
+/** A refused refund create: NOT_ENOUGH waits for the balance, the rest as toHubError says. */
+export function refundCreateRefusal(status: number, body: Buffer, now: Date): Error {
+  const error = parseErrorBody(body);
+  if (error?.code === 'NOT_ENOUGH') return new RefundDeferredError(now.getTime() + NOT_ENOUGH_RETRY_MS, error.message ?? 'balance too low');
+  return toHubError(status, error);
+}

@@ -1,4 +1,3 @@
-import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -19,24 +18,24 @@ import type {
 } from './wechat-pay.client';
 import {
   BillHashMismatchError,
+  closeRefusal,
+  isOrderAbsent,
+  isResourceAbsent,
   NotificationRejectedError,
-  OrderPaidError,
+  parseErrorBody,
   ResponseVerificationError,
-  STATEMENT_RETRY_MS,
-  StatementNotReadyError,
   toHubError,
-  type WechatPayErrorBody,
+  tradeBillRefusal,
 } from './wechat-pay.errors';
 import {
   AEAD_ALGORITHM,
-  canonicalUrl,
   decryptAead,
   decryptPlatformCertificates,
-  signRequest,
   verifySignature,
   type EncryptedPlatformCertificate,
   type PlatformCertificate,
 } from './wechat-pay.signing';
+import { headerText, LiveWechatPayHttp } from './wechat-pay.live-http';
 import { LiveRefunds } from './wechat-pay.live-refunds';
 import { certificatesSchema, notificationSchema, refundNoticeSchema, ticketSchema, transactionSchema } from './wechat-pay.schemas';
 
@@ -46,43 +45,6 @@ export interface LiveWechatPayOptions {
   timeoutMs: number;
   now?: () => Date;
   log?: Logger;
-}
-
-interface RawResponse {
-  status: number;
-  headers: SignedHeaders & { 'content-type'?: string };
-  body: Buffer;
-}
-
-/** The body of an answer that is not data: WeChat's `{code, message}`, or null for HTML and other pages. */
-function errorBody(body: Buffer): WechatPayErrorBody | null {
-  try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
-    if (parsed && typeof parsed === 'object') {
-      const { code, message } = parsed as Record<string, unknown>;
-      if (typeof code === 'string') return { code, message: typeof message === 'string' ? message : undefined };
-    }
-  } catch {
-    // not JSON (an HTML error page): the status alone decides
-  }
-  return null;
-}
-
-function headerText(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
-  return undefined;
-}
-
-const SIGNED_HEADER_NAMES = ['wechatpay-timestamp', 'wechatpay-nonce', 'wechatpay-signature', 'wechatpay-serial', 'content-type'] as const;
-
-function pickHeaders(headers: AxiosResponse['headers']): RawResponse['headers'] {
-  const picked: Record<string, string> = {};
-  for (const name of SIGNED_HEADER_NAMES) {
-    const value = headerText((headers as Record<string, unknown>)[name]);
-    if (value !== undefined) picked[name] = value;
-  }
-  return picked;
 }
 
 function isGzip(contentType: string | undefined, head: Buffer | null): boolean {
@@ -120,15 +82,8 @@ const STORED_SERIAL = 'stored';
 export class LiveWechatPayClient implements WechatPayClient {
   readonly mchid: string;
   readonly appid: string;
-  private readonly http: AxiosInstance;
-  private readonly origin: string;
-  private readonly now: () => Date;
-  private readonly refunds = new LiveRefunds<RawResponse>({
-    request: (method, pathAndQuery, body) => this.request(method, pathAndQuery, body),
-    verifiedJson: (res, schema, what) => this.verifiedJson(res, schema, what),
-    errorBody: (res) => errorBody(res.body),
-    now: () => this.now(),
-  });
+  private readonly http: LiveWechatPayHttp;
+  private readonly refunds: LiveRefunds;
 
   constructor(
     private readonly credentials: MerchantCredentials,
@@ -136,53 +91,37 @@ export class LiveWechatPayClient implements WechatPayClient {
   ) {
     this.mchid = credentials.mchid;
     this.appid = credentials.appid;
-    this.origin = new URL(options.baseUrl).origin;
-    this.now = options.now ?? (() => new Date());
-    this.http = axios.create({
-      timeout: options.timeoutMs,
-      validateStatus: () => true,
-      // Signatures cover the exact bytes: no parsing, no re-serialising, no redirect to an unsigned place.
-      transformResponse: [],
-      transformRequest: [],
-      maxRedirects: 0,
-      headers: { Accept: 'application/json', 'User-Agent': 'jobhub-wechat-pay/1' },
-    });
+    this.http = new LiveWechatPayHttp(credentials, options, options.now ?? (() => new Date()), options.log);
+    this.refunds = new LiveRefunds(this.http);
   }
 
   async queryOrder(outTradeNo: string): Promise<WechatPayTransaction | null> {
-    const res = await this.request('GET', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(outTradeNo)}?mchid=${encodeURIComponent(this.mchid)}`);
-    if (res.status === 404) {
-      const code = errorBody(res.body)?.code;
-      if (code === 'ORDER_NOT_EXIST' || code === 'RESOURCE_NOT_EXISTS') return null;
-    }
-    const data = this.verifiedJson(res, transactionSchema, 'order query');
+    const res = await this.http.request('GET', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(outTradeNo)}?mchid=${encodeURIComponent(this.mchid)}`);
+    if (isOrderAbsent(res.status, res.body)) return null;
+    const data = this.http.verifiedJson(res, transactionSchema, 'order query');
     if (data.out_trade_no !== outTradeNo) throw new ResponseVerificationError(`order query for ${outTradeNo} answered ${data.out_trade_no}`);
     return data as WechatPayTransaction;
   }
 
   async closeOrder(outTradeNo: string): Promise<void> {
-    const res = await this.request('POST', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(outTradeNo)}/close`, JSON.stringify({ mchid: this.mchid }));
+    const res = await this.http.request('POST', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(outTradeNo)}/close`, JSON.stringify({ mchid: this.mchid }));
     if (res.status >= 200 && res.status < 300) {
-      this.verify(res, 'order close');
+      this.http.verify(res, 'order close');
       return;
     }
-    const body = errorBody(res.body);
-    if (body?.code === 'ORDER_PAID') throw new OrderPaidError(outTradeNo);
-    // Closing twice is allowed; some answers say so with ORDER_CLOSED instead of a second 204.
-    if (body?.code === 'ORDER_CLOSED') return;
-    throw toHubError(res.status, body);
+    const refusal = closeRefusal(res.status, res.body, outTradeNo);
+    if (refusal !== 'already-closed') throw refusal;
   }
 
   async applyTradeBill(billDate: string, options: { billType?: BillType; gzip?: boolean } = {}): Promise<BillApplication> {
     const query = `bill_date=${encodeURIComponent(billDate)}&bill_type=${options.billType ?? 'ALL'}${options.gzip ? '&tar_type=GZIP' : ''}`;
-    const res = await this.request('GET', `/v3/bill/tradebill?${query}`);
+    const res = await this.http.request('GET', `/v3/bill/tradebill?${query}`);
     if (res.status < 200 || res.status >= 300) {
-      const body = errorBody(res.body);
-      if (body?.code === 'NO_STATEMENT_EXIST') return { kind: 'no-statement' };
-      if (body?.code === 'STATEMENT_CREATING') throw new StatementNotReadyError(billDate, this.now().getTime() + STATEMENT_RETRY_MS);
-      throw toHubError(res.status, body);
+      const refusal = tradeBillRefusal(res.status, res.body, billDate, this.http.now());
+      if (refusal === 'no-statement') return { kind: 'no-statement' };
+      throw refusal;
     }
-    const ticket = this.verifiedJson(res, ticketSchema, 'trade bill application');
+    const ticket = this.http.verifiedJson(res, ticketSchema, 'trade bill application');
     return { kind: 'ticket', ticket: { hash_type: 'SHA1', hash_value: ticket.hash_value, download_url: ticket.download_url } };
   }
 
@@ -194,13 +133,13 @@ export class LiveWechatPayClient implements WechatPayClient {
       throw new PermanentError('BILL_URL_INVALID', 'the bill download_url is not a URL');
     }
     // The request is signed with the merchant key: never send it anywhere but WeChat itself.
-    if (url.origin !== this.origin) throw new PermanentError('BILL_URL_FOREIGN', `the bill download_url is on ${url.origin}, not ${this.origin}`);
-    const res = await this.send<Readable>('GET', url.href, '', 'stream');
+    if (url.origin !== this.http.origin) throw new PermanentError('BILL_URL_FOREIGN', `the bill download_url is on ${url.origin}, not ${this.http.origin}`);
+    const res = await this.http.send<Readable>('GET', url.href, '', 'stream');
     const stream = res.data;
     const contentType = headerText(res.headers['content-type']);
     if (res.status < 200 || res.status >= 300) {
       const body = await readCapped(stream, 64 * 1024);
-      throw toHubError(res.status, errorBody(body));
+      throw toHubError(res.status, parseErrorBody(body));
     }
     // Bill files are unsigned: the SHA1 of the uncompressed bytes, checked at the end, is what protects them.
     const head = await peekHead(stream, this.options.timeoutMs).catch((err: unknown) => {
@@ -218,7 +157,7 @@ export class LiveWechatPayClient implements WechatPayClient {
   }
 
   verifyNotification(headers: SignedHeaders, rawBody: Buffer): VerifiedNotification {
-    const check = verifySignature({ headers, body: rawBody, platformKeys: this.credentials.platformKeys, now: this.now() });
+    const check = verifySignature({ headers, body: rawBody, platformKeys: this.credentials.platformKeys, now: this.http.now() });
     if (!check.ok) throw new NotificationRejectedError(`callback signature: ${check.reason}`);
     return this.open(rawBody, check.serial);
   }
@@ -256,59 +195,14 @@ export class LiveWechatPayClient implements WechatPayClient {
 
   /** `GET /v3/certificates`, decrypted; empty for a merchant in public-key mode (404 RESOURCE_NOT_EXISTS). */
   async fetchPlatformCertificates(): Promise<PlatformCertificate[]> {
-    const res = await this.request('GET', '/v3/certificates');
-    if (res.status === 404 && errorBody(res.body)?.code === 'RESOURCE_NOT_EXISTS') return [];
-    const { data } = this.verifiedJson(res, certificatesSchema, 'platform certificates');
+    const res = await this.http.request('GET', '/v3/certificates');
+    if (isResourceAbsent(res.status, res.body)) return [];
+    const { data } = this.http.verifiedJson(res, certificatesSchema, 'platform certificates');
     try {
       return decryptPlatformCertificates(this.credentials.apiV3Key, data as EncryptedPlatformCertificate[]);
     } catch (err) {
       throw new ResponseVerificationError(`platform certificates: ${err instanceof Error ? err.message : String(err)}`);
     }
-  }
-
-  /** One signed API call, its raw answer; non-2xx answers are left to the caller, which knows its codes. */
-  private async request(method: 'GET' | 'POST', pathAndQuery: string, body = ''): Promise<RawResponse> {
-    const res = await this.send<ArrayBuffer>(method, `${this.origin}${pathAndQuery}`, body, 'arraybuffer');
-    return { status: res.status, headers: pickHeaders(res.headers), body: Buffer.from(res.data ?? new ArrayBuffer(0)) };
-  }
-
-  private async send<T>(method: 'GET' | 'POST', url: string, body: string, responseType: 'arraybuffer' | 'stream'): Promise<AxiosResponse<T>> {
-    const authorization = signRequest(this.credentials, { method, canonicalUrl: canonicalUrl(url), body, now: this.now() });
-    const headers: Record<string, string> = { Authorization: authorization };
-    if (body) headers['Content-Type'] = 'application/json';
-    try {
-      return await this.http.request<T>({ method, url, headers, responseType, data: body ? Buffer.from(body, 'utf8') : undefined });
-    } catch (err) {
-      if (!isAxiosError(err)) throw err;
-      // Not the AxiosError itself as cause: it carries the request, Authorization header included, into logs.
-      const cause = new Error(`${err.code ?? 'network error'}: ${err.message}`);
-      throw new RetryableError(`WeChat Pay ${method} ${new URL(url).pathname}: ${err.code ?? 'network error'}`, { cause });
-    }
-  }
-
-  private verify(res: RawResponse, what: string): void {
-    const check = verifySignature({ headers: res.headers, body: res.body, platformKeys: this.credentials.platformKeys, now: this.now() });
-    if (!check.ok) {
-      this.options.log?.warn({ mchid: this.mchid, what, reason: check.reason }, 'WeChat Pay response failed verification');
-      throw new ResponseVerificationError(`WeChat Pay ${what}: ${check.reason}`);
-    }
-  }
-
-  /** A 2xx verified then parsed; anything else mapped to the hub's errors. */
-  private verifiedJson<S extends z.ZodType>(res: RawResponse, schema: S, what: string): z.output<S> {
-    if (res.status < 200 || res.status >= 300) throw toHubError(res.status, errorBody(res.body));
-    this.verify(res, what);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(res.body.toString('utf8'));
-    } catch {
-      throw new PermanentError('WECHAT_PAY_BAD_RESPONSE', `WeChat Pay ${what}: signed body is not JSON`);
-    }
-    const result = schema.safeParse(parsed);
-    if (!result.success) {
-      throw new PermanentError('WECHAT_PAY_BAD_RESPONSE', `WeChat Pay ${what}: unexpected fields ${result.error.issues.map((i) => i.path.join('.') || '(root)').join(', ')}`);
-    }
-    return result.data;
   }
 }
 

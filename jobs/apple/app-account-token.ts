@@ -1,6 +1,6 @@
 /**
  * The `appAccountToken` the app passes to StoreKit at purchase: a UUID carrying the user's `uid`
- * (seed 003 gives `user` no column for one), so a notification names its user without a lookup
+ * (the app DDL gives `user` no column for one), so a notification names its user without a lookup
  * table. The app builds it with the same rule: `00000000-0000-4000-8000-` + uid as 12 hex digits.
  */
 const PREFIX = '00000000-0000-4000-8000-';

@@ -96,7 +96,7 @@ export interface SubscriptionView {
 }
 
 /**
- * The subscription's state as of `signedDate` (reference §6): Apple's status code when it gave one,
+ * The subscription's state as of `signedDate`: Apple's status code when it gave one,
  * else what the notification type says, else what the state before it said, else the expiry.
  */
 export function subscriptionView(

@@ -11,7 +11,7 @@ import { done, skipped, type JobResult } from '../define-job';
 
 /**
  * "Record the intent before the call" for sends that have no idempotency key at the vendor
- * (DESIGN §10). One row per message under a unique delivery key:
+ * (docs/architecture.md). One row per message under a unique delivery key:
  *   PENDING → SENDING (before the call, by one job only) → SENT | FAILED | UNKNOWN.
  * A retry, a duplicate job or a second worker finds the row and sends nothing more.
  */

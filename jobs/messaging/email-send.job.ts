@@ -9,7 +9,7 @@ import { defineJob } from '../define-job';
 import { deliverOnce, deliveryKeyField, deliveryJobId, jobDeliveryKey, recordRow, type DeliveryOutcome } from './delivery';
 
 const MAX_BODY = 1_048_576;
-/** `email_records` column sizes (seed 002): a long list or body is kept cut, the message goes out whole. */
+/** `email_records` column sizes (the customer-service DDL): a long list or body is kept cut, the message goes out whole. */
 const TO_CHARS = 200;
 const CC_CHARS = 500;
 const CONTENT_BYTES = 65_535;

@@ -5,7 +5,7 @@ import { defineJob, done } from '../define-job';
 /**
  * Deletes `sms_code_temps` rows whose `expire_time` has passed, walking the primary key in batches
  * so each DELETE is short. Two runs at once delete each row once: the second finds it gone.
- * Housekeeping the clock runs hourly, so an ops job (DESIGN.md §3): no business client asks for it.
+ * Housekeeping the clock runs hourly, so an ops job (docs/architecture.md): no business client asks for it.
  */
 export const smsCodeCleanup = defineJob({
   name: 'sms-code-cleanup',

@@ -1,7 +1,5 @@
 import type { EntityManager } from 'typeorm';
 import { AndroidOrder, AndroidOrderStatus } from '../../entities/app/android-order.entity';
-import { EventOrder } from '../../entities/marketing/event-order.entity';
-import { GroupBuyEventOrder } from '../../entities/marketing/group-buy-event-order.entity';
 import { PaymentOrder, type PayStatus } from '../../entities/marketing/payment-order.entity';
 import { RefundOrder, type RefundWechatStatus } from '../../entities/marketing/refund-order.entity';
 import type { RefundStatus, WechatPayRefund, WechatPayRefundNotice } from '../../integrations/wechat-pay/wechat-pay.client';
@@ -9,6 +7,8 @@ import { raiseAlert } from '../messaging/alert-ops';
 import { BusinessSource, OperationType } from '../../entities/dms/audit';
 import type { JobContext } from '../context';
 import { exactKey } from '../../lib/exact-key';
+import { parseRfc3339 } from '../../lib/time';
+import { BUSINESS_TABLES } from './business-orders';
 
 /**
  * The one place a refund's state reaches our tables, whoever learned it (the create answer, a
@@ -182,12 +182,6 @@ function refundView(r: RefundOrder): Record<string, unknown> {
   return { status: r.status, wechatStatus: r.wechatStatus, refundId: r.refundId, successTime: r.successTime, userReceivedAccount: r.userReceivedAccount, failReason: r.failReason };
 }
 
-function parseTime(value: string | undefined): Date | null {
-  if (!value) return null;
-  const at = new Date(value);
-  return Number.isNaN(at.getTime()) ? null : at;
-}
-
 async function moveRefund(
   ctx: RefundApplyContext,
   m: EntityManager,
@@ -206,7 +200,7 @@ async function moveRefund(
     move.kind === 'processing'
       ? { wechatStatus: 'PROCESSING', refundId }
       : move.kind === 'refunded'
-        ? { status: 'REFUNDED', wechatStatus: 'SUCCESS', refundId, successTime: parseTime(state.success_time) ?? now, userReceivedAccount: state.user_received_account ?? null, failReason: null }
+        ? { status: 'REFUNDED', wechatStatus: 'SUCCESS', refundId, successTime: parseRfc3339(state.success_time) ?? now, userReceivedAccount: state.user_received_account ?? null, failReason: null }
         : { status: 'REFUND_FAILED', wechatStatus: move.wechatStatus, refundId, failReason: move.failReason };
   // Guarded by the old state as well as locked: the money below moves only with this one UPDATE.
   const res = await m
@@ -320,11 +314,6 @@ async function failedEffects(ctx: RefundApplyContext, m: EntityManager, { refund
   const payStatus = payStatusAfter(payment, payment.refundedAmount, await othersRefunding(m, refund), 'REFUND_FAILED');
   await updatePayment(ctx, m, payment, { payStatus, addRefunded: 0 }, remark);
 }
-
-const BUSINESS_TABLES = [
-  { entity: EventOrder, source: BusinessSource.EVENT_ORDER },
-  { entity: GroupBuyEventOrder, source: BusinessSource.GROUP_BUY },
-] as const;
 
 /** A fully refunded payment's business orders: REFUNDED, pointing at the refund that completed it. */
 export async function refundBusinessOrders(ctx: RefundApplyContext, m: EntityManager, paymentId: string, refundId: string, remark: string): Promise<void> {

@@ -1,8 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { AndroidOrder, AndroidOrderStatus } from '../../entities/app/android-order.entity';
 import { HubReconciliationItem } from '../../entities/hub/hub-reconciliation-item.entity';
-import { EventOrder } from '../../entities/marketing/event-order.entity';
-import { GroupBuyEventOrder } from '../../entities/marketing/group-buy-event-order.entity';
+import type { EventOrder } from '../../entities/marketing/event-order.entity';
 import { PaymentOrder, type PayStatus } from '../../entities/marketing/payment-order.entity';
 import type { WechatPayTransaction } from '../../integrations/wechat-pay/wechat-pay.client';
 import { raiseAlert } from '../messaging/alert-ops';
@@ -10,6 +9,8 @@ import { BusinessSource, OperationType } from '../../entities/dms/audit';
 import type { JobContext } from '../context';
 import { isDuplicateKeyError } from '../../lib/errors';
 import { exactKey } from '../../lib/exact-key';
+import { parseRfc3339 } from '../../lib/time';
+import { BUSINESS_TABLES } from './business-orders';
 
 /**
  * The one place a WeChat payment state reaches our tables, whoever learned it (callback, query,
@@ -92,13 +93,6 @@ async function applyIn(ctx: ApplyContext, m: EntityManager, mchid: string, tx: W
   return { outcome: 'unknown-order', outTradeNo: tx.out_trade_no };
 }
 
-/** RFC 3339 (`+08:00`) to an instant; null when absent or unreadable. */
-function parseSuccessTime(value: string | undefined): Date | null {
-  if (!value) return null;
-  const at = new Date(value);
-  return Number.isNaN(at.getTime()) ? null : at;
-}
-
 async function applyToPayment(
   ctx: ApplyContext,
   m: EntityManager,
@@ -125,7 +119,7 @@ async function applyToPayment(
     const next = {
       payStatus: 'PAY_SUCCESS' as const,
       transactionId: tx.transaction_id ?? null,
-      successTime: parseSuccessTime(tx.success_time),
+      successTime: parseRfc3339(tx.success_time),
       payerTotal: tx.amount.payer_total ?? tx.amount.total,
       tradeState: tx.trade_state,
     };
@@ -167,12 +161,6 @@ async function guardedPaymentUpdate(m: EntityManager, id: string, from: readonly
     .execute();
   return (res.affected ?? 0) === 1;
 }
-
-type BusinessOrderEntity = typeof EventOrder | typeof GroupBuyEventOrder;
-const BUSINESS_TABLES: readonly { entity: BusinessOrderEntity; source: BusinessSource }[] = [
-  { entity: EventOrder, source: BusinessSource.EVENT_ORDER },
-  { entity: GroupBuyEventOrder, source: BusinessSource.GROUP_BUY },
-];
 
 /**
  * The business orders paid through payment `paymentId`: their payment status, and their status where
@@ -240,7 +228,7 @@ async function applyToAndroid(
     const next = {
       status: AndroidOrderStatus.PAID,
       tid: tx.transaction_id ?? null,
-      payTime: parseSuccessTime(tx.success_time),
+      payTime: parseRfc3339(tx.success_time),
       paymentAmount: tx.amount.payer_total ?? tx.amount.total,
       platformOrderAmount: tx.amount.total,
       tradeType: tx.trade_type ?? null,

@@ -63,9 +63,10 @@ export interface ReconcileSummary {
 
 /**
  * Reconciles one merchant's trade bill of one Beijing date with payment_order, android_order and
- * refund_order (DESIGN §10): the bill streams into a staging table, set-based SQL finds the
- * discrepancies, the safe kind (paid at WeChat, unpaid here) is fixed by a sync. Without a merchant
- * it enqueues one job per merchant. Re-running a date replaces its items.
+ * refund_order (docs/architecture.md, "Bill reconciliation in flat memory"): the bill streams into
+ * a staging table, set-based SQL finds the discrepancies, the safe kind (paid at WeChat, unpaid
+ * here) is fixed by a sync. Without a merchant it enqueues one job per merchant. Re-running a date
+ * replaces its items.
  */
 export const wechatPayReconcileBill = defineJob({
   name: 'wechat-pay-reconcile-bill',

@@ -4,7 +4,7 @@ import { appleIntegrationFor, startAppleEmulator } from '../support/apple';
 
 /**
  * The emulator's scenario drivers, read back through the hub's verifier and API client: what each
- * App Store event changes (reference §6, §7.2) and which notifications it sends (§5.2).
+ * App Store event changes and which notifications it sends.
  */
 
 const DAY = 86_400_000;

@@ -1,4 +1,5 @@
 import type { QueueEvents } from 'bullmq';
+import type { AfterQueryEvent } from 'typeorm';
 import { DiscountCouponCode } from '../../entities/marketing/discount-coupon-code.entity';
 import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
 import type { CouponCodeStatus } from '../../entities/marketing/discount-coupon-code.entity';
@@ -156,6 +157,22 @@ describe('coupon-expire', () => {
     expect([outcome.expired, outcome.windows]).toEqual([40, 2]);
     const none = await expireDueCoupons({ db: hub.db, now: NOW, batchSize: 25, audit: auditAt(() => NOW), runId: 'none' });
     expect([none.expired, none.windows]).toEqual([0, 0]);
+  });
+
+  it('counts with statements both MariaDB and MySQL 8 keep: no user variable assigned, no timings in the result', async () => {
+    await insert({ count: 30, status: 'UNUSED', endsInMs: -SECOND, couponId: '5' });
+    await insert({ count: 20, status: 'UNOPEN', endsInMs: -SECOND, couponId: null });
+    const statements: string[] = [];
+    const subscriber = { afterQuery: (event: AfterQueryEvent): void => void statements.push(event.query) };
+    hub.db.subscribers.push(subscriber);
+    let outcome;
+    try {
+      outcome = await expireDueCoupons({ db: hub.db, now: NOW, batchSize: 16, audit: auditAt(() => NOW), runId: 'portable' });
+    } finally {
+      hub.db.subscribers.splice(hub.db.subscribers.indexOf(subscriber), 1);
+    }
+    expect(outcome).toEqual({ expired: 50, coupons: new Map([['5', 30], [NO_COUPON_ID, 20]]), windows: 4 });
+    expect(statements.filter((sql) => sql.includes('@'))).toEqual([]);
   });
 
   it('reports progress as codes expired', async () => {

@@ -1,5 +1,5 @@
 /**
- * An independent model of DESIGN §6's share counters, row by row in plain TypeScript, and a seeded
+ * An independent model of the share counters (docs/marketing.md), row by row in plain TypeScript, and a seeded
  * generator of share data: the tests compare the set-based SQL with it.
  */
 

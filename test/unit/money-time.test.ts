@@ -1,5 +1,5 @@
 import { fenToYuan, yuanToFen } from '../../lib/money';
-import { beijingDate, beijingDayRange, beijingSlot, formatBeijing, parseBeijing, previousBeijingDate } from '../../lib/time';
+import { beijingDate, beijingDayRange, beijingSlot, formatBeijing, parseBeijing, parseRfc3339, previousBeijingDate } from '../../lib/time';
 
 describe('money', () => {
   it('converts yuan text to fen without floating point', () => {
@@ -43,5 +43,14 @@ describe('Beijing time', () => {
   it('refuses impossible dates', () => {
     expect(() => parseBeijing('2026-02-30')).toThrow(RangeError);
     expect(() => parseBeijing('yesterday')).toThrow(RangeError);
+  });
+});
+
+describe('RFC 3339 timestamps', () => {
+  it('reads WeChat\'s +08:00 form as the instant it names; absent or unreadable is null', () => {
+    expect(parseRfc3339('2026-11-23T10:00:00+08:00')?.toISOString()).toBe('2026-11-23T02:00:00.000Z');
+    expect(parseRfc3339(undefined)).toBeNull();
+    expect(parseRfc3339('')).toBeNull();
+    expect(parseRfc3339('not a time')).toBeNull();
   });
 });

@@ -8,16 +8,12 @@ import { formatBeijing } from '../../../lib/time';
 /** Statuses a code leaves when its validity ends; USED, TIME_OUT and UNSEND (never handed out) stay. */
 export const EXPIRING_STATUSES: readonly CouponCodeStatus[] = ['UNOPEN', 'UNUSED'];
 const EXPIRED: CouponCodeStatus = 'TIME_OUT';
-/** What the issue allows one statement, so a lock is never held long. */
-const SLOW_STATEMENT_MS = 100;
 /** Windows' worth of index entries the range probe reads at most (see dueIdRange). */
 const BOUNDS_PROBE_WINDOWS = 2;
 /** Windows in flight at once, each on its own connection. */
 const DEFAULT_LANES = 2;
 /** Result and audit key of codes without a `discount_coupon_id`: ids start at 1, so it names no coupon. */
 export const NO_COUPON_ID = '0';
-
-type Timed = <T>(kind: string, statement: () => Promise<T>) => Promise<T>;
 
 export interface CouponExpiryOptions {
   db: DataSource;
@@ -42,12 +38,13 @@ export interface CouponExpiryOutcome {
   /** Codes expired by this run per `discount_coupon_id`. */
   coupons: Map<string, number>;
   windows: number;
-  /** The slowest single SQL statement of the run and which it was (bounds, update), for the benchmark. */
-  longestStatement: { ms: number; kind: string };
-  /** Statements that took over 100 ms (a loaded server, or a window too wide). */
-  slowStatements: number;
-  /** Milliseconds spent per kind: bounds and update statements, whole windows, the audit transaction. */
-  msByKind: Record<string, number>;
+}
+
+/** The due predicate, shared by the range probe, each window's locking read and its UPDATE. */
+interface Due {
+  table: string;
+  sql: string;
+  params: unknown[];
 }
 
 /**
@@ -60,61 +57,28 @@ export interface CouponExpiryOutcome {
  */
 export async function expireDueCoupons(options: CouponExpiryOptions): Promise<CouponExpiryOutcome> {
   const { db, now, batchSize } = options;
-  const table = sqlTable(db.manager, DiscountCouponCode);
-  const outcome: CouponExpiryOutcome = { expired: 0, coupons: new Map(), windows: 0, longestStatement: { ms: 0, kind: 'none' }, slowStatements: 0, msByKind: {} };
-  const timed: Timed = async (kind, statement) => {
-    const started = performance.now();
-    try {
-      return await statement();
-    } finally {
-      const ms = performance.now() - started;
-      outcome.msByKind[kind] = (outcome.msByKind[kind] ?? 0) + ms;
-      if (ms > SLOW_STATEMENT_MS) outcome.slowStatements += 1;
-      if (ms > outcome.longestStatement.ms) outcome.longestStatement = { ms, kind };
-    }
+  const due: Due = {
+    table: sqlTable(db.manager, DiscountCouponCode).path,
+    sql: `status IN (${EXPIRING_STATUSES.map(() => '?').join(', ')}) AND effect_end_time < ?`,
+    params: [...EXPIRING_STATUSES, now],
   };
-  const statuses = EXPIRING_STATUSES.map(() => '?').join(', ');
-  const dueSql = `status IN (${statuses}) AND effect_end_time < ?`;
-  const dueParams = [...EXPIRING_STATUSES, now];
-
-  const bounds = await timed('bounds', () => dueIdRange(db, table.path, dueSql, dueParams, batchSize * BOUNDS_PROBE_WINDOWS));
+  const outcome: CouponExpiryOutcome = { expired: 0, coupons: new Map(), windows: 0 };
+  const bounds = await dueIdRange(db, due, batchSize * BOUNDS_PROBE_WINDOWS);
   if (!bounds) return outcome;
-  let next = bounds.first - 1n;
-  let stopped = false;
-  /** The next window, or null once the range is walked or a lane failed; lanes share it, so each window is taken once. */
-  const takeWindow = (): [string, string] | null => {
-    if (stopped || next >= bounds.last) return null;
-    const after = next;
-    next = after + BigInt(batchSize) > bounds.last ? bounds.last : after + BigInt(batchSize);
-    return [after.toString(), next.toString()];
-  };
+  const windows = new IdWindows(bounds.first, bounds.last, batchSize);
   const lane = async (): Promise<void> => {
-    // A connection of its own: the window's tally lives in a session variable.
     const runner = db.createQueryRunner();
     try {
-      await laneWindows(runner);
-    } finally {
-      await runner.query('SET @expired_coupon_ids = NULL').catch(() => undefined);
-      await runner.release();
-    }
-  };
-  const laneWindows = async (runner: QueryRunner): Promise<void> => {
-    for (let window = takeWindow(); window; window = takeWindow()) {
-      let counted: Map<string, number>;
-      try {
+      for (let window = windows.take(); window; window = windows.take()) {
         options.signal?.throwIfAborted();
-        counted = await expireWindow(runner, timed, { table: table.path, dueSql, dueParams, now, window });
-      } catch (err) {
-        stopped = true;
-        throw err;
+        addCounts(outcome, await expireWindow(runner, due, now, window));
+        await options.onWindow?.(outcome.expired);
       }
-      // Counted once committed: a window that failed to commit changed nothing.
-      for (const [couponId, n] of counted) {
-        outcome.coupons.set(couponId, (outcome.coupons.get(couponId) ?? 0) + n);
-        outcome.expired += n;
-      }
-      outcome.windows += 1;
-      await options.onWindow?.(outcome.expired);
+    } catch (err) {
+      windows.stop();
+      throw err;
+    } finally {
+      await runner.release();
     }
   };
   const lanes = await Promise.allSettled(Array.from({ length: options.lanes ?? DEFAULT_LANES }, lane));
@@ -124,49 +88,69 @@ export async function expireDueCoupons(options: CouponExpiryOptions): Promise<Co
     await writeCouponAudits(options, outcome).catch(() => undefined);
     throw failed.reason;
   }
-  const auditStarted = performance.now();
   await writeCouponAudits(options, outcome);
-  outcome.msByKind.audit = performance.now() - auditStarted;
   return outcome;
 }
 
-interface WindowQuery {
-  table: string;
-  dueSql: string;
-  dueParams: unknown[];
-  now: Date;
-  /** Exclusive lower and inclusive upper id. */
-  window: [string, string];
+/** The id range cut into windows of `size` (exclusive lower, inclusive upper id), each handed out once across lanes. */
+class IdWindows {
+  private next: bigint;
+  private stopped = false;
+
+  constructor(
+    first: bigint,
+    private readonly last: bigint,
+    private readonly size: number,
+  ) {
+    this.next = first - 1n;
+  }
+
+  /** The next window, or null once the range is walked or a lane failed. */
+  take(): [string, string] | null {
+    if (this.stopped || this.next >= this.last) return null;
+    const after = this.next;
+    this.next = after + BigInt(this.size) > this.last ? this.last : after + BigInt(this.size);
+    return [after.toString(), this.next.toString()];
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+}
+
+/** Adds a committed window's counts: a window that failed to commit changed nothing and adds none. */
+function addCounts(outcome: CouponExpiryOutcome, counted: Map<string, number>): void {
+  for (const [couponId, n] of counted) {
+    outcome.coupons.set(couponId, (outcome.coupons.get(couponId) ?? 0) + n);
+    outcome.expired += n;
+  }
+  outcome.windows += 1;
 }
 
 /**
- * One window, one UPDATE in a short transaction. The statement appends the coupon id of each row it
- * changes to a session variable of its connection: SET expressions run only for rows the UPDATE
- * changes, after it has locked them and checked them against the predicate again, so a code another
- * run expired first is not counted here. The tally must equal the rows changed, or the window rolls
- * back and is retried. One statement per window reads each row once.
+ * One window in a short transaction: a locking read counts the due codes per coupon and locks them
+ * (and the window's gaps), then the UPDATE under the same predicate changes exactly those. A code
+ * another run expired first is read as it committed, TIME_OUT, and not counted here. Should the
+ * UPDATE change another number of rows than were counted, the window rolls back and is retried.
  */
-async function expireWindow(runner: QueryRunner, timed: Timed, q: WindowQuery): Promise<Map<string, number>> {
+async function expireWindow(runner: QueryRunner, due: Due, now: Date, window: [string, string]): Promise<Map<string, number>> {
+  const inWindow = `id > ? AND id <= ? AND ${due.sql}`;
+  const params = [...window, ...due.params];
   await runner.startTransaction();
   try {
-    await runner.query('SET @expired_coupon_ids = ?', ['']);
-    const result = (await timed('update', () =>
-      runner.query(
-        `UPDATE ${q.table} FORCE INDEX (PRIMARY)
-         SET status = ?, updated_time = IF((@expired_coupon_ids := CONCAT(@expired_coupon_ids, IFNULL(discount_coupon_id, ${NO_COUPON_ID}), ',')) IS NULL, NULL, ?)
-         WHERE id > ? AND id <= ? AND ${q.dueSql}`,
-        [EXPIRED, q.now, ...q.window, ...q.dueParams],
-      ),
-    )) as { affectedRows: number };
-    const [tally] = (await runner.query('SELECT @expired_coupon_ids AS ids')) as { ids: string | null }[];
-    const counted = new Map<string, number>();
-    let total = 0;
-    for (const couponId of (tally?.ids ?? '').split(',')) {
-      if (couponId === '') continue;
-      counted.set(couponId, (counted.get(couponId) ?? 0) + 1);
-      total += 1;
-    }
-    if (total !== result.affectedRows) throw new RetryableError(`coupon window ${q.window.join('..')}: changed ${result.affectedRows}, tallied ${total}`);
+    const rows = (await runner.query(
+      `SELECT IFNULL(discount_coupon_id, ${NO_COUPON_ID}) AS coupon, COUNT(*) AS n
+       FROM ${due.table} FORCE INDEX (PRIMARY) WHERE ${inWindow} GROUP BY coupon FOR UPDATE`,
+      params,
+    )) as { coupon: string | number; n: string | number }[];
+    const counted = new Map(rows.map((r) => [String(r.coupon), Number(r.n)]));
+    const total = rows.reduce((sum, r) => sum + Number(r.n), 0);
+    const result = (await runner.query(`UPDATE ${due.table} FORCE INDEX (PRIMARY) SET status = ?, updated_time = ? WHERE ${inWindow}`, [
+      EXPIRED,
+      now,
+      ...params,
+    ])) as { affectedRows: number };
+    if (total !== result.affectedRows) throw new RetryableError(`coupon window ${window.join('..')}: changed ${result.affectedRows}, counted ${total}`);
     await runner.commitTransaction();
     return counted;
   } catch (err) {
@@ -181,15 +165,15 @@ async function expireWindow(runner: QueryRunner, timed: Timed, q: WindowQuery): 
  * give the table's own ends, as reading all their index entries would cost about what the empty
  * windows it saves cost, in one long statement.
  */
-async function dueIdRange(db: DataSource, table: string, dueSql: string, dueParams: unknown[], cap: number): Promise<{ first: bigint; last: bigint } | null> {
+async function dueIdRange(db: DataSource, due: Due, cap: number): Promise<{ first: bigint; last: bigint } | null> {
   const [probe] = await db.query<{ first: string | null; last: string | null; n: string | number }[]>(
     `SELECT MIN(id) AS first, MAX(id) AS last, COUNT(*) AS n
-     FROM (SELECT id FROM ${table} FORCE INDEX (idx_discount_coupon_code_status_end) WHERE ${dueSql} LIMIT ?) due`,
-    [...dueParams, cap],
+     FROM (SELECT id FROM ${due.table} FORCE INDEX (idx_discount_coupon_code_status_end) WHERE ${due.sql} LIMIT ?) due`,
+    [...due.params, cap],
   );
   if (!probe?.first || !probe.last) return null;
   if (Number(probe.n) < cap) return { first: BigInt(probe.first), last: BigInt(probe.last) };
-  const [ends] = await db.query<{ first: string; last: string }[]>(`SELECT MIN(id) AS first, MAX(id) AS last FROM ${table}`);
+  const [ends] = await db.query<{ first: string; last: string }[]>(`SELECT MIN(id) AS first, MAX(id) AS last FROM ${due.table}`);
   return ends ? { first: BigInt(ends.first), last: BigInt(ends.last) } : null;
 }
 

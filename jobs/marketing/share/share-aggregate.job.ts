@@ -22,7 +22,7 @@ export const shareFoldFields = {
 
 /**
  * Folds new share_tracking rows (above the cursor, at or below the safe watermark) into the counters
- * of DESIGN §6, moving the cursor in each window's transaction: a crash or a second runner never
+ * of docs/marketing.md, moving the cursor in each window's transaction: a crash or a second runner never
  * counts a row twice, and a rerun carries on where the last committed window ended.
  */
 export const shareAggregate = defineJob({

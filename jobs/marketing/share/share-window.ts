@@ -9,7 +9,7 @@ import { ShareTracking } from '../../../entities/marketing/share-tracking.entity
 import { affectedRows, sqlTable } from '../../../entities/raw-sql';
 
 /**
- * The counters of DESIGN §6 ("Share-tracking counters") for one id window of share_tracking, as
+ * The counters of docs/marketing.md ("Share counter rules") for one id window of share_tracking, as
  * set-based statements run inside the caller's transaction (the one that moves the cursor).
  * Increments come from GROUP BY over the window; "first time" increments come from the window's
  * facts that the fact tables did not hold yet, so a fact already held never counts again.
