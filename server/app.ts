@@ -44,7 +44,7 @@ export const BODY_LIMIT_BYTES = 256 * 1024;
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const trustProxy = deps.config.http.trustedProxies.length > 0 ? [...deps.config.http.trustedProxies] : false;
   // Job ids run to 512 characters (workers/enqueue.ts): past Fastify's default of 100 the status route answered 414.
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, trustProxy, maxParamLength: 1_024 });
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, trustProxy, routerOptions: { maxParamLength: 1_024 } });
   const { log } = deps;
   await registerSecurityHeaders(app);
 

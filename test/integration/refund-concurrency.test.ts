@@ -72,7 +72,8 @@ describe('refunds of one payment ending at once', () => {
       wrong.push(...(await refundDisagreements(db(), [p.id])).map((line) => `round ${round}: ${line}`));
     }
     expect(wrong).toEqual([]);
-  });
+    // About 10 s on an idle two-core machine; the margin is for one shared with other work.
+  }, 120_000);
 
   it('refund-sync repairs a payment whose status disagrees with its refunds, and reports a refunded amount that does not add up', async () => {
     const ctx = t.deps();
