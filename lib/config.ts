@@ -73,7 +73,7 @@ export const envSchema = z
     HUB_JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000).describe('A job\'s lock, and the stalled-check interval: a killed worker\'s jobs run again after about this long; the same on every worker'),
     HUB_WORKER_WATCHDOG_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000).describe('How long a worker\'s blocking connection may stay down, Redis answering, before the worker is recreated'),
     HUB_PORT: port.default(3000).describe('Web (and npm start) port'),
-    HUB_METRICS_PORT: port.default(9464).describe('/metrics, /healthz and /readyz of worker and clock processes (0: any free port)'),
+    HUB_METRICS_PORT: port.default(9464).describe('/metrics, /healthz and /readyz of worker and clock processes (0 picks a free port)'),
     HUB_PUBLIC_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), {
       message: 'expected the origin browsers use, e.g. https://jobhub.example.com',
     }).describe('The dashboard\'s origin as browsers see it (https://jobhub.example.com), when a proxy in front rewrites the host or ends TLS'),
