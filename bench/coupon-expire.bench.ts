@@ -83,11 +83,11 @@ interface Statements {
   msByKind: Record<string, number>;
 }
 
-/** The statement's kind by its text: the range probe, a window's locking read, its UPDATE, or other (transactions, audit). */
+/** The statement's kind by its text: the range probe, a window's read, its UPDATE, or other (transactions, audit). */
 function statementKind(sql: string): string {
   const text = sql.trimStart();
   if (text.startsWith('SELECT MIN(id)')) return 'bounds';
-  if (/FOR UPDATE\s*$/.test(text)) return 'select';
+  if (text.startsWith('SELECT id')) return 'select';
   if (text.startsWith('UPDATE')) return 'update';
   return 'other';
 }

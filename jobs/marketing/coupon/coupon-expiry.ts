@@ -40,7 +40,7 @@ export interface CouponExpiryOutcome {
   windows: number;
 }
 
-/** The due predicate, shared by the range probe, each window's locking read and its UPDATE. */
+/** The due predicate, shared by the range probe, each window's read and its UPDATE. */
 interface Due {
   table: string;
   sql: string;
@@ -128,30 +128,42 @@ function addCounts(outcome: CouponExpiryOutcome, counted: Map<string, number>): 
 }
 
 /**
- * One window in a short transaction: a locking read counts the due codes per coupon and locks them
- * (and the window's gaps), then the UPDATE under the same predicate changes exactly those. A code
- * another run expired first is read as it committed, TIME_OUT, and not counted here. Should the
- * UPDATE change another number of rows than were counted, the window rolls back and is retried.
+ * One window: its due codes read, then changed by id under the same predicate, in one short
+ * transaction. The UPDATE changes only rows the read returned, so when it changes as many as were
+ * read, it changed exactly those, and the counts per coupon are theirs. Fewer means another run
+ * expired some of them meanwhile: the window rolls back and is done again with a locking read,
+ * which waits for that run and reads what it committed. Still unequal, it is retried later.
  */
 async function expireWindow(runner: QueryRunner, due: Due, now: Date, window: [string, string]): Promise<Map<string, number>> {
-  const inWindow = `id > ? AND id <= ? AND ${due.sql}`;
-  const params = [...window, ...due.params];
+  const counted = (await tryWindow(runner, due, now, window, false)) ?? (await tryWindow(runner, due, now, window, true));
+  if (!counted) throw new RetryableError(`coupon window ${window.join('..')}: changed other rows than it read`);
+  return counted;
+}
+
+/** The window's counts per coupon once committed, or null (rolled back) when the UPDATE changed fewer rows than were read. */
+async function tryWindow(runner: QueryRunner, due: Due, now: Date, window: [string, string], locking: boolean): Promise<Map<string, number> | null> {
   await runner.startTransaction();
   try {
     const rows = (await runner.query(
-      `SELECT IFNULL(discount_coupon_id, ${NO_COUPON_ID}) AS coupon, COUNT(*) AS n
-       FROM ${due.table} FORCE INDEX (PRIMARY) WHERE ${inWindow} GROUP BY coupon FOR UPDATE`,
-      params,
-    )) as { coupon: string | number; n: string | number }[];
-    const counted = new Map(rows.map((r) => [String(r.coupon), Number(r.n)]));
-    const total = rows.reduce((sum, r) => sum + Number(r.n), 0);
-    const result = (await runner.query(`UPDATE ${due.table} FORCE INDEX (PRIMARY) SET status = ?, updated_time = ? WHERE ${inWindow}`, [
-      EXPIRED,
-      now,
-      ...params,
-    ])) as { affectedRows: number };
-    if (total !== result.affectedRows) throw new RetryableError(`coupon window ${window.join('..')}: changed ${result.affectedRows}, counted ${total}`);
+      `SELECT id, IFNULL(discount_coupon_id, ${NO_COUPON_ID}) AS coupon FROM ${due.table} FORCE INDEX (PRIMARY)
+       WHERE id > ? AND id <= ? AND ${due.sql}${locking ? ' FOR UPDATE' : ''}`,
+      [...window, ...due.params],
+    )) as { id: string | number; coupon: string | number }[];
+    if (rows.length > 0) {
+      const result = (await runner.query(`UPDATE ${due.table} SET status = ?, updated_time = ? WHERE id IN (?) AND ${due.sql}`, [
+        EXPIRED,
+        now,
+        rows.map((r) => r.id),
+        ...due.params,
+      ])) as { affectedRows: number };
+      if (result.affectedRows !== rows.length) {
+        await runner.rollbackTransaction();
+        return null;
+      }
+    }
     await runner.commitTransaction();
+    const counted = new Map<string, number>();
+    for (const { coupon } of rows) counted.set(String(coupon), (counted.get(String(coupon)) ?? 0) + 1);
     return counted;
   } catch (err) {
     if (runner.isTransactionActive) await runner.rollbackTransaction();
