@@ -10,7 +10,7 @@ import { migrate } from '../entities/schema/migrate';
 import { withServerConnection } from '../entities/schema/mysql-server';
 import { NO_INTEGRATIONS, type Integrations } from '../integrations';
 import type { MerchantCredentials } from '../integrations/wechat-pay/wechat-pay.client';
-import { syntheticOrder } from '../integrations/wechat-pay/wechat-pay.emulator';
+import { syntheticOrder } from '../integrations/wechat-pay/emulator/wechat-pay.emulator';
 import { LiveWechatPayClient } from '../integrations/wechat-pay/wechat-pay.live';
 import { createMerchants } from '../integrations/wechat-pay/wechat-pay.merchants';
 import { wechatPayReconcileBill, type ReconcileSummary } from '../jobs/wechat-pay/wechat-pay-reconcile-bill.job';

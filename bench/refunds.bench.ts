@@ -13,7 +13,7 @@ import { migrate } from '../entities/schema/migrate';
 import { withServerConnection } from '../entities/schema/mysql-server';
 import { NO_INTEGRATIONS, type Integrations } from '../integrations';
 import type { MerchantCredentials, WechatPayClient } from '../integrations/wechat-pay/wechat-pay.client';
-import { WechatPayEmulator } from '../integrations/wechat-pay/wechat-pay.emulator';
+import { WechatPayEmulator } from '../integrations/wechat-pay/emulator/wechat-pay.emulator';
 import { LiveWechatPayClient } from '../integrations/wechat-pay/wechat-pay.live';
 import { createMerchants } from '../integrations/wechat-pay/wechat-pay.merchants';
 import { DEFAULT_JOB_SCOPE, type Config } from '../lib/config';

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { SchoolTmsEmulator } from '../integrations/school-tms/school-tms.emulator';
+import { SchoolTmsEmulator } from '../integrations/school-tms/emulator/school-tms.emulator';
 import { runMain } from './run-main';
 
 /**

@@ -8,7 +8,7 @@ import { migrate } from '../entities/schema/migrate';
 import { withServerConnection } from '../entities/schema/mysql-server';
 import { NO_INTEGRATIONS } from '../integrations';
 import { FEED_START, type FeedPosition } from '../integrations/school-tms/school-tms.client';
-import { familyOf } from '../integrations/school-tms/school-tms.emulator-state';
+import { familyOf } from '../integrations/school-tms/emulator/school-tms.emulator-state';
 import { LiveSchoolTmsClient } from '../integrations/school-tms/school-tms.live';
 import { familySync } from '../jobs/school/family-sync.job';
 import type { SyncCounts } from '../jobs/school/feed-run';

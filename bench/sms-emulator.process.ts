@@ -1,5 +1,5 @@
-import { AliyunSmsEmulator } from '../integrations/sms/aliyun-sms.emulator';
-import { TencentSmsEmulator } from '../integrations/sms/tencent-sms.emulator';
+import { AliyunSmsEmulator } from '../integrations/sms/emulator/aliyun-sms.emulator';
+import { TencentSmsEmulator } from '../integrations/sms/emulator/tencent-sms.emulator';
 import { runMain } from './run-main';
 
 /**

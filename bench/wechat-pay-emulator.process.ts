@@ -1,4 +1,4 @@
-import { WechatPayEmulator } from '../integrations/wechat-pay/wechat-pay.emulator';
+import { WechatPayEmulator } from '../integrations/wechat-pay/emulator/wechat-pay.emulator';
 import { runMain } from './run-main';
 
 /**

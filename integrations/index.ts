@@ -1,23 +1,27 @@
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
+import { NO_APPLE, openApple, type OpenedApple } from './apple';
 import type { AppleIntegration } from './apple/apple.client';
-import type { AppleEmulator } from './apple/apple.emulator';
-import { NO_APPLE, openApple } from './apple/apple.integration';
+import { NO_MAIL, openMail, type OpenedMail } from './mail';
+import type { Mailer } from './mail/mail.client';
+import { NO_SCHOOL_TMS, openSchoolTms, type OpenedSchoolTms } from './school-tms';
 import type { SchoolTmsClient } from './school-tms/school-tms.client';
-import type { SchoolTmsEmulator } from './school-tms/school-tms.emulator';
-import { NO_SCHOOL_TMS, openSchoolTms } from './school-tms/school-tms.integration';
-import type { MerchantCredentials } from './wechat-pay/wechat-pay.client';
-import { loadMerchantCredentials } from './wechat-pay/wechat-pay.credentials';
-import type { WechatPayEmulator } from './wechat-pay/wechat-pay.emulator';
-import { LiveWechatPayClient } from './wechat-pay/wechat-pay.live';
-import { createMerchants, type ClientFactory, type WechatPayMerchants } from './wechat-pay/wechat-pay.merchants';
-import { openMessaging, type Mailer, type MessagingEmulators } from './messaging';
+import { NO_SMS, openSms, type OpenedSms } from './sms';
 import type { SmsProviders } from './sms/sms.providers';
+import { NO_WECHAT_MP, openWechatMp, type OpenedWechatMp } from './wechat-mp';
 import type { WechatMpAccounts } from './wechat-mp/wechat-mp.accounts';
+import { NO_WECHAT_PAY, openWechatPay, type OpenedWechatPay } from './wechat-pay';
+import type { WechatPayMerchants } from './wechat-pay/wechat-pay.merchants';
+
+/** Every emulator this process started (`<SYSTEM>_MODE=emulator`), by name. */
+export type Emulators = OpenedWechatPay['emulators'] &
+  OpenedSms['emulators'] &
+  OpenedWechatMp['emulators'] &
+  OpenedMail['emulators'] &
+  OpenedApple['emulators'] &
+  OpenedSchoolTms['emulators'];
 
 /** The outside world as jobs and routes see it: one entry per system, live or pointed at its emulator. */
 export interface Integrations {
@@ -27,85 +31,65 @@ export interface Integrations {
   readonly mail: Mailer;
   readonly apple: AppleIntegration;
   readonly schoolTms: SchoolTmsClient;
-  /** Emulators this process started (`<SYSTEM>_MODE=emulator`), for the demo and for tests to drive. */
-  readonly emulators: { readonly wechatPay?: WechatPayEmulator; readonly apple?: AppleEmulator; readonly schoolTms?: SchoolTmsEmulator } & MessagingEmulators;
+  /** For the demo and for tests to drive. */
+  readonly emulators: Emulators;
   close(): Promise<void>;
 }
 
 /**
- * Builds every integration from configuration. In emulator mode the emulator starts here, on a
- * loopback port, and the live client talks to it: the code that runs is the production code.
+ * Builds every integration from configuration, each through its system's `index.ts`. In emulator
+ * mode the emulator starts there, on a loopback port, and the live client talks to it: the code
+ * that runs is the production code.
  */
-export async function openIntegrations(config: Pick<Config, 'wechatPay' | 'messaging' | 'http' | 'redis' | 'apple' | 'schoolTms'>, db: DataSource, redis: Redis, log: Logger): Promise<Integrations> {
-  const wp = config.wechatPay;
-  const wechatLog = log.child({ integration: 'wechat-pay' });
-  let emulator: WechatPayEmulator | undefined;
-  let credentials: MerchantCredentials;
-  let baseUrl = wp.baseUrl;
-  if (wp.mode === 'emulator') {
-    // Loaded only here: a live process never carries the emulator's code.
-    const { WechatPayEmulator } = await import('./wechat-pay/wechat-pay.emulator');
-    emulator = await WechatPayEmulator.start();
-    credentials = emulator.addMerchant({ mchid: wp.mchid, appid: wp.appid, keyMode: 'public_key' });
-    baseUrl = emulator.baseUrl;
-    wechatLog.info({ baseUrl, mchid: wp.mchid }, 'wechat pay emulator started');
-  } else {
-    credentials = loadMerchantCredentials({
-      mchid: wp.mchid,
-      appid: wp.appid,
-      serialNo: wp.serialNo ?? '',
-      privateKeyFile: wp.privateKeyFile ?? '',
-      apiV3Key: wp.apiV3Key ?? '',
-      ...(wp.publicKeyId && wp.publicKeyFile ? { publicKeyId: wp.publicKeyId, publicKeyFile: wp.publicKeyFile } : {}),
-      platformCertificates: wp.platformCertFiles.map(readPlatformCertificate),
-    });
-  }
-  const makeClient: ClientFactory = (c) => new LiveWechatPayClient(c, { baseUrl, timeoutMs: wp.timeoutMs, log: wechatLog });
-  const wechatPay = createMerchants({ defaultClient: makeClient(credentials), db, makeClient, log: wechatLog });
-  const messaging = await openMessaging(config, db, redis, log);
-  const apple = await openApple(config.apple, config.http.port, log);
-  const schoolTms = await openSchoolTms(config.schoolTms, log);
-  return {
-    wechatPay,
-    sms: messaging.sms,
-    wechatMp: messaging.wechatMp,
-    mail: messaging.mail,
-    apple: apple.apple,
-    schoolTms: schoolTms.client,
-    emulators: {
-      ...(emulator ? { wechatPay: emulator } : {}),
-      ...(apple.emulator ? { apple: apple.emulator } : {}),
-      ...(schoolTms.emulator ? { schoolTms: schoolTms.emulator } : {}),
-      ...messaging.emulators,
-    },
-    async close() {
-      await schoolTms.close();
-      await apple.close();
-      await messaging.close();
-      await emulator?.stop();
-    },
+export async function openIntegrations(
+  config: Pick<Config, 'wechatPay' | 'messaging' | 'http' | 'redis' | 'apple' | 'schoolTms'>,
+  db: DataSource,
+  redis: Redis,
+  log: Logger,
+): Promise<Integrations> {
+  const opened: { close(): Promise<void> }[] = [];
+  const open = async <T extends { close(): Promise<void> }>(integration: Promise<T>): Promise<T> => {
+    const done = await integration;
+    opened.push(done);
+    return done;
   };
+  try {
+    const wechatPay = await open(openWechatPay(config.wechatPay, db, log));
+    const sms = await open(openSms(config, db, log));
+    const wechatMp = await open(openWechatMp(config, db, redis, log));
+    const mail = await open(openMail(config.messaging.mail, log));
+    const apple = await open(openApple(config.apple, config.http.port, log));
+    const schoolTms = await open(openSchoolTms(config.schoolTms, log));
+    return {
+      wechatPay: wechatPay.client,
+      sms: sms.client,
+      wechatMp: wechatMp.client,
+      mail: mail.client,
+      apple: apple.client,
+      schoolTms: schoolTms.client,
+      emulators: { ...wechatPay.emulators, ...sms.emulators, ...wechatMp.emulators, ...mail.emulators, ...apple.emulators, ...schoolTms.emulators },
+      close: () => closeAll(opened),
+    };
+  } catch (err) {
+    // One system's bad configuration must not leave another's emulator listening.
+    await closeAll(opened);
+    throw err;
+  }
 }
 
-/** A platform certificate file (as WeChat's certificate tool saves it), with the serial it carries. */
-function readPlatformCertificate(file: string): { serial: string; pem: string } {
-  const pem = readFileSync(file, 'utf8');
-  return { serial: new X509Certificate(pem).serialNumber, pem };
+/** In reverse order of opening; every one is closed even when another fails. */
+async function closeAll(opened: readonly { close(): Promise<void> }[]): Promise<void> {
+  const results = await Promise.allSettled([...opened].reverse().map((o) => o.close()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** For processes whose jobs call no outside system (benchmarks, tests); using it fails, saying so. */
 export const NO_INTEGRATIONS: Integrations = {
-  wechatPay: {
-    defaultMchid: 'none',
-    client: () => Promise.reject(new Error('no WeChat Pay integration was opened in this process')),
-    list: () => Promise.resolve([]),
-  },
-  sms: { chain: [], byName: () => undefined, receiptToken: null },
-  wechatMp: { client: () => Promise.reject(new Error('no WeChat messaging integration was opened in this process')) },
-  mail: {
-    from: 'jobhub <jobhub@localhost>',
-    client: { send: () => Promise.reject(new Error('no mail integration was opened in this process')), close: () => Promise.resolve() },
-  },
+  wechatPay: NO_WECHAT_PAY,
+  sms: NO_SMS,
+  wechatMp: NO_WECHAT_MP,
+  mail: NO_MAIL,
   apple: NO_APPLE,
   schoolTms: NO_SCHOOL_TMS,
   emulators: {},

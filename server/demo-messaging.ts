@@ -3,7 +3,7 @@ import { Notify } from '../entities/customer-service/notify.entity';
 import { HubSmsTemplate } from '../entities/hub/hub-sms-template.entity';
 import { Member } from '../entities/marketing/member.entity';
 import type { Integrations } from '../integrations';
-import { registerSmsTemplate } from '../integrations/messaging';
+import { registerSmsTemplate } from '../integrations/sms';
 import { emailSend } from '../jobs/messaging/email-send.job';
 import { notifyDispatch } from '../jobs/messaging/notify-dispatch.job';
 import { smsSend } from '../jobs/messaging/sms-send.job';

@@ -93,3 +93,10 @@ export interface AppleIntegration {
   readonly verifier: AppleVerifier;
   readonly api: AppleApi;
 }
+
+/** An App Store Connect API key (In-App Purchase type): the issuer, the key's id and its ES256 private key. */
+export interface AppleApiKey {
+  readonly issuerId: string;
+  readonly keyId: string;
+  readonly privateKeyPem: string;
+}

@@ -12,7 +12,7 @@ import type {
   AppleTransactionPage,
   AppleVerifier,
 } from './apple.client';
-import type { AppleApiKey } from './apple.emulator-types';
+import type { AppleApiKey } from './apple.client';
 import { mapAppleError } from './apple.errors';
 
 /**

@@ -43,3 +43,9 @@ export interface MailClient {
   /** Closes every pooled connection; sends in flight finish first. */
   close(): Promise<void>;
 }
+
+/** The account the hub sends from: the From of every message (MAIL_FROM) and the client that sends it. */
+export interface Mailer {
+  readonly from: string;
+  readonly client: MailClient;
+}

@@ -1,5 +1,5 @@
 import type { AppleIntegration, VerifiedAppleNotification } from '../../integrations/apple/apple.client';
-import type { AppleEmulator, SentNotification } from '../../integrations/apple/apple.emulator';
+import type { AppleEmulator, SentNotification } from '../../integrations/apple/emulator/apple.emulator';
 import { appleIntegrationFor, startAppleEmulator } from '../support/apple';
 
 /**

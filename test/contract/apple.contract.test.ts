@@ -6,9 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppleIntegration } from '../../integrations/apple/apple.client';
-import type { AppleEmulator } from '../../integrations/apple/apple.emulator';
+import type { AppleEmulator } from '../../integrations/apple/emulator/apple.emulator';
 import { mapAppleError } from '../../integrations/apple/apple.errors';
-import { openApple } from '../../integrations/apple/apple.integration';
+import { openApple } from '../../integrations/apple';
 import { AppStoreClient } from '../../integrations/apple/apple.live';
 import { verificationError } from '../../integrations/apple/apple.verifier';
 import { ConfigError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
@@ -348,14 +348,14 @@ describe('App Store emulator contract', () => {
       const port = (receiver.address() as AddressInfo).port;
       const opened = await openApple(testConfig().apple, port, log);
       try {
-        expect(opened.emulator?.running).toBe(true);
-        opened.emulator?.addProduct({ productId: MONTHLY, type: 'Auto-Renewable Subscription' });
+        expect(opened.emulators.apple?.running).toBe(true);
+        opened.emulators.apple?.addProduct({ productId: MONTHLY, type: 'Auto-Renewable Subscription' });
         const before = received.length;
-        const { sent, originalTransactionId } = opened.emulator?.subscribe({ productId: MONTHLY, appAccountToken: token() }) ?? { sent: [], originalTransactionId: '' };
-        await opened.emulator?.idle();
+        const { sent, originalTransactionId } = opened.emulators.apple?.subscribe({ productId: MONTHLY, appAccountToken: token() }) ?? { sent: [], originalTransactionId: '' };
+        await opened.emulators.apple?.idle();
         expect(received.slice(before)).toEqual([JSON.stringify({ signedPayload: sent[0]?.signedPayload })]);
-        await expect(opened.apple.verifier.verifyNotification(sent[0]?.signedPayload ?? '')).resolves.toMatchObject({ environment: 'Production' });
-        await expect(opened.apple.api.getTransactionInfo('Production', originalTransactionId)).resolves.toMatchObject({ originalTransactionId });
+        await expect(opened.client.verifier.verifyNotification(sent[0]?.signedPayload ?? '')).resolves.toMatchObject({ environment: 'Production' });
+        await expect(opened.client.api.getTransactionInfo('Production', originalTransactionId)).resolves.toMatchObject({ originalTransactionId });
         // Another process's emulator is another App Store: its root is not trusted here.
         expect(await refusal(apple.verifier.verifyNotification(sent[0]?.signedPayload ?? ''))).toBe('APPLE_VERIFICATION_VERIFICATION_FAILURE');
       } finally {
@@ -384,9 +384,9 @@ describe('App Store emulator contract', () => {
       const { transactionId, sent } = emu.purchase({ productId: LIFETIME, appAccountToken: token(), deliver: false });
       for (const roots of [der, pem]) {
         const opened = await openApple(testConfig({ ...env, APPLE_ROOT_CA_FILES: roots }).apple, 0, log);
-        expect(opened.emulator).toBeUndefined();
-        await expect(opened.apple.api.getTransactionInfo('Production', transactionId)).resolves.toMatchObject({ transactionId, productId: LIFETIME });
-        await expect(opened.apple.verifier.verifyNotification(sent[0]?.signedPayload ?? '')).resolves.toMatchObject({ payload: { notificationType: 'ONE_TIME_CHARGE' } });
+        expect(opened.emulators.apple).toBeUndefined();
+        await expect(opened.client.api.getTransactionInfo('Production', transactionId)).resolves.toMatchObject({ transactionId, productId: LIFETIME });
+        await expect(opened.client.verifier.verifyNotification(sent[0]?.signedPayload ?? '')).resolves.toMatchObject({ payload: { notificationType: 'ONE_TIME_CHARGE' } });
         await opened.close();
       }
       const hand = { ...testConfig({ ...env, APPLE_ROOT_CA_FILES: der }).apple, rootCaFiles: [], keyId: null };

@@ -3,7 +3,7 @@ import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { PermanentError, RetryableError } from '../../lib/errors';
 import type { MailClient } from '../../integrations/mail/mail.client';
 import { MailOutcomeUnknownError, MailPermanentError, MailRetryableError } from '../../integrations/mail/mail.errors';
-import { SmtpEmulator, type SmtpBehaviour } from '../../integrations/mail/mail.emulator';
+import { SmtpEmulator, type SmtpBehaviour } from '../../integrations/mail/emulator/mail.emulator';
 import { SmtpMailClient, type SmtpMailOptions } from '../../integrations/mail/mail.live';
 import { track } from '../support/resources';
 import { until } from '../support/wait';

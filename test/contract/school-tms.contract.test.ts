@@ -1,6 +1,6 @@
 import { PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
 import { FEED_START, type FeedPosition, type School } from '../../integrations/school-tms/school-tms.client';
-import { SchoolTmsEmulator } from '../../integrations/school-tms/school-tms.emulator';
+import { SchoolTmsEmulator } from '../../integrations/school-tms/emulator/school-tms.emulator';
 import { LiveSchoolTmsClient } from '../../integrations/school-tms/school-tms.live';
 import { failure } from '../support/failure';
 

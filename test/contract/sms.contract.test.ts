@@ -2,10 +2,10 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DeferredError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
-import { AliyunSmsEmulator } from '../../integrations/sms/aliyun-sms.emulator';
+import { AliyunSmsEmulator } from '../../integrations/sms/emulator/aliyun-sms.emulator';
 import { AliyunSmsClient } from '../../integrations/sms/aliyun-sms.live';
 import { SmsOutcomeUnknownError } from '../../integrations/sms/sms.errors';
-import { TencentSmsEmulator } from '../../integrations/sms/tencent-sms.emulator';
+import { TencentSmsEmulator } from '../../integrations/sms/emulator/tencent-sms.emulator';
 import { TencentSmsClient } from '../../integrations/sms/tencent-sms.live';
 import { failure } from '../support/failure';
 

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
 import { closeRedis } from '../../lib/redis';
-import { WechatMpEmulator } from '../../integrations/wechat-mp/wechat-mp.emulator';
+import { WechatMpEmulator } from '../../integrations/wechat-mp/emulator/wechat-mp.emulator';
 import { WechatMpPermanentError } from '../../integrations/wechat-mp/wechat-mp.errors';
 import { LiveWechatMpClient } from '../../integrations/wechat-mp/wechat-mp.live';
 import { deletePrefix, testPrefix, testRedis } from '../support/queues';

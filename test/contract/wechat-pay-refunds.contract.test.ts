@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
 import { parseBeijing } from '../../lib/time';
 import type { CreateRefundRequest, MerchantCredentials, SignedHeaders, VerifiedNotification, WechatPayRefundNotice } from '../../integrations/wechat-pay/wechat-pay.client';
-import { WechatPayEmulator } from '../../integrations/wechat-pay/wechat-pay.emulator';
+import { WechatPayEmulator } from '../../integrations/wechat-pay/emulator/wechat-pay.emulator';
 import { NOT_ENOUGH_RETRY_MS, RefundDeferredError } from '../../integrations/wechat-pay/wechat-pay.errors';
 import { LiveWechatPayClient } from '../../integrations/wechat-pay/wechat-pay.live';
 import { refundSchema } from '../../integrations/wechat-pay/wechat-pay.schemas';

@@ -5,7 +5,7 @@ import { yuanToFen } from '../../lib/money';
 import { PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
 import { parseBeijing } from '../../lib/time';
 import type { BillTicket, MerchantCredentials, SignedHeaders } from '../../integrations/wechat-pay/wechat-pay.client';
-import { WechatPayEmulator } from '../../integrations/wechat-pay/wechat-pay.emulator';
+import { WechatPayEmulator } from '../../integrations/wechat-pay/emulator/wechat-pay.emulator';
 import { BillHashMismatchError, OrderPaidError, ResponseVerificationError, StatementNotReadyError } from '../../integrations/wechat-pay/wechat-pay.errors';
 import { LiveWechatPayClient } from '../../integrations/wechat-pay/wechat-pay.live';
 

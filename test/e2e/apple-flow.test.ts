@@ -5,7 +5,7 @@ import { AppleOrder, AppleSubscriptionStatusCode as Sub } from '../../entities/a
 import { AppleProduct } from '../../entities/app/apple-product.entity';
 import { AppUser } from '../../entities/app/user.entity';
 import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
-import type { AppleEmulator } from '../../integrations/apple/apple.emulator';
+import type { AppleEmulator } from '../../integrations/apple/emulator/apple.emulator';
 import { appAccountTokenForUid } from '../../jobs/apple/app-account-token';
 import { APPLE_TABLES, DAY, GRACE, MONTH, PRODUCTS, seconds } from '../integration/apple-fixtures';
 import { APPLE_TEST_APP_ID, APPLE_TEST_BUNDLE_ID, startAppleEmulator } from '../support/apple';

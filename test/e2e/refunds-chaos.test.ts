@@ -7,7 +7,7 @@ import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
 import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
 import { PaymentOrder } from '../../entities/marketing/payment-order.entity';
 import { RefundOrder } from '../../entities/marketing/refund-order.entity';
-import { WechatPayEmulator } from '../../integrations/wechat-pay/wechat-pay.emulator';
+import { WechatPayEmulator } from '../../integrations/wechat-pay/emulator/wechat-pay.emulator';
 import { closeRedis } from '../../lib/redis';
 import { clearTables, openTestDataSource } from '../support/db';
 import { refundDisagreements } from '../support/refund-consistency';

@@ -11,7 +11,7 @@ import { HubAppleTransaction } from '../../entities/hub/hub-apple-transaction.en
 import { HubAppleVip } from '../../entities/hub/hub-apple-vip.entity';
 import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
 import type { AppleIntegration } from '../../integrations/apple/apple.client';
-import type { AppleEmulator } from '../../integrations/apple/apple.emulator';
+import type { AppleEmulator } from '../../integrations/apple/emulator/apple.emulator';
 import { registry } from '../../jobs';
 import { appAccountTokenForUid } from '../../jobs/apple/app-account-token';
 import { buildApp } from '../../server/app';

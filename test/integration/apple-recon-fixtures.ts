@@ -12,7 +12,7 @@ import { HubReconciliationItem } from '../../entities/hub/hub-reconciliation-ite
 import { HubReconciliationRun } from '../../entities/hub/hub-reconciliation-run.entity';
 import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
 import type { AppleIntegration } from '../../integrations/apple/apple.client';
-import type { AppleEmulator } from '../../integrations/apple/apple.emulator';
+import type { AppleEmulator } from '../../integrations/apple/emulator/apple.emulator';
 import { registry } from '../../jobs';
 import { appAccountTokenForUid } from '../../jobs/apple/app-account-token';
 import type { Enqueueable } from '../../jobs/context';

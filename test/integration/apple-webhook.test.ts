@@ -1,6 +1,6 @@
 import { AppleOrder } from '../../entities/app/apple-order.entity';
 import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
-import type { AppleChain } from '../../integrations/apple/apple.emulator';
+import type { AppleChain } from '../../integrations/apple/emulator/apple.emulator';
 import { registry } from '../../jobs';
 import { closeRedis, createRedis, waitForRedis } from '../../lib/redis';
 import { buildApp } from '../../server/app';

@@ -3,7 +3,7 @@ import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import type { z } from 'zod';
 import { EmailRecord } from '../../entities/customer-service/email-record.entity';
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
-import type { SmtpEmulator } from '../../integrations/mail/mail.emulator';
+import type { SmtpEmulator } from '../../integrations/mail/emulator/mail.emulator';
 import { buildRegistry } from '../../jobs/define-job';
 import { emailIdOf, emailMessageId, emailSend } from '../../jobs/messaging/email-send.job';
 import { clearTables } from '../support/db';

@@ -4,7 +4,7 @@ import { FamilyMembers } from '../../entities/marketing/family-members.entity';
 import { HubCursor } from '../../entities/hub/hub-cursor.entity';
 import { Member } from '../../entities/marketing/member.entity';
 import type { Guardian, Student } from '../../integrations/school-tms/school-tms.client';
-import type { SchoolTmsEmulator } from '../../integrations/school-tms/school-tms.emulator';
+import type { SchoolTmsEmulator } from '../../integrations/school-tms/emulator/school-tms.emulator';
 import { buildRegistry } from '../../jobs/define-job';
 import { FAMILY_CURSOR, familySync } from '../../jobs/school/family-sync.job';
 import { buildApp } from '../../server/app';

@@ -8,7 +8,7 @@ import { MarketingEvent } from '../../entities/marketing/event.entity';
 import { GroupBuyEventOrder } from '../../entities/marketing/group-buy-event-order.entity';
 import { GroupBuyEvent } from '../../entities/marketing/group-buy-event.entity';
 import { Member } from '../../entities/marketing/member.entity';
-import type { AliyunSmsEmulator } from '../../integrations/sms/aliyun-sms.emulator';
+import type { AliyunSmsEmulator } from '../../integrations/sms/emulator/aliyun-sms.emulator';
 import { buildRegistry, type JobDefinition } from '../../jobs/define-job';
 import { eventRemindSessions } from '../../jobs/marketing/remind/event-remind-sessions.job';
 import { groupBuyRemind } from '../../jobs/marketing/remind/group-buy-remind.job';

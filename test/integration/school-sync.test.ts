@@ -1,7 +1,7 @@
 import type { QueueEvents } from 'bullmq';
 import { FeederSchool } from '../../entities/marketing/feeder-school.entity';
 import { HubCursor } from '../../entities/hub/hub-cursor.entity';
-import type { SchoolTmsEmulator } from '../../integrations/school-tms/school-tms.emulator';
+import type { SchoolTmsEmulator } from '../../integrations/school-tms/emulator/school-tms.emulator';
 import { buildRegistry } from '../../jobs/define-job';
 import { SCHOOL_CURSOR, schoolSync } from '../../jobs/school/school-sync.job';
 import { clearTables } from '../support/db';

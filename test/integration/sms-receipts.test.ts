@@ -5,9 +5,9 @@ import { MessageRecordStatus, Sms } from '../../entities/customer-service/sms.en
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { HubSmsTemplate } from '../../entities/hub/hub-sms-template.entity';
 import type { Integrations } from '../../integrations';
-import type { AliyunSmsEmulator } from '../../integrations/sms/aliyun-sms.emulator';
+import type { AliyunSmsEmulator } from '../../integrations/sms/emulator/aliyun-sms.emulator';
 import { smsProviders } from '../../integrations/sms/sms.providers';
-import type { TencentSmsEmulator } from '../../integrations/sms/tencent-sms.emulator';
+import type { TencentSmsEmulator } from '../../integrations/sms/emulator/tencent-sms.emulator';
 import { buildRegistry } from '../../jobs/define-job';
 import { recordDelivery } from '../../jobs/messaging/delivery';
 import { smsCircuitKey } from '../../jobs/messaging/sms-chain';

@@ -1,7 +1,7 @@
 import type { Job, QueueEvents } from 'bullmq';
 import type { z } from 'zod';
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
-import type { WechatMpEmulator } from '../../integrations/wechat-mp/wechat-mp.emulator';
+import type { WechatMpEmulator } from '../../integrations/wechat-mp/emulator/wechat-mp.emulator';
 import { buildRegistry, type JobDefinition } from '../../jobs/define-job';
 import { deliveryJobId } from '../../jobs/messaging/delivery';
 import { wechatSendSubscribe } from '../../jobs/messaging/wechat-send-subscribe.job';

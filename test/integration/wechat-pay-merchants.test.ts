@@ -6,7 +6,7 @@ import type { DataSource } from 'typeorm';
 import { WxPayConfig } from '../../entities/marketing/wx-pay-config.entity';
 import { openIntegrations, type Integrations } from '../../integrations';
 import { closeRedis } from '../../lib/redis';
-import { WechatPayEmulator } from '../../integrations/wechat-pay/wechat-pay.emulator';
+import { WechatPayEmulator } from '../../integrations/wechat-pay/emulator/wechat-pay.emulator';
 import { clearTables, openTestDataSource } from '../support/db';
 import { testConfig } from '../support/env';
 import { captureLogger } from '../support/logs';

@@ -1,6 +1,7 @@
 import type { AppleEnvironment, AppleIntegration } from '../../integrations/apple/apple.client';
-import { AppleEmulator, type AppleApiKey, type AppleEmulatorOptions } from '../../integrations/apple/apple.emulator';
-import { createAppleIntegration } from '../../integrations/apple/apple.integration';
+import type { AppleApiKey } from '../../integrations/apple/apple.client';
+import { AppleEmulator, type AppleEmulatorOptions } from '../../integrations/apple/emulator/apple.emulator';
+import { createAppleIntegration } from '../../integrations/apple';
 import { createLogger, type Logger } from '../../lib/logger';
 import { track } from './resources';
 

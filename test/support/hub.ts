@@ -18,7 +18,9 @@ import { deletePrefix, testPrefix, testRedis } from './queues';
 import { track } from './resources';
 import { openTestWechatPay, type TestWechatPay, type TestWechatPayOptions } from './wechat-pay';
 import { NO_INTEGRATIONS, type Integrations } from '../../integrations';
-import { openMessaging } from '../../integrations/messaging';
+import { openMail } from '../../integrations/mail';
+import { openSms } from '../../integrations/sms';
+import { openWechatMp } from '../../integrations/wechat-mp';
 import { withSchoolTms } from './school-tms';
 import type { AppleIntegration } from '../../integrations/apple/apple.client';
 
@@ -122,20 +124,22 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
 /** The hub's integrations with the messaging emulators added, when asked for. */
 async function withMessaging(base: Integrations, wanted: boolean, deps: { config: Config; db: DataSource; redis: Redis; log: Logger }): Promise<Integrations> {
   if (!wanted) return base;
-  const messaging = await openMessaging(deps.config, deps.db, deps.redis, deps.log);
+  const sms = await openSms(deps.config, deps.db, deps.log);
+  const wechatMp = await openWechatMp(deps.config, deps.db, deps.redis, deps.log);
+  const mail = await openMail(deps.config.messaging.mail, deps.log);
   let open = true;
   track({ kind: 'closable', value: { isOpen: () => open }, label: 'messaging emulators' });
-  messaging.emulators.aliyunSms?.setReceiptUrl(undefined);
-  messaging.emulators.tencentSms?.setReceiptUrl(undefined);
+  sms.emulators.aliyunSms?.setReceiptUrl(undefined);
+  sms.emulators.tencentSms?.setReceiptUrl(undefined);
   return {
     ...base,
-    sms: messaging.sms,
-    wechatMp: messaging.wechatMp,
-    mail: messaging.mail,
-    emulators: { ...base.emulators, ...messaging.emulators },
+    sms: sms.client,
+    wechatMp: wechatMp.client,
+    mail: mail.client,
+    emulators: { ...base.emulators, ...sms.emulators, ...wechatMp.emulators, ...mail.emulators },
     async close() {
       open = false;
-      await messaging.close();
+      await Promise.all([sms.close(), wechatMp.close(), mail.close()]);
       await base.close();
     },
   };

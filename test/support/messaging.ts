@@ -1,9 +1,9 @@
 import { HubSmsTemplate } from '../../entities/hub/hub-sms-template.entity';
-import { registerSmsTemplate } from '../../integrations/messaging';
-import type { SmtpEmulator } from '../../integrations/mail/mail.emulator';
-import type { AliyunSmsEmulator } from '../../integrations/sms/aliyun-sms.emulator';
-import type { TencentSmsEmulator } from '../../integrations/sms/tencent-sms.emulator';
-import type { WechatMpEmulator } from '../../integrations/wechat-mp/wechat-mp.emulator';
+import { registerSmsTemplate } from '../../integrations/sms';
+import type { SmtpEmulator } from '../../integrations/mail/emulator/mail.emulator';
+import type { AliyunSmsEmulator } from '../../integrations/sms/emulator/aliyun-sms.emulator';
+import type { TencentSmsEmulator } from '../../integrations/sms/emulator/tencent-sms.emulator';
+import type { WechatMpEmulator } from '../../integrations/wechat-mp/emulator/wechat-mp.emulator';
 import type { TestHub } from './hub';
 
 export interface MessagingEmulators {

@@ -8,7 +8,7 @@ import { GroupBuyEventOrder } from '../../entities/marketing/group-buy-event-ord
 import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
 import { PaymentOrder, type PaymentBusinessType } from '../../entities/marketing/payment-order.entity';
 import { RefundOrder } from '../../entities/marketing/refund-order.entity';
-import type { WechatPayEmulator } from '../../integrations/wechat-pay/wechat-pay.emulator';
+import type { WechatPayEmulator } from '../../integrations/wechat-pay/emulator/wechat-pay.emulator';
 import { JOBS } from '../../jobs';
 import { buildRegistry } from '../../jobs/define-job';
 import { refundSubmit } from '../../jobs/wechat-pay/refund-submit.job';

@@ -1,6 +1,6 @@
 import type { Integrations } from '../../integrations';
-import type { SchoolTmsEmulator } from '../../integrations/school-tms/school-tms.emulator';
-import { openSchoolTms } from '../../integrations/school-tms/school-tms.integration';
+import type { SchoolTmsEmulator } from '../../integrations/school-tms/emulator/school-tms.emulator';
+import { openSchoolTms } from '../../integrations/school-tms';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { track } from './resources';
@@ -14,7 +14,7 @@ export async function withSchoolTms(base: Integrations, wanted: boolean, deps: {
   return {
     ...base,
     schoolTms: opened.client,
-    emulators: { ...base.emulators, ...(opened.emulator ? { schoolTms: opened.emulator } : {}) },
+    emulators: { ...base.emulators, ...opened.emulators },
     async close() {
       open = false;
       await opened.close();

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { NO_INTEGRATIONS, type Integrations } from '../../integrations';
 import type { MerchantCredentials, WechatPayClient } from '../../integrations/wechat-pay/wechat-pay.client';
-import { WechatPayEmulator, type EmulatorOptions, type KeyMode } from '../../integrations/wechat-pay/wechat-pay.emulator';
+import { WechatPayEmulator, type EmulatorOptions, type KeyMode } from '../../integrations/wechat-pay/emulator/wechat-pay.emulator';
 import { LiveWechatPayClient } from '../../integrations/wechat-pay/wechat-pay.live';
 import { createMerchants } from '../../integrations/wechat-pay/wechat-pay.merchants';
 import type { Logger } from '../../lib/logger';

@@ -71,6 +71,22 @@ describe('import layers', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('keeps emulators out of live code: only a system\'s index.ts reaches its emulator, by type or by a dynamic import', () => {
+    const wrong: string[] = [];
+    const staticImport = /(?:^|\n)\s*(import|export)(\s+type)?\s[^'"]*?from\s+['"](\.{1,2}\/[^'"]+)['"]/g;
+    for (const file of files) {
+      if (!file.startsWith('integrations/') || file.includes('/emulator/')) continue;
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      for (const m of text.matchAll(staticImport)) {
+        const target = resolveImport(file, m[3] ?? '');
+        if (!target?.includes('/emulator/')) continue;
+        const typeOnly = m[2] !== undefined;
+        if (!(file.endsWith('/index.ts') && typeOnly)) wrong.push(`${file} → ${target}${typeOnly ? ' (type)' : ''}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('has no import cycles', () => {
     const cycles: string[] = [];
     const state = new Map<string, 'open' | 'done'>();

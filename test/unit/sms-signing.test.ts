@@ -1,4 +1,4 @@
-import { aliyunV1Expected, aliyunV1Valid, aliyunV3Expected, parseTc3, pct, tc3Expected } from '../../integrations/sms/sms.emulator-auth';
+import { aliyunV1Expected, aliyunV1Valid, aliyunV3Expected, parseTc3, pct, tc3Expected } from '../../integrations/sms/emulator/sms.emulator-auth';
 import { acs3Authorization, acsCanonicalQuery, acsEncode, sha256Hex, tc3Authorization } from '../../integrations/sms/sms.signing';
 
 /**

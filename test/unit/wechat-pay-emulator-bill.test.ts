@@ -14,7 +14,7 @@ import {
   validBillDate,
   type BillRow,
   type BillSpec,
-} from '../../integrations/wechat-pay/wechat-pay.emulator-bill';
+} from '../../integrations/wechat-pay/emulator/wechat-pay.emulator-bill';
 
 const DATE = '2026-03-01';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AppleEnvironment } from './apple.client';
+import type { AppleEnvironment } from '../apple.client';
 import type { NotificationSender } from './apple.emulator-notify';
 import type { EmulatedSubscription, EmulatedTransaction, EmulatorState } from './apple.emulator-state';
 import type { DriverOptions, PurchaseOptions, ScenarioResult, SentNotification, SubscribeOptions } from './apple.emulator-types';

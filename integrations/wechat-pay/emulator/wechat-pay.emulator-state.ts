@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import type { RefundStatus, TradeState } from './wechat-pay.client';
+import type { RefundStatus, TradeState } from '../wechat-pay.client';
 import { makeSelfSignedCertificate } from './wechat-pay.emulator-auth';
 
 /**

@@ -1,13 +1,12 @@
 import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AppleEnvironment } from './apple.client';
+import type { AppleApiKey, AppleEnvironment } from '../apple.client';
 import { handleApi, type ApiContext } from './apple.emulator-http';
 import { APPLE_RETRY_DELAYS_MS, NotificationSender } from './apple.emulator-notify';
 import { Scenarios, type ExpirySubtype } from './apple.emulator-scenarios';
 import { EmulatorState } from './apple.emulator-state';
 import type {
-  AppleApiKey,
   AppleChain,
   AppleEmulatorOptions,
   ApiFault,
@@ -19,7 +18,7 @@ import type {
   SentNotification,
   SubscribeOptions,
 } from './apple.emulator-types';
-import { createApplePki, signJws, type ApplePki } from './apple.pki';
+import { createApplePki, signJws, type ApplePki } from '../apple.pki';
 
 export type * from './apple.emulator-types';
 

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { WechatMpAccount } from './wechat-mp.client';
+import type { WechatMpAccount } from '../wechat-mp.client';
 import {
   checkMessage,
   checkToken,

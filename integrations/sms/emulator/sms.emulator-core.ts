@@ -1,6 +1,6 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { formatBeijing } from '../../lib/time';
+import { formatBeijing } from '../../../lib/time';
 
 /** What both SMS emulators share: the HTTP server, fault queue, ledger, per-number counters, receipt pushes. */
 

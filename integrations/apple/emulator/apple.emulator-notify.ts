@@ -1,4 +1,4 @@
-import type { AppleEnvironment } from './apple.client';
+import type { AppleEnvironment } from '../apple.client';
 import type { DeliveryRecord, SentNotification } from './apple.emulator-types';
 
 /**

@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { fenToYuan } from '../../lib/money';
-import { beijingDate, parseBeijing } from '../../lib/time';
+import { fenToYuan } from '../../../lib/money';
+import { beijingDate, parseBeijing } from '../../../lib/time';
 import type { EmulatedOrder, SyntheticDay } from './wechat-pay.emulator-state';
 
 /**

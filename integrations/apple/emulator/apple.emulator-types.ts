@@ -1,4 +1,4 @@
-import type { AppleEnvironment } from './apple.client';
+import type { AppleEnvironment } from '../apple.client';
 
 /** Types the App Store emulator's parts and its callers share. */
 
@@ -74,11 +74,6 @@ export interface ApiFault {
   readonly delayMs?: number;
 }
 
-export interface AppleApiKey {
-  readonly issuerId: string;
-  readonly keyId: string;
-  readonly privateKeyPem: string;
-}
 
 export interface AppleEmulatorOptions {
   readonly bundleId: string;

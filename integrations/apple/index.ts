@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import type { AppleConfig } from '../../lib/config-apple';
 import { ConfigError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
-import type { AppleEnvironment, AppleIntegration } from './apple.client';
-import type { AppleEmulator } from './apple.emulator';
-import type { AppleApiKey } from './apple.emulator-types';
+import type { OpenedIntegration } from '../opened-integration';
+import { notOpened } from '../opened-integration';
+import type { AppleApiKey, AppleEnvironment, AppleIntegration } from './apple.client';
+import type { AppleEmulator } from './emulator/apple.emulator';
 import { LiveAppleApi } from './apple.live';
 import { createAppleVerifier } from './apple.verifier';
 
@@ -42,11 +43,7 @@ export function readRootCertificate(file: string): Buffer {
   return pem?.[1] ? Buffer.from(pem[1].replace(/\s+/g, ''), 'base64') : bytes;
 }
 
-export interface OpenedApple {
-  readonly apple: AppleIntegration;
-  readonly emulator?: AppleEmulator;
-  close(): Promise<void>;
-}
+export type OpenedApple = OpenedIntegration<AppleIntegration, { readonly apple?: AppleEmulator }>;
 
 /**
  * From configuration. In emulator mode the emulator starts here and posts its notifications to this
@@ -63,7 +60,7 @@ export async function openApple(config: AppleConfig, hubPort: number, log: Logge
   };
   if (config.mode === 'emulator') {
     // Loaded only here: a live process never carries the emulator's code.
-    const { AppleEmulator } = await import('./apple.emulator');
+    const { AppleEmulator } = await import('./emulator/apple.emulator');
     const appAppleId = config.appAppleId ?? 0;
     const emulator = await AppleEmulator.start({ bundleId: config.bundleId, appAppleId, notificationUrl: `http://127.0.0.1:${hubPort}/webhooks/apple` });
     appleLog.info({ baseUrl: emulator.baseUrl, bundleId: config.bundleId }, 'app store emulator started');
@@ -71,7 +68,7 @@ export async function openApple(config: AppleConfig, hubPort: number, log: Logge
       { ...common, appAppleId, rootCertificates: [emulator.rootCertificateDer], apiKey: emulator.apiKey, apiBaseUrl: config.apiBaseUrl ?? emulator.baseUrl },
       appleLog,
     );
-    return { apple, emulator, close: () => emulator.stop() };
+    return { client: apple, emulators: { apple: emulator }, close: () => emulator.stop() };
   }
   // lib/config-apple.ts already refused these; a config built by hand gets the same answer.
   const missing = [
@@ -89,22 +86,20 @@ export async function openApple(config: AppleConfig, hubPort: number, log: Logge
     },
     appleLog,
   );
-  return { apple, close: () => Promise.resolve() };
+  return { client: apple, emulators: {}, close: () => Promise.resolve() };
 }
-
-const notOpened = (): Promise<never> => Promise.reject(new Error('no App Store integration was opened in this process'));
 
 /** For processes whose jobs call no App Store (benchmarks, tests of other systems); using it fails, saying so. */
 export const NO_APPLE: AppleIntegration = {
   bundleId: 'none',
   environments: [],
   sandboxGrantsVip: false,
-  verifier: { verifyNotification: notOpened, verifyTransaction: notOpened, verifyRenewalInfo: notOpened },
+  verifier: { verifyNotification: notOpened('App Store'), verifyTransaction: notOpened('App Store'), verifyRenewalInfo: notOpened('App Store') },
   api: {
-    getTransactionInfo: notOpened,
-    getTransactionHistory: notOpened,
-    getAllSubscriptionStatuses: notOpened,
-    getNotificationHistory: notOpened,
-    getRefundHistory: notOpened,
+    getTransactionInfo: notOpened('App Store'),
+    getTransactionHistory: notOpened('App Store'),
+    getAllSubscriptionStatuses: notOpened('App Store'),
+    getNotificationHistory: notOpened('App Store'),
+    getRefundHistory: notOpened('App Store'),
   },
 };

@@ -1,6 +1,6 @@
-import type { AppleEnvironment } from './apple.client';
+import type { AppleEnvironment } from '../apple.client';
 import type { AppleProductType, EmulatedProduct } from './apple.emulator-types';
-import { signJws, type SigningChain } from './apple.pki';
+import { signJws, type SigningChain } from '../apple.pki';
 
 /**
  * What the emulated App Store knows: products, transactions and subscriptions, and the signed forms

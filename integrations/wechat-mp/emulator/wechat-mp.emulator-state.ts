@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { valueLimit } from './wechat-mp.client';
+import { valueLimit } from '../wechat-mp.client';
 
 /** What the WeChat message emulator remembers: apps, their stable tokens, templates, grants and the ledger. */
 
