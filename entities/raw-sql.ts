@@ -8,8 +8,16 @@ export interface InsertIfAbsentResult {
   insertId: string | null;
 }
 
-/** An entity's table for hand-written SQL: qualified with its system's database where that differs, names escaped. */
-export function sqlTable(manager: EntityManager, entity: new () => object): { path: string; column(property: string): string; isJson(property: string): boolean } {
+/** An entity's table for hand-written SQL. */
+export interface SqlTable {
+  /** Qualified with its system's database where that differs, names escaped. */
+  readonly path: string;
+  /** The escaped column of an entity property; an unknown property throws. */
+  column(property: string): string;
+  isJson(property: string): boolean;
+}
+
+export function sqlTable(manager: EntityManager, entity: new () => object): SqlTable {
   const meta = manager.connection.getMetadata(entity);
   const escape = (name: string): string => manager.connection.driver.escape(name);
   const find = (property: string) => {
@@ -36,12 +44,9 @@ export function sqlTable(manager: EntityManager, entity: new () => object): { pa
  */
 export async function insertIfAbsent<T extends object>(manager: EntityManager, entity: new () => T, values: Partial<T>): Promise<InsertIfAbsentResult> {
   const table = sqlTable(manager, entity);
-  const columns: string[] = [];
-  const params: unknown[] = [];
-  for (const [property, value] of Object.entries(values)) {
-    columns.push(table.column(property));
-    params.push(table.isJson(property) && value !== null && value !== undefined ? JSON.stringify(value) : value);
-  }
+  const entries = Object.entries(values);
+  const columns = entries.map(([property]) => table.column(property));
+  const params = entries.map(([property, value]) => sqlValue(table, property, value));
   const sql = `INSERT INTO ${table.path} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
   let result: { affectedRows?: number; insertId?: number | string };
   try {
@@ -52,6 +57,24 @@ export async function insertIfAbsent<T extends object>(manager: EntityManager, e
   }
   const affectedRows = result.affectedRows ?? 0;
   return { affectedRows, insertId: affectedRows === 1 && result.insertId !== undefined ? String(result.insertId) : null };
+}
+
+/**
+ * `alias.column = ?` for each entity property of `values`, with the parameters in the same order
+ * (JSON columns serialized): the SET of an UPDATE the query builder cannot write, such as one over
+ * joined tables, still named by typed properties.
+ */
+export function setClause(table: SqlTable, alias: string, values: Record<string, unknown>): { sql: string; params: unknown[] } {
+  const entries = Object.entries(values);
+  return {
+    sql: entries.map(([property]) => `${alias}.${table.column(property)} = ?`).join(', '),
+    params: entries.map(([property, value]) => sqlValue(table, property, value)),
+  };
+}
+
+/** A property's value as the driver takes it: JSON columns serialized, everything else as it is. */
+function sqlValue(table: SqlTable, property: string, value: unknown): unknown {
+  return table.isJson(property) && value !== null && value !== undefined ? JSON.stringify(value) : value;
 }
 
 /** Rows a raw INSERT, UPDATE or DELETE changed (mysql2's `affectedRows`); 0 when the result carries none. */

@@ -9,18 +9,18 @@ import type { Logger } from '../lib/logger';
 import { createEnqueue } from '../workers/enqueue';
 import { QUEUE_NAMES } from '../lib/queue-names';
 import type { QueueSet } from '../workers/queues';
-import { registerBoard } from './board.routes';
+import { registerBoard } from './board/board.routes';
 import { connectionChecks, registerHealthRoutes, type ReadinessCheck } from '../lib/health';
 import { isRedisUnavailable, sendError } from './http-errors';
-import { registerJobRoutes } from './jobs.routes';
+import { registerJobRoutes } from './api/jobs.routes';
 import { registerMetricsRoute } from '../lib/metrics-server';
-import { registerReconciliationRoutes } from './reconciliation.routes';
-import { registerRefundRoutes } from './refunds.routes';
-import { registerSmsReceiptWebhook } from './sms-receipts.routes';
-import { LoginThrottle } from './login-throttle';
+import { registerReconciliationRoutes } from './api/reconciliation.routes';
+import { registerRefundRoutes } from './api/refunds.routes';
+import { registerSmsReceiptWebhook } from './webhooks/sms-receipts.routes';
+import { LoginThrottle } from './board/login-throttle';
 import { registerSecurityHeaders } from './security-headers';
-import { registerWechatPayWebhook } from './webhooks.routes';
-import { registerAppleWebhook } from './apple-webhook.routes';
+import { registerWechatPayWebhook } from './webhooks/wechat-pay.routes';
+import { registerAppleWebhook } from './webhooks/apple.routes';
 
 export interface AppDeps {
   config: Config;

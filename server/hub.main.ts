@@ -1,10 +1,10 @@
 import { startClockRole } from '../workers/clock';
 import { runProcess } from '../workers/process';
 import { startWorkerRole } from '../workers/worker-role';
-import { seedDemo } from './demo';
-import { seedMarketingDemo } from './demo-marketing';
-import { seedMessagingDemo } from './demo-messaging';
-import { seedSchoolDemo } from './demo-school';
+import { seedDemo } from './demo/demo';
+import { seedMarketingDemo } from './demo/demo-marketing';
+import { seedMessagingDemo } from './demo/demo-messaging';
+import { seedSchoolDemo } from './demo/demo-school';
 import { startWebRole } from './web';
 
 /**

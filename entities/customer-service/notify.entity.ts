@@ -3,6 +3,8 @@ import { bigintNumber } from '../transformers';
 
 /** 通知类型: 1 站内信, 2 邮件, 3 短信. */
 export const NotifyType = { IN_APP: 1, EMAIL: 2, SMS: 3 } as const;
+/** `notifies.status`: 0 待发送, 1 已发送, 2 发送失败. */
+export const NotifyStatus = { PENDING: 0, SENT: 1, FAILED: 2 } as const;
 
 /** Seed 002 `Notify` (GORM table `notifies`): one notification to a user, in-app, by e-mail or by SMS. */
 @Entity('notifies')

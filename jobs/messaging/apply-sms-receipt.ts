@@ -5,6 +5,7 @@ import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.enti
 import type { SmsProvider, SmsReceipt, SmsReceiptBatch } from '../../integrations/sms/sms.client';
 import { isBadValueDatabaseError, isTransientDatabaseError } from '../../lib/errors';
 import { smsReceipts } from '../../lib/metrics';
+import { retryAtOnce } from '../../lib/retry';
 import { parseBeijing } from '../../lib/time';
 
 /**
@@ -155,14 +156,7 @@ export async function applySmsReceipts(db: DataSource, now: Date, provider: SmsP
       }
       return out;
     });
-  let outcomes: Awaited<ReturnType<typeof apply>> | undefined;
-  for (let tried = 1; outcomes === undefined; tried++) {
-    try {
-      outcomes = await apply();
-    } catch (err) {
-      if (tried >= TRANSACTION_TRIES || !isTransientDatabaseError(err)) throw err;
-    }
-  }
+  const outcomes = await retryAtOnce(TRANSACTION_TRIES, isTransientDatabaseError, apply);
   const counts: ReceiptCounts = { matched: 0, unmatched: 0, refused };
   for (const { receipt, outcome, reason } of outcomes) {
     if (outcome === 'refused') refused.push({ index: receipt.index, messageId: forLog(receipt.messageId), reason: reason ?? outcome });

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
-import { Notify } from '../../entities/customer-service/notify.entity';
-import { insertIfAbsent, sqlTable } from '../../entities/raw-sql';
+import { Notify, NotifyStatus } from '../../entities/customer-service/notify.entity';
+import { affectedRows, insertIfAbsent, setClause, sqlTable } from '../../entities/raw-sql';
 import { HubMessageDelivery, type DeliveryChannel } from '../../entities/hub/hub-message-delivery.entity';
 import type { JobContext } from '../context';
 import { isTransientDatabaseError, OutcomeUnknownError, PermanentError } from '../../lib/errors';
 import { messagesDelivered } from '../../lib/metrics';
+import { retryAtOnce } from '../../lib/retry';
 import { done, skipped, type JobResult } from '../define-job';
 
 /**
@@ -42,21 +43,24 @@ export function jobDeliveryKey(ctx: Pick<JobContext, 'job'>): string {
   return `job-${ctx.job.name}-${ctx.job.id}`;
 }
 
-/** Inserts the row PENDING unless the key exists; inside the caller's transaction when given one. Returns whether it was new. */
-export async function recordDelivery(manager: EntityManager, req: DeliveryRequest, now: Date): Promise<boolean> {
-  const { affectedRows } = await insertIfAbsent(manager, HubMessageDelivery, {
+/** The row's columns every new delivery starts with, whichever way it is inserted. */
+function newDeliveryRow(req: DeliveryRequest, now: Date) {
+  return {
     deliveryKey: req.key,
     channel: req.channel,
     recipient: req.recipient,
-    status: 'PENDING',
     jobName: req.jobName,
-    jobId: req.jobId ?? null,
     payload: req.payload,
     recordId: req.recordId ?? null,
     notifyId: req.notifyId ?? null,
     createdTime: now,
     updatedTime: now,
-  });
+  };
+}
+
+/** Inserts the row PENDING unless the key exists; inside the caller's transaction when given one. Returns whether it was new. */
+export async function recordDelivery(manager: EntityManager, req: DeliveryRequest, now: Date): Promise<boolean> {
+  const { affectedRows } = await insertIfAbsent(manager, HubMessageDelivery, { ...newDeliveryRow(req, now), status: 'PENDING', jobId: req.jobId ?? null });
   return affectedRows === 1;
 }
 
@@ -112,43 +116,54 @@ export function recordRow<T extends object>(spec: {
   return spec;
 }
 
+/** The delivery's columns once `outcome` is known. */
+function settledColumns(delivery: HubMessageDelivery, outcome: DeliveryOutcome, now: Date): Partial<HubMessageDelivery> {
+  const sent = outcome.status === 'SENT';
+  return {
+    status: outcome.status,
+    provider: outcome.provider ?? delivery.provider,
+    providerMessageId: sent ? outcome.providerMessageId : delivery.providerMessageId,
+    errorCode: outcome.status === 'FAILED' ? outcome.code : outcome.status === 'UNKNOWN' ? 'OUTCOME_UNKNOWN' : null,
+    error: sent ? (outcome.detail?.slice(0, 1000) ?? null) : outcome.error.slice(0, 1000),
+    sentTime: sent ? now : null,
+    updatedTime: now,
+  };
+}
+
+/** What the `notifies` row becomes; UNKNOWN leaves it pending (ops settle it) with the reason. */
+function settledNotify(outcome: DeliveryOutcome, now: Date): Partial<Notify> {
+  if (outcome.status === 'SENT') return { status: NotifyStatus.SENT, sendTime: now, errorMsg: null, updatedAt: now };
+  if (outcome.status === 'FAILED') return { status: NotifyStatus.FAILED, errorMsg: outcome.error, updatedAt: now };
+  return { errorMsg: outcome.error, updatedAt: now };
+}
+
 /**
  * SENDING → final, with the job's record row, in one statement (a multi-table UPDATE: one round
- * trip, one commit); the `notifies` row it settles follows in the caller's transaction. False when
- * the row had left SENDING.
+ * trip, one commit, which the query builder cannot express); the `notifies` row it settles follows
+ * in the caller's transaction. False when the row had left SENDING.
  */
 export async function finishDelivery(manager: EntityManager, delivery: HubMessageDelivery, outcome: DeliveryOutcome, now: Date, record?: RecordRow): Promise<boolean> {
-  const sent = outcome.status === 'SENT';
   const d = sqlTable(manager, HubMessageDelivery);
-  const set: [string, unknown][] = [
-    [`d.${d.column('status')}`, outcome.status],
-    [`d.${d.column('provider')}`, outcome.provider ?? delivery.provider],
-    [`d.${d.column('providerMessageId')}`, sent ? outcome.providerMessageId : delivery.providerMessageId],
-    [`d.${d.column('errorCode')}`, outcome.status === 'FAILED' ? outcome.code : outcome.status === 'UNKNOWN' ? 'OUTCOME_UNKNOWN' : null],
-    [`d.${d.column('error')}`, sent ? (outcome.detail?.slice(0, 1000) ?? null) : outcome.error.slice(0, 1000)],
-    [`d.${d.column('sentTime')}`, sent ? now : null],
-    [`d.${d.column('updatedTime')}`, now],
-  ];
+  const set = [setClause(d, 'd', settledColumns(delivery, outcome, now))];
   let join = '';
   const joinParams: unknown[] = [];
   if (record && delivery.recordId) {
     const r = sqlTable(manager, record.entity);
     join = ` LEFT JOIN ${r.path} r ON r.${r.column(record.idProperty)} = d.${d.column('recordId')}`;
     if (record.onlyWhile) {
-      join += ` AND (r.${r.column(record.onlyWhile.property)} = ? OR r.${r.column(record.onlyWhile.property)} IS NULL)`;
+      const guarded = `r.${r.column(record.onlyWhile.property)}`;
+      join += ` AND (${guarded} = ? OR ${guarded} IS NULL)`;
       joinParams.push(record.onlyWhile.value);
     }
-    for (const [property, value] of Object.entries(record.values(outcome, now))) set.push([`r.${r.column(property)}`, value]);
+    set.push(setClause(r, 'r', record.values(outcome, now)));
   }
-  const sql = `UPDATE ${d.path} d${join} SET ${set.map(([column]) => `${column} = ?`).join(', ')} WHERE d.${d.column('id')} = ? AND d.${d.column('status')} = 'SENDING'`;
-  const result = (await manager.query(sql, [...joinParams, ...set.map(([, value]) => value), delivery.id])) as { affectedRows?: number };
-  if (!result.affectedRows) return false;
+  const result = await manager.query(
+    `UPDATE ${d.path} d${join} SET ${set.map((c) => c.sql).join(', ')} WHERE d.${d.column('id')} = ? AND d.${d.column('status')} = ?`,
+    [...joinParams, ...set.flatMap((c) => c.params), delivery.id, 'SENDING'],
+  );
+  if (affectedRows(result) === 0) return false;
   messagesDelivered.inc({ channel: delivery.channel, status: outcome.status });
-  if (delivery.notifyId) {
-    // UNKNOWN leaves the notification pending (status 0) with the reason: ops settle it.
-    const settled = outcome.status === 'SENT' ? { status: 1, sendTime: now, errorMsg: null } : outcome.status === 'FAILED' ? { status: 2, errorMsg: outcome.error } : { errorMsg: outcome.error };
-    await manager.update(Notify, { notifyId: delivery.notifyId, status: 0 }, { ...settled, updatedAt: now });
-  }
+  if (delivery.notifyId) await manager.update(Notify, { notifyId: delivery.notifyId, status: NotifyStatus.PENDING }, settledNotify(outcome, now));
   return true;
 }
 
@@ -159,25 +174,19 @@ export async function finishDelivery(manager: EntityManager, delivery: HubMessag
 export async function releaseDelivery(ctx: Pick<JobContext, 'db' | 'now'>, delivery: HubMessageDelivery, err: unknown, called = true): Promise<void> {
   // Retried like settle: a release lost to a deadlock would leave the row SENDING under this job,
   // and its retry would then record UNKNOWN a message that certainly never left.
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      const now = ctx.now();
-      await ctx.db
-        .createQueryBuilder()
-        .update(HubMessageDelivery)
-        .set({
-          status: 'PENDING',
-          ...(called ? {} : { attempts: () => 'GREATEST(attempts, 1) - 1' }),
-          error: String(err instanceof Error ? err.message : err).slice(0, 1000),
-          updatedTime: now,
-        })
-        .where('id = :id AND status = :sending', { id: delivery.id, sending: 'SENDING' })
-        .execute();
-      return;
-    } catch (releaseErr) {
-      if (attempt >= SETTLE_TRIES || !isTransientDatabaseError(releaseErr)) throw releaseErr;
-    }
-  }
+  await retryAtOnce(SETTLE_TRIES, isTransientDatabaseError, () =>
+    ctx.db
+      .createQueryBuilder()
+      .update(HubMessageDelivery)
+      .set({
+        status: 'PENDING',
+        ...(called ? {} : { attempts: () => 'GREATEST(attempts, 1) - 1' }),
+        error: String(err instanceof Error ? err.message : err).slice(0, 1000),
+        updatedTime: ctx.now(),
+      })
+      .where('id = :id AND status = :sending', { id: delivery.id, sending: 'SENDING' })
+      .execute(),
+  );
 }
 
 export interface DeliveryResult {
@@ -207,17 +216,12 @@ const SETTLE_TRIES = 3;
  * it UNKNOWN, never sending again, since the vendor may have the message already.
  */
 async function settle(ctx: Pick<JobContext, 'db' | 'now'>, delivery: HubMessageDelivery, outcome: DeliveryOutcome, steps: SendSteps): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      const now = ctx.now();
-      // One statement, unless a notifies row must change with it.
-      if (delivery.notifyId) await ctx.db.transaction((manager) => finishDelivery(manager, delivery, outcome, now, steps.record));
-      else await finishDelivery(ctx.db.manager, delivery, outcome, now, steps.record);
-      return;
-    } catch (err) {
-      if (attempt >= SETTLE_TRIES || !isTransientDatabaseError(err)) throw err;
-    }
-  }
+  await retryAtOnce(SETTLE_TRIES, isTransientDatabaseError, async () => {
+    const now = ctx.now();
+    // One statement, unless a notifies row must change with it.
+    if (delivery.notifyId) await ctx.db.transaction((manager) => finishDelivery(manager, delivery, outcome, now, steps.record));
+    else await finishDelivery(ctx.db.manager, delivery, outcome, now, steps.record);
+  });
 }
 
 /**
@@ -226,21 +230,7 @@ async function settle(ctx: Pick<JobContext, 'db' | 'now'>, delivery: HubMessageD
  */
 async function insertClaimed(ctx: Pick<JobContext, 'db' | 'job' | 'now'>, req: DeliveryRequest): Promise<HubMessageDelivery | null> {
   const now = ctx.now();
-  const row = {
-    deliveryKey: req.key,
-    channel: req.channel,
-    recipient: req.recipient,
-    status: 'SENDING' as const,
-    jobName: req.jobName,
-    jobId: ctx.job.id,
-    payload: req.payload,
-    recordId: req.recordId ?? null,
-    notifyId: req.notifyId ?? null,
-    attempts: 1,
-    sendingTime: now,
-    createdTime: now,
-    updatedTime: now,
-  };
+  const row = { ...newDeliveryRow(req, now), status: 'SENDING' as const, jobId: ctx.job.id, attempts: 1, sendingTime: now };
   const { insertId } = await insertIfAbsent(ctx.db.manager, HubMessageDelivery, row);
   if (insertId === null) return null;
   const unset = { provider: null, providerMessageId: null, errorCode: null, error: null, receiptStatus: null, receiptCode: null, receiptTime: null, sentTime: null };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppUser } from '../../entities/app/user.entity';
-import { Notify, NotifyType } from '../../entities/customer-service/notify.entity';
+import { Notify, NotifyStatus, NotifyType } from '../../entities/customer-service/notify.entity';
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { Member } from '../../entities/marketing/member.entity';
 import type { JobContext } from '../context';
@@ -46,7 +46,7 @@ async function pendingBatch(ctx: JobContext, afterId: bigint, batchSize: number)
     .addSelect('n.type', 'type')
     .addSelect('n.title', 'title')
     .addSelect('n.content', 'content')
-    .where('n.id > :afterId AND n.status = 0 AND d.id IS NULL', { afterId })
+    .where('n.id > :afterId AND n.status = :pending AND d.id IS NULL', { afterId, pending: NotifyStatus.PENDING })
     .orderBy('n.id', 'ASC')
     .limit(batchSize)
     .getRawMany<{ id: string | number; notifyId: string; projectId: string; userId: string; type: string | number | null; title: string; content: string }>();
@@ -59,7 +59,7 @@ async function settleRows(ctx: JobContext, ids: readonly string[], set: Partial<
     .createQueryBuilder()
     .update(Notify)
     .set({ ...set, updatedAt: ctx.now() })
-    .where('id IN (:...ids) AND status = 0', { ids: ids.map(BigInt) })
+    .where('id IN (:...ids) AND status = :pending', { ids: ids.map(BigInt), pending: NotifyStatus.PENDING })
     .execute();
   return result.affected ?? 0;
 }
@@ -68,7 +68,7 @@ async function dispatchBatch(ctx: JobContext, batch: readonly PendingNotify[]): 
   const now = ctx.now();
   const { smsTemplate, recipients } = ctx.config.messaging.notify;
   const counts: Counts = { inApp: 0, email: 0, sms: 0, unresolved: 0 };
-  counts.inApp = await settleRows(ctx, batch.filter((r) => r.type === NotifyType.IN_APP).map((r) => r.id), { status: 1, sendTime: now, errorMsg: null });
+  counts.inApp = await settleRows(ctx, batch.filter((r) => r.type === NotifyType.IN_APP).map((r) => r.id), { status: NotifyStatus.SENT, sendTime: now, errorMsg: null });
 
   const outside = batch.filter((r) => r.type !== NotifyType.IN_APP);
   const { targets, unresolved } = await resolveNotifyRecipients(ctx.db.manager, outside, recipients);
@@ -78,7 +78,7 @@ async function dispatchBatch(ctx: JobContext, batch: readonly PendingNotify[]): 
     if (typeof send !== 'string') sends.push(send);
     else unresolved.set(send, [...(unresolved.get(send) ?? []), target.row]);
   }
-  for (const [reason, rows] of unresolved) counts.unresolved += await settleRows(ctx, rows.map((r) => r.id), { status: 2, errorMsg: reason });
+  for (const [reason, rows] of unresolved) counts.unresolved += await settleRows(ctx, rows.map((r) => r.id), { status: NotifyStatus.FAILED, errorMsg: reason });
 
   // The delivery rows are the record: once committed, the send is owed even if the enqueue below is lost.
   const fresh: Send[] = [];

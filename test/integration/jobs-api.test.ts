@@ -5,7 +5,7 @@ import { JOBS } from '../../jobs';
 import { buildRegistry, defineJob, done } from '../../jobs/define-job';
 import { PermanentError } from '../../lib/errors';
 import { buildApp, BODY_LIMIT_BYTES } from '../../server/app';
-import { idempotentJobId } from '../../server/jobs.routes';
+import { idempotentJobId } from '../../server/api/jobs.routes';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testConfig } from '../support/env';
 import { testQueueEvents } from '../support/queues';

@@ -10,7 +10,7 @@ import { refundJobId, requestRefund } from '../../jobs/wechat-pay/request-refund
 import { refundSubmit } from '../../jobs/wechat-pay/refund-submit.job';
 import { pollDue, refundSync } from '../../jobs/wechat-pay/refund-sync.job';
 import { BusinessSource } from '../../entities/dms/audit';
-import { registerRefundRoutes } from '../../server/refunds.routes';
+import { registerRefundRoutes } from '../../server/api/refunds.routes';
 import { QueueSet } from '../../workers/queues';
 import { refundSweeper } from '../../workers/refund-sweeper';
 import { sweepOnce } from '../../workers/sweeper';

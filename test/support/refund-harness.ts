@@ -15,7 +15,7 @@ import { refundSubmit } from '../../jobs/wechat-pay/refund-submit.job';
 import { refundSync } from '../../jobs/wechat-pay/refund-sync.job';
 import { auditAt } from '../../entities/dms/audit';
 import { buildApp } from '../../server/app';
-import { registerRefundRoutes } from '../../server/refunds.routes';
+import { registerRefundRoutes } from '../../server/api/refunds.routes';
 import { clearTables } from './db';
 import { openTestHub, type TestHub } from './hub';
 import { testQueueEvents } from './queues';

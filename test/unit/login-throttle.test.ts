@@ -1,4 +1,4 @@
-import { addressBucket } from '../../server/login-throttle';
+import { addressBucket } from '../../server/board/login-throttle';
 
 describe('the address a failed login is counted under', () => {
   it('is an IPv4 address itself, also when mapped into IPv6', () => {

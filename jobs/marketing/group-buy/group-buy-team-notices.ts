@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { Notify, NotifyType } from '../../../entities/customer-service/notify.entity';
+import { Notify, NotifyStatus, NotifyType } from '../../../entities/customer-service/notify.entity';
 import { insertIfAbsent } from '../../../entities/raw-sql';
 import type { Logger } from '../../../lib/logger';
 import { recordOwedMessages, type OwedMessage } from '../../messaging/owed-messages';
@@ -39,7 +39,7 @@ export async function recordSuccessNotices(manager: EntityManager, orders: reado
       type: NotifyType.IN_APP,
       title: '拼团成功',
       content: `您参加的「${event}」已拼团成功，核销码 ${o.code}`,
-      status: 0,
+      status: NotifyStatus.PENDING,
       createdAt: now,
       updatedAt: now,
     });

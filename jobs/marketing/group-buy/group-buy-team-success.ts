@@ -5,6 +5,7 @@ import { GroupBuyEventTeam } from '../../../entities/marketing/group-buy-event-t
 import { BusinessSource, OperationType, type AuditEntry } from '../../../entities/dms/audit';
 import { isDuplicateKeyError } from '../../../lib/errors';
 import type { Logger } from '../../../lib/logger';
+import { retryAtOnce } from '../../../lib/retry';
 import type { OwedMessage } from '../../messaging/owed-messages';
 import { recordSuccessNotices, type SucceededOrder } from './group-buy-team-notices';
 
@@ -32,15 +33,11 @@ const newCheckinCode = (): string => String(randomInt(100_000, 1_000_000)) + Str
 
 /** Sets the order's check-in code, drawing again on the rare collision (InnoDB undoes only the failed statement). */
 async function succeedOrder(manager: EntityManager, orderId: string, now: Date): Promise<string> {
-  for (let attempt = 1; ; attempt += 1) {
+  return retryAtOnce(CODE_TRIES, isDuplicateKeyError, async () => {
     const code = newCheckinCode();
-    try {
-      await manager.createQueryBuilder().update(GroupBuyEventOrder).set({ status: 'SUCCESS', code, updatedTime: now }).where('id = :id', { id: orderId }).execute();
-      return code;
-    } catch (err) {
-      if (!isDuplicateKeyError(err) || attempt >= CODE_TRIES) throw err;
-    }
-  }
+    await manager.createQueryBuilder().update(GroupBuyEventOrder).set({ status: 'SUCCESS', code, updatedTime: now }).where('id = :id', { id: orderId }).execute();
+    return code;
+  });
 }
 
 /**

@@ -1,16 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataSource } from 'typeorm';
-import { fitsColumn } from '../entities/column-fit';
-import { PayNotifyLog } from '../entities/marketing/pay-notify-log.entity';
-import type { Integrations } from '../integrations';
-import type { SignedHeaders, VerifiedNotification, WechatPayClient } from '../integrations/wechat-pay/wechat-pay.client';
-import { NotificationRejectedError } from '../integrations/wechat-pay/wechat-pay.errors';
-import { UnknownMerchantError } from '../integrations/wechat-pay/wechat-pay.merchants';
-import { notifyJobId, wechatPayHandleNotification } from '../jobs/wechat-pay/wechat-pay-handle-notification.job';
-import type { Enqueue } from '../jobs/context';
-import { isDuplicateKeyError } from '../lib/errors';
-import type { Logger } from '../lib/logger';
-import { withRedisTimeout } from './http-errors';
+import { fitsColumn } from '../../entities/column-fit';
+import { PayNotifyLog } from '../../entities/marketing/pay-notify-log.entity';
+import type { Integrations } from '../../integrations';
+import type { SignedHeaders, VerifiedNotification, WechatPayClient } from '../../integrations/wechat-pay/wechat-pay.client';
+import { NotificationRejectedError } from '../../integrations/wechat-pay/wechat-pay.errors';
+import { UnknownMerchantError } from '../../integrations/wechat-pay/wechat-pay.merchants';
+import { notifyJobId, wechatPayHandleNotification } from '../../jobs/wechat-pay/wechat-pay-handle-notification.job';
+import type { Enqueue } from '../../jobs/context';
+import { isDuplicateKeyError } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+import { withRedisTimeout } from '../http-errors';
 
 /**
  * WeChat Pay callbacks. Verified on the raw bytes before anything else; stored once per

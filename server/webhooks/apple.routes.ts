@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
-import type { Integrations } from '../integrations';
-import type { VerifiedAppleNotification } from '../integrations/apple/apple.client';
-import { appleHandleNotification, appleNotifyJobId } from '../jobs/apple/apple-handle-notification.job';
-import { appleEventType, storeAppleNotification } from '../jobs/apple/store-apple-notification';
-import type { Enqueue } from '../jobs/context';
-import { PermanentError, RetryableError } from '../lib/errors';
-import type { Logger } from '../lib/logger';
-import { withRedisTimeout } from './http-errors';
+import type { Integrations } from '../../integrations';
+import type { VerifiedAppleNotification } from '../../integrations/apple/apple.client';
+import { appleHandleNotification, appleNotifyJobId } from '../../jobs/apple/apple-handle-notification.job';
+import { appleEventType, storeAppleNotification } from '../../jobs/apple/store-apple-notification';
+import type { Enqueue } from '../../jobs/context';
+import { PermanentError, RetryableError } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+import { withRedisTimeout } from '../http-errors';
 
 /**
  * App Store Server Notifications V2. The signed payload is verified (chain to a configured root,

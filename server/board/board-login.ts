@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { BoardAccount } from '../lib/config';
-import type { Logger } from '../lib/logger';
-import { boardLoginFailures } from '../lib/metrics';
-import { basicCredentials, boardRoleForBasic, type BoardRole } from './auth';
-import { isRedisUnavailable, sendError } from './http-errors';
+import type { BoardAccount } from '../../lib/config';
+import type { Logger } from '../../lib/logger';
+import { boardLoginFailures } from '../../lib/metrics';
+import { basicCredentials, boardRoleForBasic, type BoardRole } from '../auth';
+import { isRedisUnavailable, sendError } from '../http-errors';
 import type { LoginThrottle } from './login-throttle';
 
 export interface BoardLoginDeps {

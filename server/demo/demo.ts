@@ -1,14 +1,14 @@
 import type { DataSource } from 'typeorm';
-import { AndroidOrder } from '../entities/app/android-order.entity';
-import { EventOrder } from '../entities/marketing/event-order.entity';
-import { PaymentOrder } from '../entities/marketing/payment-order.entity';
-import type { AppleEmulator } from '../integrations/apple/emulator/apple.emulator';
-import type { WechatPayEmulator } from '../integrations/wechat-pay/emulator/wechat-pay.emulator';
-import { wechatPayReconcileBill } from '../jobs/wechat-pay/wechat-pay-reconcile-bill.job';
-import { enqueueSyncOrder } from '../jobs/wechat-pay/wechat-pay-sync-order.job';
-import type { Enqueue } from '../jobs/context';
-import type { Logger } from '../lib/logger';
-import { beijingDate, beijingSlot } from '../lib/time';
+import { AndroidOrder } from '../../entities/app/android-order.entity';
+import { EventOrder } from '../../entities/marketing/event-order.entity';
+import { PaymentOrder } from '../../entities/marketing/payment-order.entity';
+import type { AppleEmulator } from '../../integrations/apple/emulator/apple.emulator';
+import type { WechatPayEmulator } from '../../integrations/wechat-pay/emulator/wechat-pay.emulator';
+import { wechatPayReconcileBill } from '../../jobs/wechat-pay/wechat-pay-reconcile-bill.job';
+import { enqueueSyncOrder } from '../../jobs/wechat-pay/wechat-pay-sync-order.job';
+import type { Enqueue } from '../../jobs/context';
+import type { Logger } from '../../lib/logger';
+import { beijingDate, beijingSlot } from '../../lib/time';
 import { seedAppleDemo } from './demo-apple';
 
 const MINUTE_MS = 60_000;

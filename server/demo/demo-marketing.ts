@@ -1,19 +1,19 @@
 import type { DataSource } from 'typeorm';
-import { DiscountCouponCode } from '../entities/marketing/discount-coupon-code.entity';
-import { GroupBuyEventOrder } from '../entities/marketing/group-buy-event-order.entity';
-import { GroupBuyEventRobot } from '../entities/marketing/group-buy-event-robot.entity';
-import { GroupBuyEventRule } from '../entities/marketing/group-buy-event-rule.entity';
-import { GroupBuyEventTeam } from '../entities/marketing/group-buy-event-team.entity';
-import { GroupBuyEvent } from '../entities/marketing/group-buy-event.entity';
-import { Member } from '../entities/marketing/member.entity';
-import type { Integrations } from '../integrations';
-import { couponExpire } from '../jobs/marketing/coupon/coupon-expire.job';
-import { groupBuyCloseTeams } from '../jobs/marketing/group-buy/group-buy-close-teams.job';
-import { groupBuyFillRobots } from '../jobs/marketing/group-buy/group-buy-fill-robots.job';
-import { groupBuyRemind } from '../jobs/marketing/remind/group-buy-remind.job';
-import type { Enqueue } from '../jobs/context';
-import type { Logger } from '../lib/logger';
-import { beijingSlot } from '../lib/time';
+import { DiscountCouponCode } from '../../entities/marketing/discount-coupon-code.entity';
+import { GroupBuyEventOrder } from '../../entities/marketing/group-buy-event-order.entity';
+import { GroupBuyEventRobot } from '../../entities/marketing/group-buy-event-robot.entity';
+import { GroupBuyEventRule } from '../../entities/marketing/group-buy-event-rule.entity';
+import { GroupBuyEventTeam } from '../../entities/marketing/group-buy-event-team.entity';
+import { GroupBuyEvent } from '../../entities/marketing/group-buy-event.entity';
+import { Member } from '../../entities/marketing/member.entity';
+import type { Integrations } from '../../integrations';
+import { couponExpire } from '../../jobs/marketing/coupon/coupon-expire.job';
+import { groupBuyCloseTeams } from '../../jobs/marketing/group-buy/group-buy-close-teams.job';
+import { groupBuyFillRobots } from '../../jobs/marketing/group-buy/group-buy-fill-robots.job';
+import { groupBuyRemind } from '../../jobs/marketing/remind/group-buy-remind.job';
+import type { Enqueue } from '../../jobs/context';
+import type { Logger } from '../../lib/logger';
+import { beijingSlot } from '../../lib/time';
 import { approveDemoTemplates, type DemoSmsTemplate } from './demo-messaging';
 
 export interface MarketingDemoDeps {

@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataSource } from 'typeorm';
-import type { Integrations } from '../integrations';
-import type { SmsReceiptBatch } from '../integrations/sms/sms.client';
-import { applySmsReceipts } from '../jobs/messaging/apply-sms-receipt';
-import { PermanentError } from '../lib/errors';
-import type { Logger } from '../lib/logger';
-import { secretsEqual } from './auth';
-import { sendError } from './http-errors';
+import type { Integrations } from '../../integrations';
+import type { SmsReceiptBatch } from '../../integrations/sms/sms.client';
+import { applySmsReceipts } from '../../jobs/messaging/apply-sms-receipt';
+import { PermanentError } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+import { secretsEqual } from '../auth';
+import { sendError } from '../http-errors';
 
 /**
  * SMS delivery receipts pushed by Aliyun (SmsReport) and Tencent (status reports). The vendors sign

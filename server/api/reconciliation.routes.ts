@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { HubReconciliationItem, RECONCILIATION_KINDS } from '../entities/hub/hub-reconciliation-item.entity';
-import { HubReconciliationRun } from '../entities/hub/hub-reconciliation-run.entity';
-import type { ApiToken } from '../lib/config';
-import type { Logger } from '../lib/logger';
-import { beijingDateSchema, describeIssues } from '../lib/validation';
-import { clientForBearer } from './auth';
-import { sendError } from './http-errors';
+import { HubReconciliationItem, RECONCILIATION_KINDS } from '../../entities/hub/hub-reconciliation-item.entity';
+import { HubReconciliationRun } from '../../entities/hub/hub-reconciliation-run.entity';
+import type { ApiToken } from '../../lib/config';
+import type { Logger } from '../../lib/logger';
+import { beijingDateSchema, describeIssues } from '../../lib/validation';
+import { clientForBearer } from '../auth';
+import { sendError } from '../http-errors';
 
 export interface ReconciliationRouteDeps {
   db: DataSource;

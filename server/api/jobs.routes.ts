@@ -4,16 +4,16 @@ import type { Job } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { JobDefinition, JobRegistry } from '../jobs/define-job';
-import { InvalidPayloadError } from '../lib/errors';
-import type { Logger } from '../lib/logger';
-import { describeIssues } from '../lib/validation';
-import { jobIdSchema, prepareJob, type PreparedJob } from '../workers/enqueue';
-import type { QueueSet } from '../workers/queues';
-import { tokenForBearer } from './auth';
-import { RedisUnavailableError, sendError, withRedisTimeout } from './http-errors';
+import type { JobDefinition, JobRegistry } from '../../jobs/define-job';
+import { InvalidPayloadError } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+import { describeIssues } from '../../lib/validation';
+import { jobIdSchema, prepareJob, type PreparedJob } from '../../workers/enqueue';
+import type { QueueSet } from '../../workers/queues';
+import { tokenForBearer } from '../auth';
+import { RedisUnavailableError, sendError, withRedisTimeout } from '../http-errors';
 import { assertScopesKnown, mayUseJob } from './job-scopes';
-import type { JobScope, ScopedApiToken } from '../lib/config';
+import type { JobScope, ScopedApiToken } from '../../lib/config';
 
 export interface JobsRouteDeps {
   registry: JobRegistry;

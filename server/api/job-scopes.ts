@@ -1,7 +1,7 @@
-import type { JobDefinition, JobRegistry } from '../jobs/define-job';
-import type { JobScope, ScopedApiToken } from '../lib/config';
-import { ConfigError } from '../lib/errors';
-import { isOpsJob } from '../lib/queue-names';
+import type { JobDefinition, JobRegistry } from '../../jobs/define-job';
+import type { JobScope, ScopedApiToken } from '../../lib/config';
+import { ConfigError } from '../../lib/errors';
+import { isOpsJob } from '../../lib/queue-names';
 
 /** Whether a token of this scope may enqueue the job and read its jobs: named one by one, or by its kind. */
 export function mayUseJob(scope: JobScope, def: Pick<JobDefinition, 'name' | 'queue'>): boolean {

@@ -1,17 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { RefundOrder } from '../entities/marketing/refund-order.entity';
-import { enqueueRefundSubmit, requestRefund, RefundRefusedError, viewRefund, type RefundView } from '../jobs/wechat-pay/request-refund';
-import { auditAt } from '../entities/dms/audit';
-import type { ApiToken } from '../lib/config';
-import { exactKey } from '../lib/exact-key';
-import type { Logger } from '../lib/logger';
-import { describeIssues } from '../lib/validation';
-import { createEnqueue } from '../workers/enqueue';
-import type { QueueSet } from '../workers/queues';
-import { clientForBearer } from './auth';
-import { isRedisUnavailable, sendError, withRedisTimeout } from './http-errors';
+import { RefundOrder } from '../../entities/marketing/refund-order.entity';
+import { enqueueRefundSubmit, requestRefund, RefundRefusedError, viewRefund, type RefundView } from '../../jobs/wechat-pay/request-refund';
+import { auditAt } from '../../entities/dms/audit';
+import type { ApiToken } from '../../lib/config';
+import { exactKey } from '../../lib/exact-key';
+import type { Logger } from '../../lib/logger';
+import { describeIssues } from '../../lib/validation';
+import { createEnqueue } from '../../workers/enqueue';
+import type { QueueSet } from '../../workers/queues';
+import { clientForBearer } from '../auth';
+import { isRedisUnavailable, sendError, withRedisTimeout } from '../http-errors';
 
 export interface RefundRouteDeps {
   db: DataSource;

@@ -1,14 +1,14 @@
 import { createBullBoard } from '@bull-board/api';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
-import type { BoardAccount } from '../lib/config';
-import type { Logger } from '../lib/logger';
-import type { QueueName } from '../lib/queue-names';
-import type { QueueSet } from '../workers/queues';
-import { isSameOrigin } from './auth';
+import type { BoardAccount } from '../../lib/config';
+import type { Logger } from '../../lib/logger';
+import type { QueueName } from '../../lib/queue-names';
+import type { QueueSet } from '../../workers/queues';
+import { isSameOrigin } from '../auth';
 import { boardLogin } from './board-login';
 import { boardMaskingHooks, maskedAdapter } from './board-redaction';
-import { sendError } from './http-errors';
+import { sendError } from '../http-errors';
 import type { LoginThrottle } from './login-throttle';
 
 export const BOARD_PATH = '/admin/queues';

@@ -1,18 +1,18 @@
 import type { DataSource } from 'typeorm';
-import { Notify } from '../entities/customer-service/notify.entity';
-import { HubSmsTemplate } from '../entities/hub/hub-sms-template.entity';
-import { Member } from '../entities/marketing/member.entity';
-import type { Integrations } from '../integrations';
-import { registerSmsTemplate } from '../integrations/sms';
-import { emailSend } from '../jobs/messaging/email-send.job';
-import { notifyDispatch } from '../jobs/messaging/notify-dispatch.job';
-import { smsSend } from '../jobs/messaging/sms-send.job';
-import { wechatSendSubscribe } from '../jobs/messaging/wechat-send-subscribe.job';
-import { wechatSendTemplate } from '../jobs/messaging/wechat-send-template.job';
-import type { Config } from '../lib/config';
-import type { Enqueue } from '../jobs/context';
-import type { Logger } from '../lib/logger';
-import { beijingSlot } from '../lib/time';
+import { Notify, NotifyStatus } from '../../entities/customer-service/notify.entity';
+import { HubSmsTemplate } from '../../entities/hub/hub-sms-template.entity';
+import { Member } from '../../entities/marketing/member.entity';
+import type { Integrations } from '../../integrations';
+import { registerSmsTemplate } from '../../integrations/sms';
+import { emailSend } from '../../jobs/messaging/email-send.job';
+import { notifyDispatch } from '../../jobs/messaging/notify-dispatch.job';
+import { smsSend } from '../../jobs/messaging/sms-send.job';
+import { wechatSendSubscribe } from '../../jobs/messaging/wechat-send-subscribe.job';
+import { wechatSendTemplate } from '../../jobs/messaging/wechat-send-template.job';
+import type { Config } from '../../lib/config';
+import type { Enqueue } from '../../jobs/context';
+import type { Logger } from '../../lib/logger';
+import { beijingSlot } from '../../lib/time';
 
 export interface MessagingDemoDeps {
   db: DataSource;
@@ -80,7 +80,7 @@ export async function seedMessagingDemo(deps: MessagingDemoDeps): Promise<void> 
 
   const member = await db.getRepository(Member).save({ name: '演示会员', nickName: 'demo', mobile: '13900139000', email: 'member@example.com', deleted: 0, createdTime: now, updatedTime: now });
   const notification = (suffix: string, type: number, title: string) => ({
-    notifyId: `${run}-${suffix}`, projectId: 'marketing', userId: member.id, type, title, content: '您报名的活动明天上午十点开始。', status: 0, createdAt: now, updatedAt: now,
+    notifyId: `${run}-${suffix}`, projectId: 'marketing', userId: member.id, type, title, content: '您报名的活动明天上午十点开始。', status: NotifyStatus.PENDING, createdAt: now, updatedAt: now,
   });
   await db.getRepository(Notify).insert([notification('inapp', 1, '活动提醒'), notification('mail', 2, '活动提醒'), notification('sms', 3, '活动提醒')]);
   await enqueue(notifyDispatch, {});

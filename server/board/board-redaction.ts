@@ -1,9 +1,9 @@
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { BeforeHookResult, BoardHooks, ControllerHandlerReturnType, HookContext } from '@bull-board/api/typings/app';
 import type { Queue } from 'bullmq';
-import type { BoardAccount } from '../lib/config';
-import { holdsMaskedValue, maskText, REDACTED, redactDeep } from '../lib/redact';
-import { boardRoleForBasic } from './auth';
+import type { BoardAccount } from '../../lib/config';
+import { holdsMaskedValue, maskText, REDACTED, redactDeep } from '../../lib/redact';
+import { boardRoleForBasic } from '../auth';
 
 /**
  * What the dashboard shows passes through the log redaction rules (lib/redact.ts), for every role;

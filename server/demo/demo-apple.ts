@@ -1,12 +1,12 @@
 import type { DataSource } from 'typeorm';
-import { AppleProduct, AppleProductType } from '../entities/app/apple-product.entity';
-import { AppUser, AppUserRegFrom } from '../entities/app/user.entity';
-import type { AppleEmulator } from '../integrations/apple/emulator/apple.emulator';
-import { appleReconcile } from '../jobs/apple/apple-reconcile.job';
-import { appAccountTokenForUid } from '../jobs/apple/app-account-token';
-import type { Enqueue } from '../jobs/context';
-import type { Logger } from '../lib/logger';
-import { beijingDate } from '../lib/time';
+import { AppleProduct, AppleProductType } from '../../entities/app/apple-product.entity';
+import { AppUser, AppUserRegFrom } from '../../entities/app/user.entity';
+import type { AppleEmulator } from '../../integrations/apple/emulator/apple.emulator';
+import { appleReconcile } from '../../jobs/apple/apple-reconcile.job';
+import { appAccountTokenForUid } from '../../jobs/apple/app-account-token';
+import type { Enqueue } from '../../jobs/context';
+import type { Logger } from '../../lib/logger';
+import { beijingDate } from '../../lib/time';
 
 export interface AppleDemoDeps {
   db: DataSource;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
-import type { Config } from '../lib/config';
-import { withRedisTimeout } from './http-errors';
+import type { Config } from '../../lib/config';
+import { withRedisTimeout } from '../http-errors';
 
 export type LoginLimits = Config['boardLogin'];
 

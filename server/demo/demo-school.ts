@@ -1,11 +1,11 @@
 import type { DataSource } from 'typeorm';
-import { Member } from '../entities/marketing/member.entity';
-import type { Integrations } from '../integrations';
-import type { Guardian } from '../integrations/school-tms/school-tms.client';
-import { familySync } from '../jobs/school/family-sync.job';
-import { schoolSync } from '../jobs/school/school-sync.job';
-import type { Enqueue } from '../jobs/context';
-import type { Logger } from '../lib/logger';
+import { Member } from '../../entities/marketing/member.entity';
+import type { Integrations } from '../../integrations';
+import type { Guardian } from '../../integrations/school-tms/school-tms.client';
+import { familySync } from '../../jobs/school/family-sync.job';
+import { schoolSync } from '../../jobs/school/school-sync.job';
+import type { Enqueue } from '../../jobs/context';
+import type { Logger } from '../../lib/logger';
 
 export interface SchoolDemoDeps {
   db: DataSource;
