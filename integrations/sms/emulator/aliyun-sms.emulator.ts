@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { EmulatorAnswer, EmulatorRequest } from '../../emulator-server';
 import { aliyunV1Valid, aliyunV3Expected, parseAcs3, sameText } from './sms.emulator-auth';
-import { HttpAnswer, mainlandDigits, SmsEmulatorCore, type EmulatedSms, type SmsEmulatorOptions, type SmsFault } from './sms.emulator-core';
+import { mainlandDigits, smsAnswer, SmsEmulatorCore, type EmulatedSms, type SmsEmulatorOptions, type SmsFault } from './sms.emulator-core';
 
 /**
  * Aliyun Dysmsapi (2017-05-25) on 127.0.0.1: SendSms over V1 (HMAC-SHA1, query or form) and V3
@@ -27,7 +27,7 @@ class AliyunFail extends Error {
   }
 }
 
-function headerList(req: IncomingMessage): Map<string, string[]> {
+function headerList(req: EmulatorRequest): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
     const name = (req.rawHeaders[i] ?? '').toLowerCase();
@@ -80,28 +80,28 @@ export class AliyunSmsEmulator extends SmsEmulatorCore {
     this.signs.add(name);
   }
 
-  protected override handle(req: IncomingMessage, body: Buffer, fault: SmsFault | undefined): HttpAnswer {
+  protected override handle(req: EmulatorRequest, fault: SmsFault | undefined): EmulatorAnswer {
     const requestId = randomUUID().toUpperCase();
     try {
       if (fault?.kind === 'http') {
         const headers: Record<string, string> = fault.retryAfterSec === undefined ? {} : { 'x-acs-retry-after': String(fault.retryAfterSec * 1000) };
-        return new HttpAnswer(fault.status, { Code: fault.code ?? 'ServiceUnavailable', Message: 'The request has failed due to a temporary failure of the server.', RequestId: requestId }, headers);
+        return smsAnswer(fault.status, { Code: fault.code ?? 'ServiceUnavailable', Message: 'The request has failed due to a temporary failure of the server.', RequestId: requestId }, headers);
       }
-      const params = this.authenticate(req, body);
-      if (fault?.kind === 'code') return new HttpAnswer(200, { Code: fault.code, Message: fault.message ?? fault.code, RequestId: requestId });
+      const params = this.authenticate(req);
+      if (fault?.kind === 'code') return smsAnswer(200, { Code: fault.code, Message: fault.message ?? fault.code, RequestId: requestId });
       if (params.get('Action') !== 'SendSms') throw new AliyunFail(404, 'InvalidAction.NotFound', 'Specified api is not found, please check your url and method.');
       if (params.get('Version') !== '2017-05-25') throw new AliyunFail(400, 'InvalidVersion', 'Specified parameter Version is not valid.');
       const bizId = this.sendSms(params);
-      return new HttpAnswer(200, { Code: 'OK', Message: 'OK', RequestId: requestId, BizId: bizId });
+      return smsAnswer(200, { Code: 'OK', Message: 'OK', RequestId: requestId, BizId: bizId });
     } catch (err) {
       if (!(err instanceof AliyunFail)) throw err;
-      return new HttpAnswer(err.status, { Code: err.code, Message: err.message, RequestId: requestId });
+      return smsAnswer(err.status, { Code: err.code, Message: err.message, RequestId: requestId });
     }
   }
 
   /** Verifies V1 or V3 and returns every parameter (common and business). */
-  private authenticate(req: IncomingMessage, body: Buffer): Map<string, string> {
-    const url = new URL(req.url ?? '/', 'http://emulator');
+  private authenticate(req: EmulatorRequest): Map<string, string> {
+    const { url, body } = req;
     const rawQuery = url.search.replace(/^\?/, '');
     const params = new Map<string, string>();
     formParams(rawQuery, params);
@@ -119,7 +119,7 @@ export class AliyunSmsEmulator extends SmsEmulatorCore {
       if (mustSign.some((h) => !parsed.signedHeaders.includes(h)) || contentHash !== createHash('sha256').update(body).digest('hex')) {
         throw new AliyunFail(400, 'IncompleteSignature', 'The request signature does not conform to Aliyun standards.');
       }
-      const expected = aliyunV3Expected(req.method ?? '', url.pathname, rawQuery, headers, parsed.signedHeaders, contentHash, this.accessKeySecret);
+      const expected = aliyunV3Expected(req.method, url.pathname, rawQuery, headers, parsed.signedHeaders, contentHash, this.accessKeySecret);
       if (!sameText(expected, parsed.signature)) throw new AliyunFail(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
       params.set('Action', headers.get('x-acs-action')?.[0] ?? '');
       params.set('Version', headers.get('x-acs-version')?.[0] ?? '');
@@ -128,7 +128,7 @@ export class AliyunSmsEmulator extends SmsEmulatorCore {
     } else {
       if (!params.has('Signature')) throw new AliyunFail(400, 'MissingParameter', 'The input parameter "Signature" that is mandatory for processing this request is not supplied.');
       if (params.get('AccessKeyId') !== this.accessKeyId) throw new AliyunFail(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
-      if (!aliyunV1Valid(req.method ?? '', params, this.accessKeySecret)) throw new AliyunFail(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
+      if (!aliyunV1Valid(req.method, params, this.accessKeySecret)) throw new AliyunFail(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
       at = parseAcsTime(params.get('Timestamp'));
       nonce = params.get('SignatureNonce');
     }

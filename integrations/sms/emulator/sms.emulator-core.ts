@@ -1,6 +1,6 @@
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { formatBeijing } from '../../../lib/time';
+import { DROP_CONNECTION, EmulatorServer, jsonAnswer, type EmulatorAnswer, type EmulatorRequest } from '../../emulator-server';
 
 /** What both SMS emulators share: the HTTP server, fault queue, ledger, per-number counters, receipt pushes. */
 
@@ -49,13 +49,12 @@ export interface SmsEmulatorOptions {
 
 export const ALIYUN_RECEIPT_DELAYS_MS: readonly number[] = [1, 5, 10, 30, 60, 60, 60, 60, 60].map((m) => m * 60_000);
 
-export class HttpAnswer {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    readonly headers: Record<string, string> = {},
-  ) {}
+/** Both vendors spell their JSON content type without the space. */
+export function smsAnswer(status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): EmulatorAnswer {
+  return jsonAnswer(status, body, { 'content-type': 'application/json;charset=utf-8', ...headers });
 }
+
+const MALFORMED_BODY = '<html>502 Bad Gateway</html>';
 
 export abstract class SmsEmulatorCore {
   readonly messages: EmulatedSms[] = [];
@@ -67,7 +66,7 @@ export abstract class SmsEmulatorCore {
   private readonly timers = new Set<NodeJS.Timeout>();
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
-  private server?: Server;
+  private server?: EmulatorServer;
   baseUrl = '';
 
   protected constructor(protected readonly options: SmsEmulatorOptions) {
@@ -75,10 +74,8 @@ export abstract class SmsEmulatorCore {
   }
 
   protected async listen(): Promise<void> {
-    const server = createServer((req, res) => void this.serve(req, res));
-    this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.server = await EmulatorServer.start((request) => this.serve(request));
+    this.baseUrl = this.server.baseUrl;
   }
 
   async stop(): Promise<void> {
@@ -86,8 +83,8 @@ export abstract class SmsEmulatorCore {
     this.timers.clear();
     const server = this.server;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.server = undefined;
+    await server.stop();
   }
 
   setReceiptUrl(url: string | undefined): void {
@@ -110,7 +107,7 @@ export abstract class SmsEmulatorCore {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  protected abstract handle(req: IncomingMessage, body: Buffer, fault: SmsFault | undefined): HttpAnswer;
+  protected abstract handle(request: EmulatorRequest, fault: SmsFault | undefined): EmulatorAnswer;
   protected abstract receiptBody(batch: readonly EmulatedSms[]): unknown;
   protected abstract isAck(body: unknown): boolean;
 
@@ -123,20 +120,13 @@ export abstract class SmsEmulatorCore {
     return head.fault;
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+  private async serve(request: EmulatorRequest): Promise<EmulatorAnswer | typeof DROP_CONNECTION> {
     const fault = this.takeFault();
     if (fault?.kind === 'timeout') await this.sleep(fault.ms);
-    const answer = this.handle(req, Buffer.concat(chunks), fault);
-    if (fault?.kind === 'drop') {
-      res.destroy();
-      return;
-    }
-    if (res.destroyed) return;
-    const text = fault?.kind === 'malformed' ? '<html>502 Bad Gateway</html>' : JSON.stringify(answer.body);
-    res.writeHead(answer.status, { 'Content-Type': 'application/json;charset=utf-8', ...answer.headers });
-    res.end(text);
+    // Handled even when the answer is then lost: the vendor did the work, only the client never hears of it.
+    const answer = this.handle(request, fault);
+    if (fault?.kind === 'drop') return DROP_CONNECTION;
+    return fault?.kind === 'malformed' ? { ...answer, body: MALFORMED_BODY } : answer;
   }
 
   private sleep(ms: number): Promise<void> {

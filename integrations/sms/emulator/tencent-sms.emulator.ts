@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { EmulatorAnswer, EmulatorRequest } from '../../emulator-server';
 import { parseTc3, sameText, tc3Expected } from './sms.emulator-auth';
-import { HttpAnswer, mainlandDigits, SmsEmulatorCore, type EmulatedSms, type SmsEmulatorOptions, type SmsFault } from './sms.emulator-core';
+import { mainlandDigits, smsAnswer, SmsEmulatorCore, type EmulatedSms, type SmsEmulatorOptions, type SmsFault } from './sms.emulator-core';
 
 /**
  * Tencent Cloud SMS (API 3.0, 2021-01-11) on 127.0.0.1: `POST /` with TC3-HMAC-SHA256 over the exact
@@ -68,23 +68,23 @@ export class TencentSmsEmulator extends SmsEmulatorCore {
     this.signs.add(name);
   }
 
-  protected override handle(req: IncomingMessage, body: Buffer, fault: SmsFault | undefined): HttpAnswer {
+  protected override handle(req: EmulatorRequest, fault: SmsFault | undefined): EmulatorAnswer {
     const RequestId = randomUUID();
-    if (fault?.kind === 'http') return new HttpAnswer(fault.status, { Response: { Error: { Code: fault.code ?? 'InternalError', Message: 'gateway error' }, RequestId } });
+    if (fault?.kind === 'http') return smsAnswer(fault.status, { Response: { Error: { Code: fault.code ?? 'InternalError', Message: 'gateway error' }, RequestId } });
     try {
-      this.authenticate(req, body);
+      this.authenticate(req);
       if (fault?.kind === 'code' && !fault.phone) throw new TencentFail(fault.code, fault.message ?? fault.code);
       if (req.headers['x-tc-action'] !== 'SendSms') throw new TencentFail('InvalidAction', 'The requested action does not exist.');
       if (req.headers['x-tc-version'] !== '2021-01-11') throw new TencentFail('NoSuchVersion', 'The requested version does not exist.');
       const perNumberFault = fault?.kind === 'code' ? fault : undefined;
-      return new HttpAnswer(200, { Response: { SendStatusSet: this.sendSms(body, perNumberFault), RequestId } });
+      return smsAnswer(200, { Response: { SendStatusSet: this.sendSms(req.body, perNumberFault), RequestId } });
     } catch (err) {
       if (!(err instanceof TencentFail)) throw err;
-      return new HttpAnswer(200, { Response: { Error: { Code: err.code, Message: err.message }, RequestId } });
+      return smsAnswer(200, { Response: { Error: { Code: err.code, Message: err.message }, RequestId } });
     }
   }
 
-  private authenticate(req: IncomingMessage, body: Buffer): void {
+  private authenticate(req: EmulatorRequest): void {
     const auth = parseTc3(req.headers.authorization);
     if (!auth) throw new TencentFail('AuthFailure.SignatureFailure', 'The provided credentials could not be validated.');
     if (auth.secretId !== this.secretId) throw new TencentFail('AuthFailure.SecretIdNotFound', 'The SecretId is not found.');
@@ -99,7 +99,7 @@ export class TencentSmsEmulator extends SmsEmulatorCore {
       const v = req.headers[name];
       return Array.isArray(v) ? v.join(',') : (v ?? '');
     };
-    if (!signedOk || !dateOk || !sameText(tc3Expected(auth, headerValue, body, timestamp, this.secretKey), auth.signature)) {
+    if (!signedOk || !dateOk || !sameText(tc3Expected(auth, headerValue, req.body, timestamp, this.secretKey), auth.signature)) {
       throw new TencentFail('AuthFailure.SignatureFailure', 'The provided credentials could not be validated. Please check your signature is correct.');
     }
   }
