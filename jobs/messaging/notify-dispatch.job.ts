@@ -9,6 +9,7 @@ import { emailIdOf, emailSend } from './email-send.job';
 import { deliveryJobId, recordDelivery } from './delivery';
 import { resolveNotifyRecipients, type NotifyTarget, type PendingNotify } from './notify-recipients';
 import { smsIdFor, smsSend } from './sms-send.job';
+import { pagesById } from '../../lib/pages-by-id';
 
 type Send =
   | { key: string; row: PendingNotify; channel: 'email'; recipient: string; payload: z.input<typeof emailSend.payload> & { deliveryKey: string } }
@@ -129,18 +130,16 @@ export const notifyDispatch = defineJob({
   options: { attempts: 3, backoff: { type: 'exponential', delay: 10_000, jitter: 0.5 } },
   async handle({ batchSize }, ctx) {
     const total: Counts = { inApp: 0, email: 0, sms: 0, unresolved: 0 };
-    let afterId = 0n;
     let seen = 0;
-    for (;;) {
+    const pages = pagesById(batchSize, (afterId) => {
       ctx.signal.throwIfAborted();
-      const batch = await pendingBatch(ctx, afterId, batchSize);
-      if (batch.length === 0) break;
+      return pendingBatch(ctx, afterId, batchSize);
+    });
+    for await (const batch of pages) {
       const counts = await dispatchBatch(ctx, batch);
       for (const k of ['inApp', 'email', 'sms', 'unresolved'] as const) total[k] += counts[k];
-      afterId = BigInt(batch[batch.length - 1]?.id ?? '0');
       seen += batch.length;
       await ctx.progress(seen);
-      if (batch.length < batchSize) break;
     }
     if (seen > 0) ctx.log.info(total, 'notifications dispatched');
     return done(total);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SmsCodeTemp } from '../../entities/customer-service/sms-code-temp.entity';
 import { defineJob, done } from '../define-job';
+import { pagesById } from '../../lib/pages-by-id';
 
 /**
  * Deletes `sms_code_temps` rows whose `expire_time` has passed, walking the primary key in batches
@@ -16,18 +17,18 @@ export const smsCodeCleanup = defineJob({
   options: { attempts: 3, backoff: { type: 'exponential', delay: 10_000, jitter: 0.5 } },
   async handle({ batchSize }, ctx) {
     const now = ctx.now();
-    let afterId = 0n;
     let deleted = 0;
-    for (;;) {
+    const pages = pagesById(batchSize, (afterId) => {
       ctx.signal.throwIfAborted();
-      const batch = await ctx.db
+      return ctx.db
         .createQueryBuilder(SmsCodeTemp, 't')
         .select('t.id', 'id')
         .where('t.id > :afterId AND t.expire_time < :now', { afterId, now })
         .orderBy('t.id', 'ASC')
         .limit(batchSize)
         .getRawMany<{ id: string }>();
-      if (batch.length === 0) break;
+    });
+    for await (const batch of pages) {
       const ids = batch.map((row) => BigInt(row.id));
       const result = await ctx.db
         .createQueryBuilder()
@@ -36,7 +37,6 @@ export const smsCodeCleanup = defineJob({
         .where('id IN (:...ids) AND expire_time < :now', { ids, now })
         .execute();
       deleted += result.affected ?? 0;
-      afterId = ids[ids.length - 1] ?? afterId;
       await ctx.progress(deleted);
     }
     ctx.log.info({ deleted }, 'expired sms codes deleted');

@@ -7,6 +7,7 @@ import type { WechatPayTransaction } from '../../integrations/wechat-pay/wechat-
 import { raiseAlert } from '../messaging/alert-ops';
 import { BusinessSource, OperationType } from '../../entities/dms/audit';
 import type { JobContext } from '../context';
+import type { AlertKind } from '../../lib/alerts';
 import { isDuplicateKeyError } from '../../lib/errors';
 import { exactKey } from '../../lib/exact-key';
 import { parseRfc3339 } from '../../lib/time';
@@ -262,11 +263,19 @@ async function applyToAndroid(
 
 type ItemSides = Pick<HubReconciliationItem, 'kind' | 'localTable' | 'wechatAmount' | 'localAmount' | 'wechatStatus' | 'localStatus'>;
 
+/** What the first sighting of a discrepancy tells ops, beside the order's ids and the source. */
+interface DiscrepancyAlert {
+  readonly kind: AlertKind;
+  readonly message: string;
+  readonly details: Record<string, unknown>;
+}
+
 /**
  * A discrepancy that is never applied becomes one reconciliation item however often WeChat repeats
- * it: true the first time (the caller alerts then).
+ * it (its key names the kind and the transaction), and an alert after commit the first time.
  */
-async function recordItem(ctx: ApplyContext, m: EntityManager, tx: WechatPayTransaction, source: ApplySource, sides: ItemSides, dedupeKey: string): Promise<boolean> {
+async function recordDiscrepancy(ctx: ApplyContext, m: EntityManager, tx: WechatPayTransaction, source: ApplySource, post: PostCommit, sides: ItemSides, alert: DiscrepancyAlert): Promise<void> {
+  const dedupeKey = `notify-${sides.kind === 'APPID_MISMATCH' ? 'appid' : 'amount'}-${tx.out_trade_no}-${tx.transaction_id ?? 'none'}`;
   try {
     // InnoDB undoes only the failed statement on a duplicate key: the caller's transaction goes on.
     await m.insert(HubReconciliationItem, {
@@ -281,43 +290,29 @@ async function recordItem(ctx: ApplyContext, m: EntityManager, tx: WechatPayTran
       dedupeKey,
       createdTime: ctx.now(),
     });
-    return true;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     ctx.log.warn({ outTradeNo: tx.out_trade_no, dedupeKey, kind: sides.kind }, 'payment discrepancy seen again: already recorded');
-    return false;
+    return;
   }
+  post.alerts.push(() => raiseAlert(ctx, alert.kind, alert.message, { outTradeNo: tx.out_trade_no, transactionId: tx.transaction_id, ...alert.details, source }));
 }
 
-/** The appid WeChat reports differs from the order's: an item holding both appids, an alert the first time. */
-async function recordAppidMismatch(ctx: ApplyContext, m: EntityManager, tx: WechatPayTransaction, source: ApplySource, post: PostCommit, p: PaymentOrder): Promise<void> {
-  const sides: ItemSides = {
-    kind: 'APPID_MISMATCH',
-    localTable: 'payment_order',
-    wechatAmount: tx.amount?.total === undefined ? null : String(tx.amount.total),
-    localAmount: String(p.amount),
-    // The status columns (32 characters) carry the two appids on this kind.
-    wechatStatus: (tx.appid ?? '').slice(0, 32),
-    localStatus: p.appid,
-  };
-  if (!(await recordItem(ctx, m, tx, source, sides, `notify-appid-${tx.out_trade_no}-${tx.transaction_id ?? 'none'}`))) return;
-  post.alerts.push(() =>
-    raiseAlert(ctx, 'payment-appid-mismatch', 'WeChat Pay reported a payment of another app than our order: not applied', {
-      outTradeNo: tx.out_trade_no,
-      transactionId: tx.transaction_id,
-      wechatAppid: tx.appid,
-      localAppid: p.appid,
-      tradeState: tx.trade_state,
-      source,
-    }),
-  );
+const wechatTotal = (tx: WechatPayTransaction): string | null => (tx.amount?.total === undefined ? null : String(tx.amount.total));
+
+/** The appid WeChat reports differs from the order's: the item holds both appids. */
+function recordAppidMismatch(ctx: ApplyContext, m: EntityManager, tx: WechatPayTransaction, source: ApplySource, post: PostCommit, p: PaymentOrder): Promise<void> {
+  // The status columns (32 characters) carry the two appids on this kind.
+  const sides: ItemSides = { kind: 'APPID_MISMATCH', localTable: 'payment_order', wechatAmount: wechatTotal(tx), localAmount: String(p.amount), wechatStatus: (tx.appid ?? '').slice(0, 32), localStatus: p.appid };
+  return recordDiscrepancy(ctx, m, tx, source, post, sides, {
+    kind: 'payment-appid-mismatch',
+    message: 'WeChat Pay reported a payment of another app than our order: not applied',
+    details: { wechatAppid: tx.appid, localAppid: p.appid, tradeState: tx.trade_state },
+  });
 }
 
-/**
- * An amount that differs from ours is never applied: it becomes one reconciliation item (however
- * often WeChat repeats it) and an alert the first time.
- */
-async function recordMismatch(
+/** An amount that differs from ours is never applied. */
+function recordMismatch(
   ctx: ApplyContext,
   m: EntityManager,
   tx: WechatPayTransaction,
@@ -325,23 +320,10 @@ async function recordMismatch(
   post: PostCommit,
   local: { localTable: string; localAmount: number; localStatus: string },
 ): Promise<void> {
-  const sides: ItemSides = {
-    kind: 'AMOUNT_MISMATCH',
-    localTable: local.localTable,
-    wechatAmount: tx.amount?.total === undefined ? null : String(tx.amount.total),
-    localAmount: String(local.localAmount),
-    wechatStatus: tx.trade_state,
-    localStatus: local.localStatus,
-  };
-  if (!(await recordItem(ctx, m, tx, source, sides, `notify-amount-${tx.out_trade_no}-${tx.transaction_id ?? 'none'}`))) return;
-  post.alerts.push(() =>
-    raiseAlert(ctx, 'payment-amount-mismatch', 'WeChat Pay amount differs from our order: not applied', {
-      outTradeNo: tx.out_trade_no,
-      transactionId: tx.transaction_id,
-      wechatAmount: tx.amount?.total,
-      localAmount: local.localAmount,
-      localTable: local.localTable,
-      source,
-    }),
-  );
+  const sides: ItemSides = { kind: 'AMOUNT_MISMATCH', ...local, wechatAmount: wechatTotal(tx), localAmount: String(local.localAmount), wechatStatus: tx.trade_state };
+  return recordDiscrepancy(ctx, m, tx, source, post, sides, {
+    kind: 'payment-amount-mismatch',
+    message: 'WeChat Pay amount differs from our order: not applied',
+    details: { wechatAmount: tx.amount?.total, localAmount: local.localAmount, localTable: local.localTable },
+  });
 }

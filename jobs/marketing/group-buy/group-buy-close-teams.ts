@@ -7,6 +7,7 @@ import { sqlTable } from '../../../entities/raw-sql';
 import { BusinessSource, OperationType } from '../../../entities/dms/audit';
 import type { JobContext } from '../../context';
 import { nextTeamPage, type TeamCursor, type TeamPage } from './group-buy-team-walk';
+import { pagesById } from '../../../lib/pages-by-id';
 
 /** Orders still holding a place in a team (paid or not yet). */
 export const HELD_ORDER_STATUSES = ['WAITING_PAY', 'JOINED'] as const;
@@ -88,17 +89,17 @@ export async function closeTeamBatch(m: EntityManager, ctx: Pick<JobContext, 'au
 
 /** Events past `end_time` become CLOSED, in primary-key batches; returns how many. */
 export async function closeEndedEvents(ctx: Pick<JobContext, 'db' | 'audit'>, now: Date, batchSize: number): Promise<number> {
-  let afterId = '0';
   let closed = 0;
-  for (;;) {
-    const rows = await ctx.db
+  const pages = pagesById(batchSize, (afterId) =>
+    ctx.db
       .createQueryBuilder(GroupBuyEvent, 'e')
       .select('e.id', 'id')
       .where("e.end_time < :now AND (e.status IS NULL OR e.status <> 'CLOSED') AND e.id > :afterId", { now, afterId })
       .orderBy('e.id', 'ASC')
       .limit(batchSize)
-      .getRawMany<{ id: string | number }>();
-    if (rows.length === 0) return closed;
+      .getRawMany<{ id: string | number }>(),
+  );
+  for await (const rows of pages) {
     const ids = rows.map((r) => String(r.id));
     closed += await ctx.db.transaction(async (m) => {
       const result = await m
@@ -113,6 +114,6 @@ export async function closeEndedEvents(ctx: Pick<JobContext, 'db' | 'audit'>, no
       }
       return affected;
     });
-    afterId = ids[ids.length - 1] ?? afterId;
   }
+  return closed;
 }
