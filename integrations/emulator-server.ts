@@ -77,6 +77,9 @@ export class EmulatorServer {
 async function serve(handler: EmulatorHandler, request: FastifyRequest, reply: FastifyReply, origin: string): Promise<void> {
   reply.hijack();
   const res = reply.raw;
+  // Before the answer is written, a response closes only when its connection does: the client left.
+  let clientLeft = false;
+  res.once('close', () => (clientLeft = true));
   try {
     const body = Buffer.isBuffer(request.body) ? request.body : await readBody(request);
     const answer = await handler({
@@ -86,7 +89,7 @@ async function serve(handler: EmulatorHandler, request: FastifyRequest, reply: F
       headers: request.headers,
       rawHeaders: request.raw.rawHeaders,
       body,
-      gone: () => res.destroyed || request.raw.destroyed,
+      gone: () => clientLeft || res.destroyed,
     });
     write(res, answer);
   } catch (err) {
@@ -104,7 +107,10 @@ function write(res: ServerResponse, answer: EmulatorAnswer | typeof DROP_CONNECT
   if (res.destroyed) return;
   const { body } = answer;
   if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) {
-    res.writeHead(answer.status, { 'content-length': String(body === undefined ? 0 : Buffer.byteLength(body)), ...answer.headers });
+    // 204 and 304 carry no body and so no length (RFC 9110 §8.6).
+    const sized = answer.status !== 204 && answer.status !== 304;
+    const length = sized ? { 'content-length': String(body === undefined ? 0 : Buffer.byteLength(body)) } : {};
+    res.writeHead(answer.status, { ...length, ...answer.headers });
     res.end(body);
     return;
   }

@@ -1,9 +1,10 @@
-import axios, { type AxiosInstance, isAxiosError } from 'axios';
+import { type AxiosInstance, isAxiosError } from 'axios';
 import { z } from 'zod';
 import { PermanentError, RetryableError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { FeedPage, FeedPosition, ParentKey, School, SchoolTmsClient, Student } from './school-tms.client';
 import { networkError, toHubError } from './school-tms.errors';
+import { textHttpClient } from '../text-http';
 
 export interface LiveSchoolTmsOptions {
   /** The system's origin, or the emulator's loopback address. */
@@ -87,15 +88,7 @@ export class LiveSchoolTmsClient implements SchoolTmsClient {
 
   constructor(private readonly options: LiveSchoolTmsOptions) {
     this.now = options.now ?? (() => new Date());
-    this.http = axios.create({
-      baseURL: new URL(options.baseUrl).origin,
-      timeout: options.timeoutMs,
-      responseType: 'text',
-      transformResponse: [(t: unknown) => t],
-      validateStatus: () => true,
-      maxRedirects: 0,
-      proxy: false,
-    });
+    this.http = textHttpClient(options);
   }
 
   async schools(from: FeedPosition, limit: number): Promise<FeedPage<School>> {

@@ -1,9 +1,8 @@
 import axios, { type AxiosInstance } from 'axios';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { PermanentError } from '../../lib/errors';
 import { parseReceiptRows, stringParams, type SmsClient, type SmsReceiptBatch, type SmsSendContext, type SmsSendResult, type SmsTemplate } from './sms.client';
-import { aliyunError, SmsOutcomeUnknownError } from './sms.errors';
+import { aliyunError, SmsOutcomeUnknownError, tooManyNumbers } from './sms.errors';
 import { exchange, parseJson } from './sms.http';
 import { acs3Authorization, acsCanonicalQuery, sha256Hex } from './sms.signing';
 
@@ -59,7 +58,7 @@ export class AliyunSmsClient implements SmsClient {
   async send(to: string | readonly string[], template: SmsTemplate, context: SmsSendContext = {}): Promise<SmsSendResult> {
     const phones = typeof to === 'string' ? [to] : [...to];
     if (phones.length === 0 || phones.length > MAX_NUMBERS) {
-      throw new PermanentError('isv.MOBILE_COUNT_OVER_LIMIT', `Aliyun SendSms takes 1–${MAX_NUMBERS} numbers, got ${phones.length}: split the list`);
+      throw tooManyNumbers('aliyun', phones.length, MAX_NUMBERS);
     }
     const params = stringParams(template.params);
     const query: Record<string, string> = { PhoneNumbers: phones.join(','), SignName: template.sign, TemplateCode: template.id };

@@ -81,3 +81,14 @@ export function tencentError(code: string, message: string, now: Date): SmsHubEr
   // InternalError.*, AuthFailure.SignatureExpire (clock skew; a new timestamp is signed per attempt), unknown.
   return new RetryableError(text);
 }
+
+/** A gateway status with no Tencent error body: a 429 is the account's request limit, anything else transient. */
+export function tencentHttpError(status: number, text: string, now: Date): SmsHubError {
+  return tencentError(status === 429 ? 'RequestLimitExceeded' : `HTTP${status}`, text, now);
+}
+
+/** More numbers than one SendSms request takes, refused before the call under the vendor's own code for it. */
+export function tooManyNumbers(provider: 'aliyun' | 'tencent', count: number, max: number): PermanentError {
+  const [vendor, code] = provider === 'aliyun' ? ['Aliyun', 'isv.MOBILE_COUNT_OVER_LIMIT'] : ['Tencent', 'LimitExceeded.PhoneNumberCountLimit'];
+  return new PermanentError(code, `${vendor} SendSms takes 1–${max} numbers, got ${count}: split the list`);
+}

@@ -1,8 +1,8 @@
 import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
-import { PermanentError, RetryableError } from '../../lib/errors';
+import { RetryableError } from '../../lib/errors';
 import { parseReceiptRows, stringParams, type SmsClient, type SmsNumberResult, type SmsReceiptBatch, type SmsSendContext, type SmsSendResult, type SmsTemplate } from './sms.client';
-import { SmsOutcomeUnknownError, tencentError } from './sms.errors';
+import { SmsOutcomeUnknownError, tencentError, tencentHttpError, tooManyNumbers } from './sms.errors';
 import { e164, exchange, parseJson } from './sms.http';
 import { tc3Authorization } from './sms.signing';
 
@@ -63,7 +63,7 @@ export class TencentSmsClient implements SmsClient {
   async send(to: string | readonly string[], template: SmsTemplate, context: SmsSendContext = {}): Promise<SmsSendResult> {
     const phones = typeof to === 'string' ? [to] : [...to];
     if (phones.length === 0 || phones.length > MAX_NUMBERS) {
-      throw new PermanentError('LimitExceeded.PhoneNumberCountLimit', `Tencent SendSms takes 1–${MAX_NUMBERS} numbers, got ${phones.length}: split the list`);
+      throw tooManyNumbers('tencent', phones.length, MAX_NUMBERS);
     }
     const payload: Record<string, unknown> = {
       PhoneNumberSet: phones.map(e164),
@@ -125,7 +125,7 @@ export class TencentSmsClient implements SmsClient {
     const error = errorSchema.safeParse(body);
     if (error.success) throw tencentError(error.data.Response.Error.Code, error.data.Response.Error.Message ?? '', this.now());
     if (answer.status < 200 || answer.status >= 300) {
-      throw tencentError(answer.status === 429 ? 'RequestLimitExceeded' : `HTTP${answer.status}`, answer.text.slice(0, 200), this.now());
+      throw tencentHttpError(answer.status, answer.text.slice(0, 200), this.now());
     }
     return body;
   }

@@ -4,6 +4,7 @@ import { WxMpAccount } from '../../entities/marketing/wx-mp-account.entity';
 import { readSecretRef } from '../../lib/config';
 import { PermanentError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
+import { rowClientCache } from '../row-client-cache';
 import type { WechatMpAccount, WechatMpClient } from './wechat-mp.client';
 
 export type WechatAppKind = 'official-account' | 'miniapp';
@@ -27,8 +28,6 @@ export class UnknownWechatAppError extends PermanentError {
 
 export type WechatMpClientFactory = (account: WechatMpAccount) => WechatMpClient;
 
-const ROW_CACHE_MS = 60_000;
-
 /**
  * Clients by app, built once and cached: their token lives in Redis anyway. Row secrets are
  * references (`file:` / `env:`), read when the app is first used.
@@ -40,15 +39,15 @@ export function createWechatMpAccounts(deps: {
   log: Logger;
   now?: () => number;
 }): WechatMpAccounts {
-  const now = deps.now ?? Date.now;
-  const cached = new Map<string, { client: WechatMpClient; loadedAt: number }>();
   const defaults = new Map<WechatAppKind, WechatMpClient>();
-
-  async function rowAccount(kind: WechatAppKind, appid: string): Promise<WechatMpAccount | null> {
+  const cache = rowClientCache<WechatMpClient>(deps.now);
+  const fromRow = async (kind: WechatAppKind, appid: string): Promise<WechatMpClient | null> => {
     const entity = kind === 'miniapp' ? WxMiniappAccount : WxMpAccount;
     const row = await deps.db.getRepository(entity).findOne({ where: { appid, enabled: 1, deleted: 0 } });
-    return row ? { appid: row.appid, secret: readSecretRef(row.secretRef) } : null;
-  }
+    if (!row) return null;
+    deps.log.info({ appid, kind }, 'wechat app loaded from its account row');
+    return deps.makeClient({ appid: row.appid, secret: readSecretRef(row.secretRef) });
+  };
 
   return {
     async client(kind, appid) {
@@ -59,17 +58,8 @@ export function createWechatMpAccounts(deps: {
         return client;
       }
       if (appid === undefined) throw new UnknownWechatAppError(kind, appid);
-      const key = `${kind} ${appid}`;
-      const hit = cached.get(key);
-      if (hit && now() - hit.loadedAt < ROW_CACHE_MS) return hit.client;
-      const account = await rowAccount(kind, appid);
-      if (!account) {
-        cached.delete(key);
-        throw new UnknownWechatAppError(kind, appid);
-      }
-      const client = deps.makeClient(account);
-      cached.set(key, { client, loadedAt: now() });
-      deps.log.info({ appid, kind }, 'wechat app loaded from its account row');
+      const client = await cache(`${kind} ${appid}`, () => fromRow(kind, appid));
+      if (!client) throw new UnknownWechatAppError(kind, appid);
       return client;
     },
   };

@@ -1,4 +1,4 @@
-import axios, { type AxiosInstance, isAxiosError } from 'axios';
+import { type AxiosInstance, isAxiosError } from 'axios';
 import type { Redis } from 'ioredis';
 import { PermanentError, RetryableError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
@@ -12,6 +12,7 @@ import {
 } from './wechat-mp.client';
 import { outcomeUnknown, toHubError, TOKEN_ERROR_CODES } from './wechat-mp.errors';
 import { AccessTokenStore, type FetchedToken } from './wechat-mp.token';
+import { textHttpClient } from '../text-http';
 
 export interface LiveWechatMpOptions {
   /** `https://api.weixin.qq.com`, or the emulator's loopback address. */
@@ -60,16 +61,7 @@ export class LiveWechatMpClient implements WechatMpClient {
   constructor(private readonly options: LiveWechatMpOptions) {
     this.appid = options.appid;
     this.now = options.now ?? (() => new Date());
-    this.http = axios.create({
-      baseURL: new URL(options.baseUrl).origin,
-      timeout: options.timeoutMs,
-      // WeChat's msgid exceeds 2^53: keep the body as text and read the id from it before JSON numbers round it.
-      responseType: 'text',
-      transformResponse: [(text: unknown) => text],
-      validateStatus: () => true,
-      maxRedirects: 0,
-      proxy: false,
-    });
+    this.http = textHttpClient(options);
     this.tokens = new AccessTokenStore({
       redis: options.redis,
       keyPrefix: options.keyPrefix,

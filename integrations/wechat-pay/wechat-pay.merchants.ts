@@ -4,6 +4,7 @@ import { readSecretRef } from '../../lib/config';
 import { PermanentError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { MerchantCredentials, WechatPayClient } from './wechat-pay.client';
+import { rowClientCache } from '../row-client-cache';
 import { loadMerchantCredentials } from './wechat-pay.credentials';
 
 /** Every merchant the hub acts for: the default one (WECHAT_PAY_*) and the enabled `wx_pay_config` rows. */
@@ -24,9 +25,6 @@ export class UnknownMerchantError extends PermanentError {
 
 export type ClientFactory = (credentials: MerchantCredentials) => WechatPayClient;
 
-/** Rows are read again after this long, so a merchant added or disabled by ops takes effect without a restart. */
-const ROW_CACHE_MS = 60_000;
-
 /**
  * The merchants registry. Row merchants' keys are read from the files and references the row
  * names (never from the row itself) when first used, and cached with their client.
@@ -38,18 +36,11 @@ export function createMerchants(deps: {
   log: Logger;
   now?: () => number;
 }): WechatPayMerchants {
-  const now = deps.now ?? Date.now;
-  const cached = new Map<string, { client: WechatPayClient; loadedAt: number }>();
   const { defaultClient } = deps;
-
-  async function fromRow(mchid: string): Promise<WechatPayClient> {
-    const hit = cached.get(mchid);
-    if (hit && now() - hit.loadedAt < ROW_CACHE_MS) return hit.client;
+  const cache = rowClientCache<WechatPayClient>(deps.now);
+  const fromRow = async (mchid: string): Promise<WechatPayClient | null> => {
     const row = await deps.db.getRepository(WxPayConfig).findOne({ where: { mchid, enabled: 1, deleted: 0 }, order: { id: 'ASC' } });
-    if (!row) {
-      cached.delete(mchid);
-      throw new UnknownMerchantError(mchid);
-    }
+    if (!row) return null;
     const credentials = loadMerchantCredentials({
       mchid: row.mchid,
       appid: row.appid,
@@ -60,17 +51,17 @@ export function createMerchants(deps: {
         ? { publicKeyId: row.wechatpayPublicKeyId, publicKeyFile: row.wechatpayPublicKeyFile }
         : {}),
     });
-    const client = deps.makeClient(credentials);
-    cached.set(mchid, { client, loadedAt: now() });
     deps.log.info({ mchid }, 'wechat pay merchant loaded from wx_pay_config');
-    return client;
-  }
+    return deps.makeClient(credentials);
+  };
 
   return {
     defaultMchid: defaultClient.mchid,
     async client(mchid) {
       if (mchid === defaultClient.mchid) return defaultClient;
-      return fromRow(mchid);
+      const client = await cache(mchid, () => fromRow(mchid));
+      if (!client) throw new UnknownMerchantError(mchid);
+      return client;
     },
     async list() {
       const rows = await deps.db

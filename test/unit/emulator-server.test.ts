@@ -33,6 +33,7 @@ describe('emulator server', () => {
       if (r.url.pathname === '/drop') return DROP_CONNECTION;
       if (r.url.pathname === '/stream') return { status: 200, headers: { 'content-type': 'text/csv' }, body: Readable.from(['a,b\n', '1,2\n']) };
       if (r.url.pathname === '/throw') throw new Error('state is broken');
+      if (r.url.pathname === '/none') return { status: 204, headers: { 'request-id': 'r2' } };
       return jsonAnswer(201, { got: r.body.toString('utf8') }, { 'request-id': 'r1' });
     });
   });
@@ -63,6 +64,33 @@ describe('emulator server', () => {
     await expect(send(server.baseUrl, 'GET', '/stream')).resolves.toMatchObject({ status: 200, text: 'a,b\n1,2\n' });
     await expect(send(server.baseUrl, 'POST', '/drop', 'x')).rejects.toThrow(/socket hang up|ECONNRESET/);
     await expect(send(server.baseUrl, 'GET', '/throw')).resolves.toMatchObject({ status: 500, text: 'emulator error: state is broken' });
+    const none = await send(server.baseUrl, 'DELETE', '/none');
+    expect(none).toMatchObject({ status: 204, text: '' });
+    expect(none.headers['content-length']).toBeUndefined();
+  });
+
+  it('says the client is gone only once it left, not while it waits', async () => {
+    const checks: boolean[] = [];
+    let left: () => void = () => undefined;
+    const waiting = new Promise<void>((resolve) => (left = resolve));
+    const slow = await EmulatorServer.start(async (r) => {
+      checks.push(r.gone());
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      checks.push(r.gone());
+      await waiting;
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      checks.push(r.gone());
+      return jsonAnswer(200, {});
+    });
+    const req = request(`${slow.baseUrl}/held`, { method: 'POST' });
+    req.on('error', () => undefined);
+    req.end('body');
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    req.destroy();
+    left();
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(checks).toEqual([false, false, true]);
+    await slow.stop();
   });
 
   it('closes connections in flight when stopped', async () => {

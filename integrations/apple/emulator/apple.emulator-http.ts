@@ -1,5 +1,5 @@
 import { verify, type KeyObject } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EmulatorAnswer, EmulatorRequest } from '../../emulator-server';
 import type { NotificationSender } from './apple.emulator-notify';
 import { HISTORY_PAGE_SIZE, type EmulatorState } from './apple.emulator-state';
 import type { ApiFault } from './apple.emulator-types';
@@ -24,26 +24,22 @@ const notFound = (): Answer => ({ status: 404, body: { errorCode: 4040010, error
 const badRequest = (errorCode: number, errorMessage: string): Answer => ({ status: 400, body: { errorCode, errorMessage } });
 const familyRefused = (): Answer => badRequest(4000185, 'Invalid request. Family Sharing transactions aren\u2019t supported by this endpoint.');
 
-export async function handleApi(req: IncomingMessage, res: ServerResponse, ctx: ApiContext): Promise<void> {
+export async function handleApi(request: EmulatorRequest, ctx: ApiContext): Promise<EmulatorAnswer> {
   let answer: Answer;
   try {
     // The library always appends '?', even with no parameters.
-    const url = new URL(req.url ?? '/', 'http://emulator');
-    const body = await readBody(req);
+    const { url } = request;
     // The revocation endpoint of the `ocspUnavailable` chain: an OCSP responder that is down.
-    if (url.pathname.startsWith('/ocsp')) {
-      res.writeHead(503).end();
-      return;
-    }
-    const refusal = checkBearer(req.headers.authorization, ctx);
+    if (url.pathname.startsWith('/ocsp')) return { status: 503 };
+    const refusal = checkBearer(request.headers.authorization, ctx);
     const fault = refusal ? null : injectedFault(url.pathname, ctx);
     if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-    answer = refusal ? { status: 401 } : (fault?.answer ?? route(req.method ?? 'GET', url, body, ctx));
+    answer = refusal ? { status: 401 } : (fault?.answer ?? route(request.method, url, request.body.toString('utf8'), ctx));
   } catch (err) {
     answer = { status: 500, body: { errorCode: 5000000, errorMessage: err instanceof Error ? err.message : 'internal error' } };
   }
-  res.writeHead(answer.status, answer.body === undefined ? {} : { 'content-type': 'application/json' });
-  res.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+  // Apple's JSON type carries no charset, so the shared jsonAnswer (which adds one) is not used.
+  return answer.body === undefined ? { status: answer.status } : { status: answer.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer.body) };
 }
 
 function injectedFault(path: string, ctx: ApiContext): { answer: Answer; delayMs: number } | null {
@@ -157,10 +153,4 @@ export function checkBearer(header: string | undefined, ctx: Pick<ApiContext, 's
   if (typeof claims.exp !== 'number' || claims.exp < nowS) return 'expired';
   if (typeof claims.iat !== 'number' || (claims.exp - claims.iat) * 1000 > ctx.maxTokenLifetimeMs) return 'lifetime too long';
   return null;
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

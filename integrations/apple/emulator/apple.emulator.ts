@@ -1,6 +1,5 @@
 import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { EmulatorServer } from '../../emulator-server';
 import type { AppleApiKey, AppleEnvironment } from '../apple.client';
 import { handleApi, type ApiContext } from './apple.emulator-http';
 import { APPLE_RETRY_DELAYS_MS, NotificationSender } from './apple.emulator-notify';
@@ -41,10 +40,10 @@ export class AppleEmulator {
   private stopped = false;
 
   private constructor(
-    private readonly server: Server,
+    private readonly server: EmulatorServer,
     options: AppleEmulatorOptions,
   ) {
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.baseUrl = server.baseUrl;
     const clock = options.now ?? Date.now;
     const now = (): number => clock() + this.offsetMs;
     this.pki = createApplePki(now(), `${this.baseUrl}/ocsp`);
@@ -63,13 +62,18 @@ export class AppleEmulator {
       faults: [],
       sendTest: () => this.sendTest().sent[0] ?? { notificationUUID: '' },
     };
-    server.on('request', (req, res) => void handleApi(req, res, this.api));
   }
 
   static async start(options: AppleEmulatorOptions): Promise<AppleEmulator> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return new AppleEmulator(server, options);
+    // The test PKI names the server's own origin, so the emulator is built once the port is known.
+    let api: ApiContext | null = null;
+    const server = await EmulatorServer.start(async (request) => {
+      if (!api) throw new Error('apple emulator not ready');
+      return handleApi(request, api);
+    });
+    const emulator = new AppleEmulator(server, options);
+    api = emulator.api;
+    return emulator;
   }
 
   /** False once `stop()` was called. */
@@ -81,8 +85,7 @@ export class AppleEmulator {
     if (this.stopped) return;
     this.stopped = true;
     this.sender.stop();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server.stop();
   }
 
   setNotificationUrl(url: string | null): void {

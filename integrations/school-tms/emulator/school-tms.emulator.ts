@@ -1,6 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { DROP_CONNECTION, EmulatorServer, type EmulatorAnswer, type EmulatorRequest } from '../../emulator-server';
 import {
   Feed,
   generatedStudent,
@@ -35,7 +34,7 @@ const MAX_LIMIT = 500;
 type Pending = { fault: SchoolFault; route: SchoolRoute; skip: number; times: number };
 
 export class SchoolTmsEmulator {
-  readonly baseUrl: string;
+  private server?: EmulatorServer;
   readonly schools = new Feed<SchoolRecord>();
   readonly students = new Feed<StudentRecord>();
   private readonly clients = new Map<string, string>();
@@ -48,23 +47,19 @@ export class SchoolTmsEmulator {
   private readonly now: () => Date;
   private readonly ttlMs: number;
 
-  private constructor(
-    private readonly server: Server,
-    options: SchoolEmulatorOptions,
-  ) {
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  private constructor(options: SchoolEmulatorOptions) {
     this.now = options.now ?? (() => new Date());
     this.ttlMs = (options.tokenTtlSeconds ?? 7_200) * 1_000;
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res));
   }
 
   static async start(options: SchoolEmulatorOptions = {}): Promise<SchoolTmsEmulator> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    return new SchoolTmsEmulator(server, options);
+    const emulator = new SchoolTmsEmulator(options);
+    emulator.server = await EmulatorServer.start((request) => emulator.handle(request));
+    return emulator;
+  }
+
+  get baseUrl(): string {
+    return this.server?.baseUrl ?? '';
   }
 
   addClient(clientId: string, secret: string): void {
@@ -156,8 +151,7 @@ export class SchoolTmsEmulator {
 
   async stop(): Promise<void> {
     this.stopping.abort();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server?.stop();
   }
 
   private takeFault(route: Exclude<SchoolRoute, 'any'>): SchoolFault | undefined {
@@ -177,12 +171,10 @@ export class SchoolTmsEmulator {
     return found;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const url = new URL(req.url ?? '/', this.baseUrl);
+  private async handle(request: EmulatorRequest): Promise<EmulatorAnswer | typeof DROP_CONNECTION> {
+    const { url } = request;
     const route = ROUTES[url.pathname];
-    if (!route) return void res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":"not_found"}');
+    if (!route) return { status: 404, headers: { 'Content-Type': 'application/json' }, body: '{"error":"not_found"}' };
     for (const counted of [route, 'any'] as const) this.requests.set(counted, (this.requests.get(counted) ?? 0) + 1);
     const fault = this.takeFault(route);
     for (const hook of this.hooks.filter((h) => h.route === route || h.route === 'any')) {
@@ -190,16 +182,16 @@ export class SchoolTmsEmulator {
       this.hooks.splice(this.hooks.indexOf(hook), 1);
       hook.action();
     }
-    if (fault?.kind === 'http') return void res.writeHead(fault.status, { 'Content-Type': 'text/html' }).end(`<html><body><h1>${fault.status}</h1></body></html>`);
+    if (fault?.kind === 'http') return { status: fault.status, headers: { 'Content-Type': 'text/html' }, body: `<html><body><h1>${fault.status}</h1></body></html>` };
     if (fault?.kind === 'rate-limit') {
-      return void res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': String(fault.retryAfterSeconds) }).end('{"error":"too_many_requests"}');
+      return { status: 429, headers: { 'Content-Type': 'application/json', 'Retry-After': String(fault.retryAfterSeconds) }, body: '{"error":"too_many_requests"}' };
     }
     if (fault?.kind === 'expire-token') this.expireTokens();
     let status = 200;
     let headers: Record<string, string> = {};
     let answer: object;
     try {
-      answer = route === 'token' ? this.grant(req, Buffer.concat(chunks).toString('utf8')) : this.read(route, req, url);
+      answer = route === 'token' ? this.grant(request) : this.read(route, request);
     } catch (err) {
       if (!(err instanceof SchoolVendorError)) throw err;
       status = err.status;
@@ -207,18 +199,19 @@ export class SchoolTmsEmulator {
       answer = { error: err.error };
     }
     if (fault?.kind === 'timeout') {
-      // The work is done, only the answer is late; a client that gave up has closed the socket.
+      // The work is done, only the answer is late; a client that gave up has closed the socket, and the
+      // server writes nothing to a closed one.
       const late = await delay(fault.ms, true, { signal: this.stopping.signal }).catch(() => false);
-      if (!late || res.destroyed) return;
+      if (!late) return DROP_CONNECTION;
     }
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify(answer));
+    return { status, headers: { 'Content-Type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(answer) };
   }
 
   /** RFC 6749 §4.4: the client authenticates by HTTP Basic or by form fields. */
-  private grant(req: IncomingMessage, body: string): object {
-    if (req.method !== 'POST') throw new SchoolVendorError(405, 'method_not_allowed');
-    const form = new URLSearchParams(body);
-    const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
+  private grant(request: EmulatorRequest): object {
+    if (request.method !== 'POST') throw new SchoolVendorError(405, 'method_not_allowed');
+    const form = new URLSearchParams(request.body.toString('utf8'));
+    const basic = /^Basic (.+)$/i.exec(request.headers.authorization ?? '');
     const [basicId, basicSecret] = basic?.[1] ? Buffer.from(basic[1], 'base64').toString('utf8').split(':') : [];
     if (form.get('grant_type') !== 'client_credentials') throw new SchoolVendorError(400, 'unsupported_grant_type');
     const clientId = basicId ?? form.get('client_id') ?? '';
@@ -229,12 +222,12 @@ export class SchoolTmsEmulator {
     return { access_token: issued.token, token_type: 'Bearer', expires_in: Math.floor(this.ttlMs / 1_000) };
   }
 
-  private read(route: 'schools' | 'students', req: IncomingMessage, url: URL): object {
-    if (req.method !== 'GET') throw new SchoolVendorError(405, 'method_not_allowed');
-    const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+  private read(route: 'schools' | 'students', request: EmulatorRequest): object {
+    if (request.method !== 'GET') throw new SchoolVendorError(405, 'method_not_allowed');
+    const bearer = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
     const token = bearer ? this.tokens.get(bearer) : undefined;
     if (!token || token.expiresAt <= this.now().getTime()) throw new SchoolVendorError(401, 'invalid_token', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
-    const q = url.searchParams;
+    const q = request.url.searchParams;
     if (route === 'students' && (q.has('parent_mobile') || q.has('parent_id'))) {
       const mobile = q.get('parent_mobile');
       const parentId = q.get('parent_id');

@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { DROP_CONNECTION, EmulatorServer, type EmulatorAnswer, type EmulatorRequest } from '../../emulator-server';
 import type { WechatMpAccount } from '../wechat-mp.client';
 import {
   checkMessage,
@@ -37,7 +36,9 @@ const ROUTES: Readonly<Record<string, Exclude<MpRoute, 'any'>>> = {
 const STATES = new Set(['developer', 'trial', 'formal']);
 
 export class WechatMpEmulator {
-  readonly baseUrl: string;
+  private server?: EmulatorServer;
+  /** Set by stop(): answers still held or late are dropped, never sent. */
+  private stopped = false;
   private readonly apps = new Map<string, EmulatedApp>();
   private readonly faults: { fault: MpFault; route: MpRoute; times: number }[] = [];
   private readonly sent: LedgerEntry[] = [];
@@ -49,23 +50,19 @@ export class WechatMpEmulator {
   private readonly ttlMs: number;
   private nextMsgid = 2_453_000_000_000_000_000n;
 
-  private constructor(
-    private readonly server: Server,
-    options: MpEmulatorOptions,
-  ) {
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  private constructor(options: MpEmulatorOptions) {
     this.now = options.now ?? (() => new Date());
     this.ttlMs = (options.tokenTtlSeconds ?? 7200) * 1000;
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res));
   }
 
   static async start(options: MpEmulatorOptions = {}): Promise<WechatMpEmulator> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    return new WechatMpEmulator(server, options);
+    const emulator = new WechatMpEmulator(options);
+    emulator.server = await EmulatorServer.start((request) => emulator.handle(request));
+    return emulator;
+  }
+
+  get baseUrl(): string {
+    return this.server?.baseUrl ?? '';
   }
 
   addApp(account: WechatMpAccount): WechatMpAccount {
@@ -164,11 +161,11 @@ export class WechatMpEmulator {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.releaseHeld();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server?.stop();
   }
 
   private app(appid: string): EmulatedApp {
@@ -193,33 +190,26 @@ export class WechatMpEmulator {
     return entry.fault;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const url = new URL(req.url ?? '/', this.baseUrl);
+  private async handle(request: EmulatorRequest): Promise<EmulatorAnswer | typeof DROP_CONNECTION> {
+    const { url } = request;
     const route = ROUTES[url.pathname];
-    if (!route) {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
-      return;
-    }
+    if (!route) return { status: 404, headers: { 'Content-Type': 'text/plain' }, body: 'not found' };
     for (const counted of [route, 'any'] as const) this.requests.set(counted, (this.requests.get(counted) ?? 0) + 1);
     const fault = this.takeFault(route);
-    if (fault?.kind === 'http') {
-      res.writeHead(fault.status, { 'Content-Type': 'text/html' }).end(`<html><body><h1>${fault.status}</h1></body></html>`);
-      return;
-    }
+    if (fault?.kind === 'http') return { status: fault.status, headers: { 'Content-Type': 'text/html' }, body: `<html><body><h1>${fault.status}</h1></body></html>` };
     let answer: object;
     if (fault?.kind === 'errcode') {
       answer = { errcode: fault.errcode, errmsg: fault.errmsg ?? `injected ${fault.errcode}` };
     } else {
       try {
-        answer = this.answer(route, req.method ?? 'GET', Buffer.concat(chunks).toString('utf8'), url);
+        answer = this.answer(route, request.method, request.body.toString('utf8'), url);
       } catch (err) {
         if (!(err instanceof MpVendorError)) throw err;
         answer = { errcode: err.errcode, errmsg: err.errmsg };
       }
     }
     // timeout and hold: the work is done, only the answer is late (the client cannot know what happened).
+    // A client that gave up meanwhile gets nothing: the server writes no answer to a closed connection.
     if (fault?.kind === 'timeout') {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -228,7 +218,7 @@ export class WechatMpEmulator {
         }, fault.ms);
         this.timers.add(timer);
       });
-      if (res.destroyed) return;
+      if (this.stopped) return DROP_CONNECTION;
     }
     if (fault?.kind === 'hold') {
       await new Promise<void>((resolve) => {
@@ -238,11 +228,11 @@ export class WechatMpEmulator {
           w.resolve();
         }
       });
-      if (res.destroyed) return;
+      if (this.stopped) return DROP_CONNECTION;
     }
     // msgid is a 64-bit number on the wire, written as digits without going through a JS number.
     const text = JSON.stringify(answer).replace(/"msgid":"(\d+)"/, '"msgid":$1');
-    res.writeHead(200, { 'Content-Type': 'application/json; encoding=utf-8' }).end(text);
+    return { status: 200, headers: { 'Content-Type': 'application/json; encoding=utf-8' }, body: text };
   }
 
   private answer(route: Exclude<MpRoute, 'any'>, method: string, text: string, url: URL): object {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable, type Writable } from 'node:stream';
+import { pipeline as streamPipeline, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { fenToYuan } from '../../../lib/money';
@@ -231,14 +231,21 @@ function* truncated(chunks: Iterable<Buffer>, limit: number): Generator<Buffer> 
 }
 
 /**
- * Writes the bill to `out` (plain or through gzip), honouring back-pressure. `truncateAt` ends the file
- * early but cleanly (a well-formed gzip of too few bytes), so only the SHA1 can tell.
+ * The bill as a stream (plain or through gzip) that yields chunks only as fast as they are read.
+ * `truncateAt` ends the file early but cleanly (a well-formed gzip of too few bytes), so only the
+ * SHA1 can tell.
  */
-export async function streamBill(spec: BillSpec, out: Writable, o: { gzip: boolean; truncateAt?: number }): Promise<void> {
+export function billStream(spec: BillSpec, o: { gzip: boolean; truncateAt?: number }): Readable {
   const chunks = o.truncateAt === undefined ? billChunks(spec) : truncated(billChunks(spec), o.truncateAt);
   const source = Readable.from(chunks, { objectMode: false });
-  if (o.gzip) await pipeline(source, createGzip(), out);
-  else await pipeline(source, out);
+  if (!o.gzip) return source;
+  // A failing source must fail the returned stream too, or its reader would wait for ever.
+  return streamPipeline(source, createGzip(), () => undefined);
+}
+
+/** Writes the bill to `out`, honouring back-pressure (see billStream). */
+export async function streamBill(spec: BillSpec, out: Writable, o: { gzip: boolean; truncateAt?: number }): Promise<void> {
+  await pipeline(billStream(spec, o), out);
 }
 
 /** A well-formed date, not after today and at most three months back (Beijing calendar). */

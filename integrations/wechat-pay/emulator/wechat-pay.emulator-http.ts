@@ -1,18 +1,17 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DROP_CONNECTION, type EmulatorAnswer, type EmulatorRequest } from '../../emulator-server';
 import { certificatePem, encryptResource, gatewayErrorPage, requestId, signatureHeaders } from './wechat-pay.emulator-auth';
 import { rfc3339Beijing, signingKey, VendorError, type EmulatedMerchant } from './wechat-pay.emulator-state';
 
 /** How the WeChat Pay emulator answers: signed JSON, gateway HTML pages, answers dropped after the work is done. */
 
+export type Reply = EmulatorAnswer | typeof DROP_CONNECTION;
+
 export interface Ctx {
-  req: IncomingMessage;
-  res: ServerResponse;
-  url: URL;
-  body: Buffer;
+  request: EmulatorRequest;
   merchant?: EmulatedMerchant;
   badSignature: boolean;
-  /** `drop-after-commit`: the work is done, then the connection is destroyed instead of answered. */
+  /** `drop-after-commit`: the work is done, then the connection is closed instead of answered. */
   drop: boolean;
 }
 
@@ -25,32 +24,24 @@ function strangerKey(): KeyObject {
 }
 
 /** A JSON answer (or 204), signed by the merchant's platform key, or by a stranger's under `bad-signature`. */
-export function replyJson(ctx: Ctx, status: number, body: object | undefined): void {
-  if (ctx.drop) {
-    ctx.res.destroy();
-    return;
-  }
+export function replyJson(ctx: Ctx, status: number, body: object | undefined): Reply {
+  if (ctx.drop) return DROP_CONNECTION;
   const text = body === undefined ? '' : JSON.stringify(body);
   const code = body && 'code' in body ? String((body as { code: unknown }).code) : undefined;
   const headers: Record<string, string> = { 'Request-ID': requestId(code) };
   if (text) headers['Content-Type'] = 'application/json; charset=utf-8';
   if (ctx.merchant) {
-    const requested = ctx.req.headers['wechatpay-serial'];
+    const requested = ctx.request.headers['wechatpay-serial'];
     const key = signingKey(ctx.merchant, typeof requested === 'string' ? requested : undefined);
     Object.assign(headers, signatureHeaders(key.serial, ctx.badSignature ? strangerKey() : key.privateKey, text, Math.floor(Date.now() / 1000)));
   }
-  ctx.res.writeHead(status, headers);
-  ctx.res.end(text);
+  return { status, headers, ...(text ? { body: text } : {}) };
 }
 
 /** What a gateway in front of WeChat answers: an HTML page, unsigned. */
-export function replyHtml(ctx: Ctx, status: number): void {
-  if (ctx.drop) {
-    ctx.res.destroy();
-    return;
-  }
-  ctx.res.writeHead(status, { 'Content-Type': 'text/html', 'Request-ID': requestId() });
-  ctx.res.end(gatewayErrorPage(status));
+export function replyHtml(ctx: Ctx, status: number): Reply {
+  if (ctx.drop) return DROP_CONNECTION;
+  return { status, headers: { 'Content-Type': 'text/html', 'Request-ID': requestId() }, body: gatewayErrorPage(status) };
 }
 
 /** `GET /v3/certificates`: the encrypted certificate list; public-key merchants have none (404). */

@@ -1,13 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseBeijing } from '../../../lib/time';
+import { EmulatorServer, type EmulatorRequest } from '../../emulator-server';
 import type { MerchantCredentials } from '../wechat-pay.client';
 import { requestId, verifyMerchantRequest } from './wechat-pay.emulator-auth';
-import { BillDesk, billHasRows, openidOf, storedBillRows, streamBill, validBillDate, type BillKind, type BillSpec } from './wechat-pay.emulator-bill';
+import { BillDesk, billHasRows, openidOf, storedBillRows, billStream, validBillDate, type BillKind, type BillSpec } from './wechat-pay.emulator-bill';
 import { CallbackDispatcher, WECHAT_RETRY_DELAYS_MS, type Delivery } from './wechat-pay.emulator-callbacks';
-import { certificatesJson, pathSegment, replyHtml, replyJson, type Ctx } from './wechat-pay.emulator-http';
+import { certificatesJson, pathSegment, replyHtml, replyJson, type Ctx, type Reply } from './wechat-pay.emulator-http';
 import { RefundDesk, type RefundOutcome } from './wechat-pay.emulator-refunds';
 import { createMerchant, EmulatorState, liveKeys, rfc3339Beijing, transactionJson, VendorError } from './wechat-pay.emulator-state';
 import type { EmulatedMerchant, EmulatedOrder, EmulatedRefund, Fault, KeyMode, Route } from './wechat-pay.emulator-state';
@@ -44,23 +43,20 @@ export class WechatPayEmulator {
   private readonly refunds: RefundDesk;
 
   private constructor(
-    private readonly server: Server,
+    private readonly server: EmulatorServer,
     options: EmulatorOptions,
   ) {
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.baseUrl = server.baseUrl;
     this.now = options.now ?? (() => new Date());
     this.callbacks = new CallbackDispatcher(options.callbackRetryDelaysMs ?? WECHAT_RETRY_DELAYS_MS, options.callbackTimeoutMs ?? 5_000);
     this.refunds = new RefundDesk(this.state, this.callbacks, this.now, options.refundProcessingMs ?? 0);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res));
   }
 
   static async start(options: EmulatorOptions = {}): Promise<WechatPayEmulator> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    return new WechatPayEmulator(server, options);
+    // No request can come before start returns: nobody knows the port yet.
+    const server = await EmulatorServer.start((request) => emulator.handle(request));
+    const emulator = new WechatPayEmulator(server, options);
+    return emulator;
   }
 
   addMerchant(m: { mchid: string; appid: string; keyMode?: KeyMode; notifyUrl?: string; billColumns?: 24 | 27 }): MerchantCredentials {
@@ -208,38 +204,28 @@ export class WechatPayEmulator {
     this.callbacks.stop();
     for (const wake of this.sleeps) wake();
     this.sleeps.clear();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    await this.server.stop();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
+  private async handle(request: EmulatorRequest): Promise<Reply> {
+    const ctx: Ctx = { request, badSignature: false, drop: false };
     try {
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-    } catch {
-      res.destroy(); // the client went away mid-request
-      return;
-    }
-    const ctx: Ctx = { req, res, url: new URL(req.url ?? '/', this.baseUrl), body: Buffer.concat(chunks), badSignature: false, drop: false };
-    try {
-      await this.route(ctx);
+      return await this.route(ctx);
     } catch (err) {
-      if (err instanceof VendorError) replyJson(ctx, err.status, { code: err.code, message: err.message });
-      else if (!res.headersSent) replyJson(ctx, 500, { code: 'SYSTEM_ERROR', message: err instanceof Error ? err.message : '系统错误' });
-      else res.destroy();
+      if (err instanceof VendorError) return replyJson(ctx, err.status, { code: err.code, message: err.message });
+      return replyJson(ctx, 500, { code: 'SYSTEM_ERROR', message: err instanceof Error ? err.message : '系统错误' });
     }
   }
 
-  private async route(ctx: Ctx): Promise<void> {
-    const method = ctx.req.method ?? 'GET';
-    const path = ctx.url.pathname;
+  private async route(ctx: Ctx): Promise<Reply> {
+    const { method, rawUrl, body, headers } = ctx.request;
+    const path = ctx.request.url.pathname;
     const auth = verifyMerchantRequest(
-      { method, rawUrl: ctx.req.url ?? '/', body: ctx.body, authorization: ctx.req.headers.authorization, nowSeconds: Math.floor(Date.now() / 1000) },
+      { method, rawUrl, body, authorization: headers.authorization, nowSeconds: Math.floor(Date.now() / 1000) },
       (mchid) => this.state.merchants.get(mchid),
     );
     if (!auth.ok) {
-      ctx.merchant = this.headerMerchant(ctx.req.headers.authorization);
+      ctx.merchant = this.headerMerchant(headers.authorization);
       throw new VendorError(401, 'SIGN_ERROR', auth.message);
     }
     ctx.merchant = this.state.merchant(auth.mchid);
@@ -253,7 +239,7 @@ export class WechatPayEmulator {
     const refund = /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/.exec(path);
     if (method === 'POST' && path === '/v3/refund/domestic/refunds') {
       this.refunds.calls += 1;
-      return this.faulted(ctx, 'refund', () => replyJson(ctx, 200, this.refunds.create(ctx.merchant as EmulatedMerchant, ctx.body)));
+      return this.faulted(ctx, 'refund', () => replyJson(ctx, 200, this.refunds.create(ctx.merchant as EmulatedMerchant, body)));
     }
     if (method === 'GET' && refund) return this.faulted(ctx, 'refund-query', () => replyJson(ctx, 200, this.refunds.query(ctx.merchant as EmulatedMerchant, pathSegment(refund[1]))));
     throw new VendorError(404, 'RESOURCE_NOT_EXISTS', '请求的资源不存在');
@@ -266,7 +252,7 @@ export class WechatPayEmulator {
   }
 
   /** Applies the next injected fault of the route, or runs it. */
-  private async faulted(ctx: Ctx, route: Exclude<Route, 'any'>, run: (truncate: boolean) => Promise<void> | void): Promise<void> {
+  private async faulted(ctx: Ctx, route: Exclude<Route, 'any'>, run: (truncate: boolean) => Promise<Reply> | Reply): Promise<Reply> {
     const fault = this.state.takeFault(route);
     if (!fault) return run(false);
     switch (fault.kind) {
@@ -303,22 +289,22 @@ export class WechatPayEmulator {
     });
   }
 
-  private query(ctx: Ctx, byTransactionId: boolean, id: string): void {
+  private query(ctx: Ctx, byTransactionId: boolean, id: string): Reply {
     const merchant = ctx.merchant as EmulatedMerchant;
-    if (!ctx.url.searchParams.get('mchid')) throw new VendorError(400, 'PARAM_ERROR', '缺少参数 mchid');
+    if (!ctx.request.url.searchParams.get('mchid')) throw new VendorError(400, 'PARAM_ERROR', '缺少参数 mchid');
     let order: EmulatedOrder | undefined;
     if (byTransactionId) {
       for (const o of this.state.orders.values()) if (o.mchid === merchant.mchid && o.transaction_id === id) order = o;
     } else order = this.state.findOrder(id, merchant.mchid);
     if (!order) throw new VendorError(404, 'ORDER_NOT_EXIST', '订单不存在');
-    replyJson(ctx, 200, transactionJson(order, openidOf(order.out_trade_no)));
+    return replyJson(ctx, 200, transactionJson(order, openidOf(order.out_trade_no)));
   }
 
-  private close(ctx: Ctx, outTradeNo: string): void {
+  private close(ctx: Ctx, outTradeNo: string): Reply {
     const merchant = ctx.merchant as EmulatedMerchant;
     let mchid: unknown;
     try {
-      mchid = (JSON.parse(ctx.body.toString('utf8')) as { mchid?: unknown }).mchid;
+      mchid = (JSON.parse(ctx.request.body.toString('utf8')) as { mchid?: unknown }).mchid;
     } catch {
       throw new VendorError(400, 'PARAM_ERROR', '请求体不是合法的 JSON');
     }
@@ -327,12 +313,12 @@ export class WechatPayEmulator {
     if (!order) throw new VendorError(404, 'ORDER_NOT_EXIST', '订单不存在');
     if (order.trade_state === 'SUCCESS' || order.trade_state === 'REFUND') throw new VendorError(400, 'ORDER_PAID', '订单已支付');
     order.trade_state = 'CLOSED';
-    replyJson(ctx, 204, undefined);
+    return replyJson(ctx, 204, undefined);
   }
 
-  private async tradebill(ctx: Ctx): Promise<void> {
+  private async tradebill(ctx: Ctx): Promise<Reply> {
     const merchant = ctx.merchant as EmulatedMerchant;
-    const params = ctx.url.searchParams;
+    const params = ctx.request.url.searchParams;
     const date = params.get('bill_date') ?? '';
     const billType = (params.get('bill_type') ?? 'ALL') as BillKind;
     const tarType = params.get('tar_type');
@@ -355,22 +341,18 @@ export class WechatPayEmulator {
     if (!billHasRows(spec)) throw new VendorError(400, 'NO_STATEMENT_EXIST', '账单文件不存在');
     const { sha1, token } = await this.bills.grant(spec, tarType === 'GZIP', now.getTime() + TOKEN_TTL_MS);
     const download_url = `${this.baseUrl}/v3/billdownload/file?token=${token}${tarType === 'GZIP' ? '&tartype=gzip' : ''}`;
-    replyJson(ctx, 200, { hash_type: 'SHA1', hash_value: sha1, download_url });
+    return replyJson(ctx, 200, { hash_type: 'SHA1', hash_value: sha1, download_url });
   }
 
-  private async download(ctx: Ctx, truncate: boolean): Promise<void> {
-    const token = ctx.url.searchParams.get('token') ?? '';
+  private download(ctx: Ctx, truncate: boolean): Reply {
+    const token = ctx.request.url.searchParams.get('token') ?? '';
     const ticket = this.bills.take(token);
     if (!ticket || ticket.expiresAt < this.now().getTime() || ticket.spec.mchid !== ctx.merchant?.mchid) {
       throw new VendorError(400, 'INVALID_REQUEST', '下载链接过期,请重新请求文件下载');
     }
     // The file itself is not signed: clients skip verification for /v3/billdownload/file.
-    ctx.res.writeHead(200, { 'Content-Type': ticket.gzip ? 'application/x-gzip' : 'text/plain;charset=utf-8', 'Request-ID': requestId() });
+    const headers = { 'Content-Type': ticket.gzip ? 'application/x-gzip' : 'text/plain;charset=utf-8', 'Request-ID': requestId() };
     const truncateAt = truncate ? Math.floor(ticket.bytes / 2) : undefined;
-    try {
-      await streamBill(ticket.spec, ctx.res, { gzip: ticket.gzip, truncateAt });
-    } catch {
-      ctx.res.destroy();
-    }
+    return { status: 200, headers, body: billStream(ticket.spec, { gzip: ticket.gzip, truncateAt }) };
   }
 }
