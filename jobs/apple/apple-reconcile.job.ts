@@ -13,7 +13,7 @@ import { appleHandleNotification } from './apple-handle-notification.job';
 import { defineJob, done, type JobResult } from '../define-job';
 import { raiseAlert } from '../messaging/alert-ops';
 import { countItems, reconcileTables, type ReconcileTables } from '../wechat-pay/bill-sql';
-import { exclusively, runLockName } from '../wechat-pay/wechat-pay-reconcile-bill.job';
+import { reconcileExclusively } from '../reconcile-lock';
 
 const ATTEMPTS = 6;
 
@@ -63,7 +63,7 @@ export const appleReconcile = defineJob({
     const environment = p.environment;
     if (!apple.environments.includes(environment)) throw new PermanentError('APPLE_ENVIRONMENT_NOT_ACCEPTED', `environment: ${environment} is not in APPLE_ENVIRONMENTS`);
     const merchant = appleMerchant(apple.bundleId, environment);
-    return done(await exclusively(ctx, runLockName(ctx, merchant, date, APPLE_CHANNEL), () => reconcile(ctx, environment, merchant, date)));
+    return done(await reconcileExclusively(ctx, APPLE_CHANNEL, merchant, date, () => reconcile(ctx, environment, merchant, date)));
   },
 });
 

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { logAlert, type AlertKind } from '../../lib/alerts';
 import type { Config } from '../../lib/config';
 import type { JobContext } from '../context';
 import { beijingSlot } from '../../lib/time';
 import { emailSend } from './email-send.job';
 import { deliveryJobId, recordDelivery } from './delivery';
+import { hashedId } from '../../lib/hashed-id';
 
 /** What raising an alert needs: jobs have it all, and so do the worker's loops. */
 export type AlertContext = Pick<JobContext, 'db' | 'log' | 'now' | 'enqueue'> & { readonly config: Pick<Config, 'messaging'> };
@@ -25,7 +25,7 @@ export async function alertOps(ctx: AlertContext, subject: string, body: string)
   }
   const now = ctx.now();
   const hour = beijingSlot(now).slice(0, 10);
-  const key = `alert-${createHash('sha256').update(subject).digest('hex').slice(0, 32)}-${hour}`;
+  const key = `${hashedId('alert-', subject, 32)}-${hour}`;
   const jobId = deliveryJobId(key);
   const payload = { deliveryKey: key, to: [...to], subject: `${SUBJECT_PREFIX}${subject}`.slice(0, 200), text: body };
   try {

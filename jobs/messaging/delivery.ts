@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { Notify, NotifyStatus } from '../../entities/customer-service/notify.entity';
@@ -9,6 +8,7 @@ import { isTransientDatabaseError, OutcomeUnknownError, PermanentError } from '.
 import { messagesDelivered } from '../../lib/metrics';
 import { retryAtOnce } from '../../lib/retry';
 import { done, skipped, type JobResult } from '../define-job';
+import { hashedId } from '../../lib/hashed-id';
 
 /**
  * "Record the intent before the call" for sends that have no idempotency key at the vendor
@@ -35,7 +35,7 @@ export const deliveryKeyField = z.string().regex(DELIVERY_KEY, 'expected 1–191
 
 /** The job id of a delivery: deterministic, so the sweeper and a second request add the same job. */
 export function deliveryJobId(key: string): string {
-  return `msg-${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
+  return hashedId('msg-', key, 40);
 }
 
 /** The key of a send whose caller gave none: its job's own id, so its retries share it. */

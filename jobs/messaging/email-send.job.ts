@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { EmailRecord } from '../../entities/customer-service/email-record.entity';
 import { MessageRecordStatus } from '../../entities/customer-service/sms.entity';
@@ -7,6 +6,7 @@ import type { RejectedRecipient } from '../../integrations/mail/mail.client';
 import { insertIfAbsent } from '../../entities/raw-sql';
 import { defineJob } from '../define-job';
 import { deliverOnce, deliveryKeyField, deliveryJobId, jobDeliveryKey, recordRow, type DeliveryOutcome } from './delivery';
+import { hashedId } from '../../lib/hashed-id';
 
 const MAX_BODY = 1_048_576;
 /** `email_records` column sizes (the customer-service DDL): a long list or body is kept cut, the message goes out whole. */
@@ -17,7 +17,7 @@ const RECIPIENT_CHARS = 700;
 
 /** The `email_records.email_id` of a send whose caller gave none: the same for every attempt and every job of the key. */
 export function emailIdOf(deliveryKey: string): string {
-  return `mail-${createHash('sha256').update(deliveryKey).digest('hex').slice(0, 40)}`;
+  return hashedId('mail-', deliveryKey, 40);
 }
 
 /** The Message-ID every attempt of a delivery goes out with, so receivers can drop a resend. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { HubSmsTemplate } from '../../entities/hub/hub-sms-template.entity';
@@ -10,6 +9,7 @@ import { defineJob, type JobResult } from '../define-job';
 import { deliverOnce, deliveryKeyField, jobDeliveryKey, recordRow, type DeliveryOutcome, type DeliveryResult } from './delivery';
 import { sendSmsThroughChain } from './sms-chain';
 import { prepareSms } from './sms-template';
+import { hashedId } from '../../lib/hashed-id';
 
 /** Mainland mobile numbers, bare or with +86/86; the job keeps the 11 digits. */
 const MAINLAND_MOBILE = /^(?:\+?86)?(1[3-9]\d{9})$/;
@@ -28,7 +28,7 @@ export const smsSendPayload = z.strictObject({
 
 /** The `sms.sms_id` of a message whose caller gave none: the same for every retry of one delivery key. */
 export function smsIdFor(deliveryKey: string): string {
-  return `hub-${createHash('sha256').update(deliveryKey).digest('hex').slice(0, 40)}`;
+  return hashedId('hub-', deliveryKey, 40);
 }
 
 /** The `sms` row's columns for a settled delivery; UNKNOWN stays pending with the reason. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { HubCursor } from '../../entities/hub/hub-cursor.entity';
 import { FamilyMembers } from '../../entities/marketing/family-members.entity';
@@ -7,6 +6,7 @@ import { defineJob, done, type JobResult } from '../define-job';
 import { feedRunFields } from './school-sync.job';
 import { applyParentStudents, applyStudentPage } from './family-page';
 import { runFeed, type SyncCounts } from './feed-run';
+import { hashedId } from '../../lib/hashed-id';
 
 /** The hub_cursor row of the students feed. */
 export const FAMILY_CURSOR = 'family-sync-students';
@@ -31,7 +31,7 @@ type Payload = z.output<typeof payload>;
 
 /** One run per guardian key, one nightly run; the mobile is hashed so no phone number stands in Redis keys. */
 export function familyDeduplicationId(p: Payload): string {
-  if (p.buildType === 'MOBILE') return `family-sync-mobile-${createHash('sha256').update(p.mobile ?? '').digest('hex').slice(0, 32)}`;
+  if (p.buildType === 'MOBILE') return hashedId('family-sync-mobile-', p.mobile ?? '', 32);
   if (p.buildType === 'PARENTID') return `family-sync-parent-${p.parentId ?? ''}`;
   return 'family-sync-all';
 }

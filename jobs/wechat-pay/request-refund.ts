@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { AndroidOrder, AndroidOrderStatus } from '../../entities/app/android-order.entity';
 import { PaymentOrder, type PaymentBusinessType, type PayStatus } from '../../entities/marketing/payment-order.entity';
@@ -9,6 +8,7 @@ import { PermanentError, isDuplicateKeyError } from '../../lib/errors';
 import { exactKey } from '../../lib/exact-key';
 import { refundSubmit } from './refund-submit.job';
 import { refundMayPayOut } from './apply-wechat-refund';
+import { hashedId } from '../../lib/hashed-id';
 
 /**
  * Records the intent to refund before anything reaches WeChat: one `refund_order` row whose
@@ -70,7 +70,7 @@ const PAID: readonly PayStatus[] = ['PAY_SUCCESS', 'REFUNDING', 'REFUND_FAILED',
 
 /** `R` + 31 hex of sha256(client, key): within WeChat's `[0-9A-Za-z]`, ≤ 64, the same for the same request. */
 export function outRefundNoFor(client: string, idempotencyKey: string): string {
-  return `R${createHash('sha256').update(`${client}\n${idempotencyKey}`).digest('hex').slice(0, 31)}`;
+  return hashedId('R', `${client}\n${idempotencyKey}`, 31);
 }
 
 /** The job that calls WeChat for a refund: one per refund ever, named by its out_refund_no. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { AndroidOrder } from '../../entities/app/android-order.entity';
@@ -11,7 +10,7 @@ import { parseBillBatches, summaryMismatch, type BillSummary, type BillTotals } 
 import { StatementNotReadyError } from '../../integrations/wechat-pay/wechat-pay.errors';
 import { raiseAlert } from '../messaging/alert-ops';
 import type { JobContext } from '../context';
-import { DeferredError, PermanentError } from '../../lib/errors';
+import { PermanentError } from '../../lib/errors';
 import { beijingDate, beijingDayRange, previousBeijingDate } from '../../lib/time';
 import { beijingDateSchema } from '../../lib/validation';
 import { defineJob, done, type JobResult } from '../define-job';
@@ -27,6 +26,7 @@ import {
   type ReconcileTables,
 } from './bill-sql';
 import { enqueueSyncOrder } from './wechat-pay-sync-order.job';
+import { reconcileExclusively } from '../reconcile-lock';
 
 /**
  * Bill lines per multi-row INSERT: one statement and one short transaction each. 800 keeps the
@@ -88,7 +88,7 @@ export const wechatPayReconcileBill = defineJob({
       return done({ billDate: date, merchants });
     }
     const mchid = p.mchid;
-    return done(await exclusively(ctx, runLockName(ctx, mchid, date), () => reconcile(ctx, mchid, date)));
+    return done(await reconcileExclusively(ctx, CHANNEL, mchid, date, () => reconcile(ctx, mchid, date)));
   },
 });
 
@@ -102,36 +102,6 @@ const BILL_READY_AFTER_MS = 10 * 3_600_000;
  */
 export function latestReadyBillDate(now: Date): string {
   return previousBeijingDate(beijingDate(new Date(now.getTime() - BILL_READY_AFTER_MS)));
-}
-
-/** Named locks are server-wide and at most 64 characters: the hub's database is part of the name, hashed. */
-export function runLockName(ctx: Pick<JobContext, 'db'>, mchid: string, date: string, channel = CHANNEL): string {
-  const scope = `${String(ctx.db.options.database)}/${channel}/${mchid}/${date}`;
-  return `jobhub-reconcile-${createHash('sha1').update(scope).digest('hex')}`;
-}
-
-/** How long a run that finds the same date being reconciled elsewhere waits before it tries again. */
-const BUSY_RETRY_MS = 60_000;
-
-/**
- * One run per merchant and date at a time (the clock's and an API request may meet): both would
- * share the run row and its staging rows. A MySQL named lock, held on a connection of its own for
- * the run's length, is released by the server should this process die.
- */
-export async function exclusively<T>(ctx: JobContext, name: string, work: () => Promise<T>): Promise<T> {
-  const lock = ctx.db.createQueryRunner();
-  await lock.connect();
-  try {
-    const [row] = (await lock.query('SELECT GET_LOCK(?, 0) AS got', [name])) as { got: number | string | null }[];
-    if (Number(row?.got) !== 1) throw new DeferredError(ctx.now().getTime() + BUSY_RETRY_MS, `${name} is already running`);
-    try {
-      return await work();
-    } finally {
-      await lock.query('SELECT RELEASE_LOCK(?)', [name]).catch((err: unknown) => ctx.log.warn({ err, name }, 'could not release the run lock'));
-    }
-  } finally {
-    await lock.release();
-  }
 }
 
 async function reconcile(ctx: JobContext, mchid: string, date: string): Promise<ReconcileSummary> {

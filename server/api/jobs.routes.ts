@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Job } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -14,6 +13,7 @@ import { tokenForBearer } from '../auth';
 import { RedisUnavailableError, sendError, withRedisTimeout } from '../http-errors';
 import { assertScopesKnown, mayUseJob } from './job-scopes';
 import type { JobScope, ScopedApiToken } from '../../lib/config';
+import { hashedId } from '../../lib/hashed-id';
 
 export interface JobsRouteDeps {
   registry: JobRegistry;
@@ -43,7 +43,7 @@ declare module 'fastify' {
 
 /** `api-<client>-<sha256(job + key)>`: the same key from the same client always names the same job. */
 export function idempotentJobId(client: string, job: string, key: string): string {
-  return `api-${client}-${createHash('sha256').update(`${job}\n${key}`).digest('hex')}`;
+  return hashedId(`api-${client}-`, `${job}\n${key}`);
 }
 
 /** The enqueue API and the catalogue, behind Bearer tokens, each token limited to the jobs of its scope. */

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../lib/config';
 import { withRedisTimeout } from '../http-errors';
+import { hashedId } from '../../lib/hashed-id';
 
 export type LoginLimits = Config['boardLogin'];
 
@@ -53,7 +53,7 @@ export class LoginThrottle {
       { kind: 'address', key: `${base}:address:${addressBucket(address)}`, limit: this.limits.maxFailuresPerAddress },
     ];
     // Hashed: a name is whatever a client sends, of any length and content.
-    if (username) counters.push({ kind: 'user', key: `${base}:user:${createHash('sha256').update(username).digest('hex')}`, limit: this.limits.maxFailuresPerUser });
+    if (username) counters.push({ kind: 'user', key: hashedId(`${base}:user:`, username), limit: this.limits.maxFailuresPerUser });
     return counters;
   }
 }

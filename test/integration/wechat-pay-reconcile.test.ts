@@ -8,7 +8,8 @@ import { PaymentOrder, type PayStatus } from '../../entities/marketing/payment-o
 import { RefundOrder } from '../../entities/marketing/refund-order.entity';
 import { registry } from '../../jobs';
 import { wechatPayReconcileBill } from '../../jobs/wechat-pay/wechat-pay-reconcile-bill.job';
-import { latestReadyBillDate, runLockName, type ReconcileSummary } from '../../jobs/wechat-pay/wechat-pay-reconcile-bill.job';
+import { reconcileLockName } from '../../jobs/reconcile-lock';
+import { latestReadyBillDate, type ReconcileSummary } from '../../jobs/wechat-pay/wechat-pay-reconcile-bill.job';
 import { beijingDate, parseBeijing } from '../../lib/time';
 import { buildApp } from '../../server/app';
 import { clearTables } from '../support/db';
@@ -221,7 +222,7 @@ describe('wechat-pay-reconcile-bill', () => {
     await localPayment(order, 990, { paidAt: at(day, '10:00:00'), transactionId: paidAtWechat(order, 990, at(day, '10:00:00')) });
     const other = hub.db.createQueryRunner();
     await other.connect();
-    const lockName = runLockName(hub, TEST_MCHID, day);
+    const lockName = reconcileLockName(hub, 'WECHAT', TEST_MCHID, day);
     try {
       expect(await other.query('SELECT GET_LOCK(?, 0) AS got', [lockName])).toEqual([{ got: 1 }]);
       const { id } = await hub.enqueue(wechatPayReconcileBill, { mchid: TEST_MCHID, billDate: day });
