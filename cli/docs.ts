@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envSchema } from '../lib/config';
+import { SECRET_VARIABLES } from '../lib/config-secrets';
 import { JOBS } from '../jobs/index';
 import { SCHEDULES } from '../jobs/schedules';
 
@@ -117,9 +118,17 @@ export function renderConfiguration(): string {
     '| --- | --- | --- |',
     ...rows,
     '',
+    '## Secrets from files',
+    '',
+    'Each credential below may instead be given as a file, as Kubernetes secrets and container',
+    'images mount them: `<NAME>_FILE=/run/secrets/<name>` reads the value from that file (a trailing',
+    'newline is dropped). Setting both `<NAME>` and `<NAME>_FILE`, or naming a file that cannot be',
+    'read, stops the process at start, naming the variable and never the value.',
+    '',
+    SECRET_VARIABLES.map((name) => `\`${name}\``).join(', ') + '.',
+    '',
     'Production Redis must run with `maxmemory-policy noeviction` and `appendonly yes`',
-    '(`appendfsync everysec`); a production process warns at start when it does not. Sentinel and',
-    'Cluster work through ioredis URLs; on Cluster the prefix must carry a hash tag.',
+    '(`appendfsync everysec`); a production process warns at start when it does not.',
     '',
   ].join('\n');
 }

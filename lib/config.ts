@@ -6,6 +6,7 @@ import { parseApiTokens, type ScopedApiToken } from './config-api-tokens';
 import { appleConfig, appleEnv, checkAppleEnv, type AppleConfig } from './config-apple';
 import { checkMessagingEnv, messagingConfig, messagingEnv, type MessagingConfig } from './config-messaging';
 import { checkSchoolEnv, schoolConfig, schoolEnv, type SchoolTmsConfig } from './config-school';
+import { withFileSecrets } from './config-secrets';
 import { ConfigError } from './errors';
 import { describeIssues } from './validation';
 import { QUEUE_NAMES, type QueueName } from './queue-names';
@@ -51,6 +52,7 @@ export const envSchema = z
     MYSQL_URL: optionalText.refine((v) => v === undefined || /^(mysql|mariadb):\/\/[^/]+\/[A-Za-z0-9_]+$/.test(v), {
       message: 'expected mysql://user:password@host:port/database',
     }).describe('Server, credentials and the default database of every system (mysql://user:password@host:port/database); development default mysql://root@127.0.0.1:3306/jobhub'),
+    MYSQL_PASSWORD: optionalText.describe('The MySQL password, in place of the one in MYSQL_URL (for a password kept in a secret file: MYSQL_PASSWORD_FILE)'),
     MYSQL_TIMEZONE: z.string().regex(/^[+-]\d{2}:\d{2}$/, 'expected an offset such as +08:00').default('+08:00').describe('Session time zone of every connection: the business tables hold Beijing time'),
     MYSQL_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10).describe('Connections per pool'),
     MARKETING_DB: databaseName.describe('Database of the marketing system (default: the database of MYSQL_URL); one transaction spans the systems on one server'),
@@ -63,8 +65,9 @@ export const envSchema = z
     HUB_DEMO_DATA: booleanFlag.describe('npm start creates demo orders and pays them at the emulators (default true in development with emulators)'),
     REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\/.+/.test(v), {
       message: 'expected redis://[user:password@]host:port[/db]',
-    }).describe('BullMQ\'s Redis (development default redis://127.0.0.1:6379); Sentinel and Cluster work through ioredis URLs'),
-    HUB_QUEUE_PREFIX: z.string().regex(/^[^:\s]{1,64}$/, 'expected a prefix without ":" or spaces').default('jobhub').describe('BullMQ key prefix; on Redis Cluster give it a hash tag, e.g. {jobhub}'),
+    }).describe('BullMQ\'s Redis, a single server (development default redis://127.0.0.1:6379)'),
+    REDIS_PASSWORD: optionalText.describe('The Redis password, in place of the one in REDIS_URL (for a password kept in a secret file: REDIS_PASSWORD_FILE)'),
+    HUB_QUEUE_PREFIX: z.string().regex(/^[^:\s]{1,64}$/, 'expected a prefix without ":" or spaces').default('jobhub').describe('BullMQ key prefix, and the prefix of every key the hub keeps in Redis'),
     HUB_QUEUES: optionalText.refine(
       (v) => v === undefined || v.split(',').every((q) => (QUEUE_NAMES as readonly string[]).includes(q.trim())),
       { message: `expected a comma-separated subset of ${QUEUE_NAMES.join(',')}` },
@@ -247,7 +250,7 @@ const DEV_MYSQL_URL = 'mysql://root@127.0.0.1:3306/jobhub';
 const DEV_REDIS_URL = 'redis://127.0.0.1:6379';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  const parsed = envSchema.safeParse(withFileSecrets(env));
   if (!parsed.success) {
     throw new ConfigError(describeIssues(parsed.error, '(environment)'));
   }
@@ -259,7 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: mysqlUrl.hostname,
     port: Number(mysqlUrl.port || 3306),
     user: decodeURIComponent(mysqlUrl.username || 'root'),
-    password: decodeURIComponent(mysqlUrl.password),
+    password: e.MYSQL_PASSWORD ?? decodeURIComponent(mysqlUrl.password),
     database,
     timezone: e.MYSQL_TIMEZONE,
     poolSize: e.MYSQL_POOL_SIZE,
@@ -279,7 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     migrateOnStart: e.HUB_MIGRATE_ON_START ?? true,
     businessSchemaOnStart: e.HUB_BUSINESS_SCHEMA_ON_START ?? e.HUB_ENV === 'development',
     demoData: e.HUB_DEMO_DATA ?? (e.HUB_ENV === 'development' && (e.WECHAT_PAY_MODE ?? 'emulator') === 'emulator'),
-    redis: { url: e.REDIS_URL ?? DEV_REDIS_URL, queuePrefix: e.HUB_QUEUE_PREFIX },
+    redis: { url: withPassword(e.REDIS_URL ?? DEV_REDIS_URL, e.REDIS_PASSWORD), queuePrefix: e.HUB_QUEUE_PREFIX },
     queues,
     shutdownGraceMs: e.HUB_SHUTDOWN_GRACE_MS,
     worker: { lockMs: e.HUB_JOB_LOCK_MS, watchdogMs: e.HUB_WORKER_WATCHDOG_MS },
@@ -321,6 +324,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apple: appleConfig(e),
     schoolTms: schoolConfig(e),
   });
+}
+
+/** A Redis URL carrying `password` (REDIS_PASSWORD) in place of its own, when given. */
+function withPassword(url: string, password: string | undefined): string {
+  if (password === undefined) return url;
+  const parsed = new URL(url);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
 }
 
 /** For process entry points: reads `.env` if present (real variables win), then exits 1 listing every bad variable. */
