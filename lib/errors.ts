@@ -79,29 +79,55 @@ export class ConfigError extends HubError {
 const ER_DUP_ENTRY = 1062;
 const ER_LOCK_WAIT_TIMEOUT = 1205;
 const ER_LOCK_DEADLOCK = 1213;
-const TRANSIENT_CONNECTION_CODES = new Set([
+/**
+ * The server cannot do the work now, whatever the statement: read-only (1290 `--read-only`, 1792 a
+ * read-only transaction: a primary demoted in a failover), shutting down (1053), this connection
+ * killed (1927), too many connections (1040), or the connection gone (2006, 2013: as some proxies
+ * report it).
+ */
+const UNAVAILABLE_ERRNOS = new Set([1040, 1053, 1290, 1792, 1927, 2006, 2013]);
+/** The same, by mysql2's names for the server's refusals. */
+const UNAVAILABLE_CODES = new Set([
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_OPTION_PREVENTS_STATEMENT',
+  'ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION',
+  'ER_CONNECTION_KILLED',
+  'POOL_ACQUIRE_TIMEOUT',
+]);
+/**
+ * What happens on the socket. Counted only on errors mysql2 marks `fatal` (its connection is
+ * gone): an HTTP client's ECONNREFUSED, wrapped as a job's cause, is a vendor's outage, not ours.
+ */
+const SOCKET_CODES = new Set([
   'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
   'EPIPE',
-  'ER_CON_COUNT_ERROR',
-  'ER_SERVER_SHUTDOWN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
 ]);
 
 interface DriverErrorShape {
   errno?: unknown;
+  fatal?: unknown;
   code?: unknown;
   sqlMessage?: unknown;
   message?: unknown;
   driverError?: unknown;
 }
 
-function driverError(err: unknown): DriverErrorShape | undefined {
-  if (!err || typeof err !== 'object') return undefined;
-  const e = err as DriverErrorShape;
-  // TypeORM wraps the mysql2 error in QueryFailedError.driverError.
-  return e.driverError && typeof e.driverError === 'object' ? (e.driverError as DriverErrorShape) : e;
+/** The mysql2 error in `err`: itself, TypeORM's `driverError`, or a `cause` a handler wrapped it in. */
+function driverError(err: unknown, depth = 0): DriverErrorShape | undefined {
+  if (!err || typeof err !== 'object' || depth > 4) return undefined;
+  const e = err as DriverErrorShape & { cause?: unknown };
+  if (e.driverError && typeof e.driverError === 'object') return e.driverError as DriverErrorShape;
+  if (e.errno !== undefined || e.code !== undefined) return e;
+  return driverError(e.cause, depth + 1);
 }
 
 /**
@@ -147,11 +173,23 @@ export async function writeOnce(key: string, write: () => Promise<unknown>): Pro
   }
 }
 
-/** Deadlock, lock wait timeout or a lost connection: worth another attempt. */
+/**
+ * The database cannot be reached or written at all (down, restarting, failing over, read-only):
+ * nothing about the job is wrong, and no attempt should be spent on it. The runner makes such a
+ * job wait for the database instead; the API answers 503 with Retry-After.
+ */
+export function isDatabaseUnavailableError(err: unknown): boolean {
+  const d = driverError(err);
+  if (!d) return false;
+  const code = String(d.code);
+  return UNAVAILABLE_ERRNOS.has(Number(d.errno)) || UNAVAILABLE_CODES.has(code) || (d.fatal === true && SOCKET_CODES.has(code));
+}
+
+/** Deadlock, lock wait timeout, or the database unavailable: worth another try. */
 export function isTransientDatabaseError(err: unknown): boolean {
   const d = driverError(err);
   if (!d) return false;
-  return d.errno === ER_LOCK_DEADLOCK || d.errno === ER_LOCK_WAIT_TIMEOUT || TRANSIENT_CONNECTION_CODES.has(String(d.code));
+  return d.errno === ER_LOCK_DEADLOCK || d.errno === ER_LOCK_WAIT_TIMEOUT || isDatabaseUnavailableError(err);
 }
 
 /**

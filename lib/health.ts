@@ -38,7 +38,11 @@ async function runCheck(check: ReadinessCheck): Promise<CheckOutcome> {
   }
 }
 
-/** What every process needs to work: Redis answering on its producer connection, MySQL answering a query. */
+/**
+ * What every process needs to work: Redis answering on its producer connection, MySQL answering
+ * and writable. A primary demoted in a failover answers reads but refuses every write (1290), so
+ * `read_only` on is as unready as no answer at all.
+ */
 export function connectionChecks(db: DataSource, redis: Redis): ReadinessCheck[] {
   return [
     {
@@ -51,7 +55,8 @@ export function connectionChecks(db: DataSource, redis: Redis): ReadinessCheck[]
     {
       name: 'mysql',
       async run() {
-        await db.query('SELECT 1');
+        const [row] = (await db.query('SELECT @@global.read_only AS readOnly')) as { readOnly: number | string }[];
+        if (Number(row?.readOnly) !== 0) throw new Error('the server is read-only (a replica, or a primary being failed over): writes are refused');
       },
     },
   ];

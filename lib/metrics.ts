@@ -86,6 +86,13 @@ export const jobsHandedBack = new Counter({
   registers: [metricsRegistry],
 });
 
+export const jobsWaitingForDatabase = new Counter({
+  name: 'jobhub_jobs_waiting_for_database_total',
+  help: 'Jobs that met MySQL unreachable, read-only or shutting down and were delayed without using an attempt',
+  labelNames: ['job', 'queue'] as const,
+  registers: [metricsRegistry],
+});
+
 export const alertsRaised = new Counter({
   name: 'jobhub_alerts_total',
   help: 'Conditions ops must look at (an amount WeChat reports differing from ours, reconciliation discrepancies), by kind',

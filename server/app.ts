@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { NO_INTEGRATIONS, type Integrations } from '../integrations';
 import type { JobRegistry } from '../jobs/define-job';
 import type { Config } from '../lib/config';
-import { isTransientDatabaseError } from '../lib/errors';
+import { isDatabaseUnavailableError, isTransientDatabaseError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { createEnqueue } from '../workers/enqueue';
 import { QUEUE_NAMES } from '../lib/queue-names';
@@ -61,6 +61,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       log.warn({ err, route: request.routeOptions.url }, 'redis unavailable');
       reply.header('retry-after', '5');
       return sendError(reply, 503, { error: 'queue_unavailable', message: 'the queue store (Redis) is unavailable; retry later' });
+    }
+    if (isDatabaseUnavailableError(err)) {
+      log.warn({ err, route: request.routeOptions.url }, 'database unavailable');
+      reply.header('retry-after', '5');
+      return sendError(reply, 503, { error: 'database_unavailable', message: 'the database (MySQL) is unavailable or read-only; retry later' });
     }
     if (isTransientDatabaseError(err)) {
       log.warn({ err, route: request.routeOptions.url }, 'database busy');

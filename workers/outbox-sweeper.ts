@@ -7,6 +7,7 @@ import {
   outboxJobId,
   prepareOutboxRows,
   selectOutboxRows,
+  type OutboxFailure,
   type OutboxRow,
 } from './outbox-rows';
 import type { SweepScope, Sweeper } from './sweeper';
@@ -15,6 +16,8 @@ import type { SweepScope, Sweeper } from './sweeper';
  * hub_outbox rows ENQUEUED whose job Redis no longer holds. The runner marks a row DONE while its
  * job is still active, and FAILED once it failed for good, so such a row is lost work, not work
  * retention removed: it is added again as `outbox-<id>`, from the row's payload, validated again.
+ * A row whose job Redis holds as failed is one the runner could not mark (MySQL was down when the
+ * job failed): it is marked FAILED with the job's reason, so no row stays ENQUEUED for ever.
  */
 
 const BATCH_SIZE = 500;
@@ -33,27 +36,41 @@ function listEnqueued(db: DataSource, afterId: string): Promise<ListedRow[]> {
     .getRawMany<ListedRow>();
 }
 
+interface RowStates {
+  /** Rows whose job Redis no longer holds: added again. */
+  missing: string[];
+  /** Rows whose job failed for good while the runner could not say so (MySQL was down then): failed with the job's reason. */
+  failed: OutboxFailure[];
+}
+
 /**
- * The rows whose job hash is gone: one pipeline of EXISTS on `queue.toKey(jobId)`, the key BullMQ
- * keeps a job's hash under until it removes the job. A job name this hub no longer knows has no
- * queue to look in, and no worker here could run it: it counts as missing, and is failed on restore.
+ * One pipeline of EXISTS on each job's hash (`queue.toKey(jobId)`, kept until BullMQ removes the
+ * job) and of its failed reason. A job name this hub no longer knows has no queue to look in, and
+ * no worker here could run it: it counts as missing, and is failed on restore.
  */
-async function missingIds({ redis, queues, registry }: SweepScope, rows: readonly ListedRow[]): Promise<string[]> {
-  const missing: string[] = [];
-  const checks: { id: string; key: string }[] = [];
+async function rowStates({ redis, queues, registry }: SweepScope, rows: readonly ListedRow[]): Promise<RowStates> {
+  const states: RowStates = { missing: [], failed: [] };
+  const checks: { id: string; key: string; failedKey: string }[] = [];
   for (const row of rows) {
     const def = registry.get(row.jobName);
-    if (def) checks.push({ id: row.id, key: queues.get(def.queue).toKey(outboxJobId(row.id)) });
-    else missing.push(row.id);
+    const queue = def ? queues.get(def.queue) : undefined;
+    if (queue) checks.push({ id: row.id, key: queue.toKey(outboxJobId(row.id)), failedKey: queue.toKey('failed') });
+    else states.missing.push(row.id);
   }
-  if (checks.length === 0) return missing;
-  const replies = await redis.pipeline(checks.map(({ key }) => ['exists', key])).exec();
-  if (!replies || replies.length !== checks.length) throw new Error('Redis answered the EXISTS pipeline only in part');
-  replies.forEach(([err, exists], i) => {
-    if (err) throw err;
-    if (exists === 0) missing.push((checks[i] as { id: string }).id);
+  if (checks.length === 0) return states;
+  const pipeline = redis.pipeline();
+  for (const c of checks) pipeline.exists(c.key).zscore(c.failedKey, outboxJobId(c.id)).hget(c.key, 'failedReason');
+  const replies = await pipeline.exec();
+  if (!replies || replies.length !== checks.length * 3) throw new Error('Redis answered the outbox pipeline only in part');
+  checks.forEach((check, i) => {
+    const [exists, failedScore, reason] = replies.slice(i * 3, i * 3 + 3).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+    if (exists === 0) states.missing.push(check.id);
+    else if (failedScore !== null) states.failed.push({ id: check.id, reason: `job failed: ${typeof reason === 'string' && reason ? reason : 'no reason kept'}` });
   });
-  return missing;
+  return states;
 }
 
 /** Adds the missing jobs again, or fails the rows that can no longer be enqueued; returns how many were added. */
@@ -83,6 +100,12 @@ async function restore(scope: SweepScope, ids: readonly string[]): Promise<numbe
   return jobs.length;
 }
 
+/** FAILED with the job's reason, as the runner would have written had MySQL answered then. */
+async function settleFailed({ db, log, now }: SweepScope, failed: readonly OutboxFailure[]): Promise<void> {
+  await markOutboxRowsFailed(db.manager, failed, now(), 'ENQUEUED');
+  for (const f of failed) log.warn({ outboxId: f.id, reason: f.reason }, 'outbox row failed: its job had failed for good while the row could not be marked');
+}
+
 export const outboxSweeper: Sweeper = {
   name: 'outbox',
   everyMs: 60_000,
@@ -91,8 +114,9 @@ export const outboxSweeper: Sweeper = {
     // Keyset by primary key: bounded memory, and rows restored or failed behind the cursor are not seen twice.
     for (let afterId = '0'; !scope.signal.aborted; ) {
       const rows = await listEnqueued(scope.db, afterId);
-      const missing = await missingIds(scope, rows);
+      const { missing, failed } = await rowStates(scope, rows);
       if (missing.length > 0) restored += await restore(scope, missing);
+      if (failed.length > 0) await settleFailed(scope, failed);
       const last = rows.at(-1);
       if (!last || rows.length < BATCH_SIZE) break;
       afterId = last.id;

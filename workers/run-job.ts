@@ -9,13 +9,15 @@ import {
   PermanentError,
   RateLimitedError,
   RetryableError,
+  isDatabaseUnavailableError,
   isTransientDatabaseError,
 } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { jobsHandedBack } from '../lib/metrics';
+import { jobsHandedBack, jobsWaitingForDatabase } from '../lib/metrics';
 import { parsePayloadIgnoringUnknownFields } from '../lib/validation';
 import type { JobRegistry, JobResult } from '../jobs/define-job';
 import type { QueueName } from '../lib/queue-names';
+import { DatabaseOutage } from './database-outage';
 import { markOutboxDone, outboxIdOf } from './outbox-finish';
 import { QUEUE_SETTINGS, type QueueSet } from './queues';
 import type { SchemaGuard } from './schema-guard';
@@ -86,6 +88,7 @@ export function createProcessor(deps: RunnerDeps, inFlight: InFlight = standalon
       if (refusal) throw new PermanentError('SCHEMA_MISMATCH', refusal);
       const result = await def.handle(payload, buildContext(deps, job, log, inFlight.stopping));
       if (running.handedBack) return await handBack(running, log, 'finished after the shutdown deadline');
+      databaseOutage.over();
       await markOutboxFinished(deps, job, log);
       log.info({ status: result.status, ms: Math.round(performance.now() - started) }, 'job finished');
       return result;
@@ -98,6 +101,9 @@ export function createProcessor(deps: RunnerDeps, inFlight: InFlight = standalon
     }
   };
 }
+
+/** This process's view of a database outage, shared by every job it runs. */
+const databaseOutage = new DatabaseOutage();
 
 /** Job names with the unknown fields already warned about, in this process. */
 const warnedUnknownFields = new Set<string>();
@@ -173,6 +179,14 @@ interface FailureScope {
  * here hit some other key, a bug, and is retried as unknown errors are.
  */
 async function handleFailure(err: unknown, { job, token, log, queues }: FailureScope): Promise<never> {
+  if (isDatabaseUnavailableError(err)) {
+    // Nothing is wrong with the job: it waits for the database however long that takes.
+    const waitMs = databaseOutage.waitMs();
+    log.warn({ err, waitMs }, 'database unavailable: the job waits for it without using an attempt');
+    jobsWaitingForDatabase.inc({ job: job.name, queue: job.queueName });
+    await job.moveToDelayed(Date.now() + waitMs, token);
+    throw new DelayedError();
+  }
   if (err instanceof RateLimitedError) {
     const queue = job.queueName as QueueName;
     if (QUEUE_SETTINGS[queue].rateLimitScope === 'queue') {

@@ -162,6 +162,32 @@ describe('sweepers, on a private Redis', () => {
     expect(logs.lines().filter((l) => l.level === 'warn').map((l) => l.outboxId)).toEqual([unknown, invalid]);
   });
 
+  it('fails a row whose job failed for good while the row could not be marked (MySQL down then), with the job\'s reason', async () => {
+    const [failedRow, delayed] = (await insert([
+      { jobName: 'test-tidy-up', payload: { batchSize: 3 }, status: 'ENQUEUED' },
+      { jobName: 'test-tidy-up', payload: { batchSize: 3 }, status: 'ENQUEUED' },
+    ])) as [string, string];
+    const queue = queues.get('messages');
+    await queue.add('test-tidy-up', { batchSize: 3 }, { jobId: outboxJobId(failedRow), attempts: 1 });
+    await queue.add('test-tidy-up', { batchSize: 3 }, { jobId: outboxJobId(delayed), delay: 600_000 });
+    const connection = track({ kind: 'redis', value: createRedis(privateRedis.url, 'worker', 'jobhub-test') });
+    // No runner here: nothing marks the row, as when the runner's write met MySQL down.
+    const worker = track({
+      kind: 'worker',
+      value: new Worker('messages', () => Promise.reject(new Error('the vendor refused it')), { connection, prefix }),
+    });
+    try {
+      await until('the job failed for good', async () => (await queue.getFailedCount()) === 1);
+    } finally {
+      await worker.close();
+      await closeRedis(connection);
+    }
+    expect(await sweepOnce(deps, outboxSweeper)).toBe(0);
+    expect(await row(failedRow)).toMatchObject({ status: 'FAILED', attempts: 1, lastError: 'job failed: the vendor refused it', updatedTime: NOW });
+    expect(await row(delayed)).toMatchObject({ status: 'ENQUEUED', attempts: 0, lastError: null });
+    expect(logs.lines().filter((l) => l.level === 'warn').map((l) => l.outboxId)).toEqual([failedRow]);
+  });
+
   it('walks every batch of 500 by primary key, and stops between batches once aborted', async () => {
     const ids = await insert(Array.from({ length: 1_201 }, (_, i) => ({ jobName: 'test-tidy-up', payload: { batchSize: i + 1 }, status: 'ENQUEUED' as const })));
     const aborted = new AbortController();

@@ -5,7 +5,7 @@ export interface TcpProxy {
   readonly port: number;
   /** Drops every open connection and refuses new ones: the service "goes away" for clients of the proxy only. */
   cut(): Promise<void>;
-  /** Accepts connections again on the same port. */
+  /** Accepts connections again on the same port; nothing when it already does. */
   restore(): Promise<void>;
   close(): Promise<void>;
 }
@@ -53,7 +53,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       return port;
     },
     cut: stop,
-    restore: listen,
+    restore: async () => {
+      if (!server) await listen();
+    },
     close: stop,
   };
   track({ kind: 'closable', label: `tcp proxy :${port}`, value: { isOpen: () => server !== null } });
