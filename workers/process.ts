@@ -2,6 +2,7 @@ import { loadConfigOrExit, type Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { collectProcessMetrics } from '../lib/metrics';
 import { openRuntime, type Role, type Runtime } from './runtime';
+import { serveStartupHealth, type StartupState } from './startup';
 import { logProcessFaults, onShutdown } from './shutdown';
 
 export type StartRoles = (runtime: Runtime, config: Config, log: Logger) => Promise<Role[]>;
@@ -16,7 +17,11 @@ export function runProcess(proc: string, startRoles: StartRoles): void {
     const log = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { proc } });
     logProcessFaults(log);
     collectProcessMetrics();
-    const runtime = await openRuntime(config, log);
+    const startup: StartupState = { current: null };
+    const healthPort = proc === 'web' || proc === 'hub' ? config.http.port : config.http.metricsPort;
+    // Port 0 (tests) picks a port nobody could probe: no startup answers then.
+    const startupHealth = healthPort === 0 ? null : await serveStartupHealth(healthPort, startup, log);
+    const runtime = await openRuntime(config, log, startup).finally(() => startupHealth?.close());
     const roles = await startRoles(runtime, config, log);
     onShutdown(log, config.shutdownGraceMs, async () => {
       await Promise.all(roles.map((role) => role.close()));

@@ -8,6 +8,8 @@ import type { Enqueue } from '../jobs/context';
 import type { Logger } from '../lib/logger';
 import { checkRedisDurability, closeRedis, createRedis, waitForRedis } from '../lib/redis';
 import { connectionChecks, type ReadinessCheck } from '../lib/health';
+import { isDatabaseUnavailableError } from '../lib/errors';
+import { untilAvailable, type StartupState } from './startup';
 import { openIntegrations, type Integrations } from '../integrations';
 import { createEnqueue } from './enqueue';
 import { QueueSet } from './queues';
@@ -17,6 +19,12 @@ import { startSchemaGuard, type SchemaGuard } from './schema-guard';
 export interface Role {
   /** Stops taking work and releases what the role holds; the runtime is closed by the caller. */
   close(): Promise<void>;
+}
+
+/** host:port of a Redis URL, never its password. */
+function redisAddress(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || 6379}`;
 }
 
 /** What every process holds: the data source, a producer connection and the queues it enqueues to. */
@@ -34,19 +42,19 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Prepares the schema as configured, then connects; fails loudly if MySQL or Redis is not there. */
-export async function openRuntime(config: Config, log: Logger): Promise<Runtime> {
-  if (config.businessSchemaOnStart) await applyBusinessSchema(config, log);
-  if (config.migrateOnStart) await migrate(config, log);
-  const db = await createDataSource(config);
+/**
+ * Prepares the schema as configured, then connects. MySQL or Redis not there yet is waited for,
+ * with backoff, naming what is awaited in the log and in `startup` (the startup `/readyz`).
+ */
+export async function openRuntime(config: Config, log: Logger, startup: StartupState = { current: null }): Promise<Runtime> {
+  const mysql = `MySQL at ${config.mysql.host}:${config.mysql.port}`;
+  const untilMysql = <T>(attempt: () => Promise<T>): Promise<T> => untilAvailable(startup, mysql, log, isDatabaseUnavailableError, attempt);
+  if (config.businessSchemaOnStart) await untilMysql(() => applyBusinessSchema(config, log));
+  if (config.migrateOnStart) await untilMysql(() => migrate(config, log));
+  const db = await untilMysql(() => createDataSource(config));
   const redis = createRedis(config.redis.url, 'producer');
-  try {
-    await waitForRedis(redis);
-  } catch (err) {
-    redis.disconnect();
-    await db.destroy();
-    throw err;
-  }
+  // ioredis reconnects by itself: each wait is one more look at whether it got there.
+  await untilAvailable(startup, `Redis at ${redisAddress(config.redis.url)}`, log, () => true, () => waitForRedis(redis));
   await checkRedisDurability(redis, log, config.env === 'production');
   const queues = new QueueSet(redis, config.redis.queuePrefix);
   const schema = await startSchemaGuard(db, log);

@@ -21,7 +21,7 @@ export interface PrivateRedis {
 }
 
 /** A port nobody listens on right now: the OS picks it, we release it for redis-server. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
