@@ -15,15 +15,42 @@ import { detectServer, type MysqlDriverType } from './schema/mysql-server';
 export const SESSION_SETUP_SQL =
   "SET time_zone = ?, sql_mode = IF(FIND_IN_SET('STRICT_TRANS_TABLES', @@SESSION.sql_mode) > 0, @@SESSION.sql_mode, CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_TRANS_TABLES'))";
 
-/** mysql2 with one addition: every pooled connection runs SESSION_SETUP_SQL before its first query. */
-function mysql2WithSessionSetup(timezone: string): Omit<typeof mysql2, 'createPool'> & { createPool(options: mysql2.PoolOptions): mysql2.Pool } {
+/** A process's pool when nothing sizes it (web, clock, tools); workers size theirs from their queues. */
+export const DEFAULT_POOL_SIZE = 10;
+
+type ConnectionCallback = (err: NodeJS.ErrnoException | null, connection?: mysql2.PoolConnection) => void;
+
+/**
+ * mysql2 with two additions. Every pooled connection runs SESSION_SETUP_SQL before its first query.
+ * And a query waits at most `acquireTimeoutMs` for a free connection (mysql2 would wait for ever):
+ * it then fails with POOL_ACQUIRE_TIMEOUT, and the connection it would have had, once free, goes
+ * straight back to the pool.
+ */
+function mysql2ForHub(mysqlConfig: MysqlConfig): Omit<typeof mysql2, 'createPool'> & { createPool(options: mysql2.PoolOptions): mysql2.Pool } {
   return {
     ...mysql2,
     createPool(options: mysql2.PoolOptions) {
       const pool = mysql2.createPool(options);
       pool.on('connection', (conn) => {
-        conn.query(SESSION_SETUP_SQL, [timezone]);
+        conn.query(SESSION_SETUP_SQL, [mysqlConfig.timezone]);
       });
+      const getConnection = pool.getConnection.bind(pool) as (cb: ConnectionCallback) => void;
+      (pool as { getConnection: (cb: ConnectionCallback) => void }).getConnection = (cb) => {
+        let answered = false;
+        const timer = setTimeout(() => {
+          answered = true;
+          const err: NodeJS.ErrnoException = new Error(
+            `no MySQL connection free within ${mysqlConfig.acquireTimeoutMs} ms (pool of ${options.connectionLimit ?? '?'}: MYSQL_POOL_SIZE)`,
+          );
+          err.code = 'POOL_ACQUIRE_TIMEOUT';
+          cb(err);
+        }, mysqlConfig.acquireTimeoutMs);
+        getConnection((err, connection) => {
+          clearTimeout(timer);
+          if (!answered) return cb(err, connection);
+          connection?.release();
+        });
+      };
       return pool;
     },
   };
@@ -41,12 +68,12 @@ export function baseDataSourceOptions(mysqlConfig: MysqlConfig, type: MysqlDrive
     // A DATE is a calendar day, not an instant: as a Date it would shift by the process's offset.
     dateStrings: ['DATE'] as string[],
     charset: 'utf8mb4_unicode_ci',
-    poolSize: mysqlConfig.poolSize,
+    poolSize: mysqlConfig.poolSize ?? DEFAULT_POOL_SIZE,
     supportBigNumbers: true,
     bigNumberStrings: true,
     synchronize: false,
     logging: false,
-    driver: mysql2WithSessionSetup(mysqlConfig.timezone),
+    driver: mysql2ForHub(mysqlConfig),
   } as const;
 }
 

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { booleanFlag, optionalText, port } from './config-fields';
 import { parseApiTokens, type ScopedApiToken } from './config-api-tokens';
+import { capacityEnv, parseConcurrency } from './config-capacity';
 import { appleConfig, appleEnv, checkAppleEnv, type AppleConfig } from './config-apple';
 import { checkMessagingEnv, messagingConfig, messagingEnv, type MessagingConfig } from './config-messaging';
 import { checkSchoolEnv, schoolConfig, schoolEnv, type SchoolTmsConfig } from './config-school';
@@ -54,7 +55,6 @@ export const envSchema = z
     }).describe('Server, credentials and the default database of every system (mysql://user:password@host:port/database); development default mysql://root@127.0.0.1:3306/jobhub'),
     MYSQL_PASSWORD: optionalText.describe('The MySQL password, in place of the one in MYSQL_URL (for a password kept in a secret file: MYSQL_PASSWORD_FILE)'),
     MYSQL_TIMEZONE: z.string().regex(/^[+-]\d{2}:\d{2}$/, 'expected an offset such as +08:00').default('+08:00').describe('Session time zone of every connection: the business tables hold Beijing time'),
-    MYSQL_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10).describe('Connections per pool'),
     MARKETING_DB: databaseName.describe('Database of the marketing system (default: the database of MYSQL_URL); one transaction spans the systems on one server'),
     APP_DB: databaseName.describe('Database of the app system (default: the database of MYSQL_URL)'),
     CS_DB: databaseName.describe('Database of the customer-service system (default: the database of MYSQL_URL)'),
@@ -109,6 +109,7 @@ export const envSchema = z
     }).describe('Certificate mode: platform certificate files, comma-separated (with the public key during a key migration)'),
     WECHAT_PAY_BASE_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), { message: 'expected an origin such as https://api.mch.weixin.qq.com' }).describe('API origin (default https://api.mch.weixin.qq.com; backup https://api2.mch.weixin.qq.com)'),
     WECHAT_PAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000).describe('Per-request timeout of WeChat Pay calls'),
+    ...capacityEnv,
     ...messagingEnv,
     ...appleEnv,
     ...schoolEnv,
@@ -180,7 +181,10 @@ export interface MysqlConfig {
   /** The database of MYSQL_URL: the default for every system. */
   readonly database: string;
   readonly timezone: string;
-  readonly poolSize: number;
+  /** Null: derived from the process's work (workers/pool-size.ts). */
+  readonly poolSize: number | null;
+  /** How long a query waits for a free pooled connection. */
+  readonly acquireTimeoutMs: number;
   readonly databases: Readonly<Record<SystemName, string>>;
 }
 
@@ -201,6 +205,8 @@ export interface Config {
     readonly lockMs: number;
     /** How long a worker's blocking connection may stay down, Redis being reachable, before the worker is recreated. */
     readonly watchdogMs: number;
+    /** Jobs at once per queue where HUB_CONCURRENCY overrides the default. */
+    readonly concurrency: Readonly<Partial<Record<QueueName, number>>>;
   };
   readonly http: {
     /** The web process (and `npm start`): API, dashboard, health and metrics. */
@@ -265,7 +271,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     password: e.MYSQL_PASSWORD ?? decodeURIComponent(mysqlUrl.password),
     database,
     timezone: e.MYSQL_TIMEZONE,
-    poolSize: e.MYSQL_POOL_SIZE,
+    poolSize: e.MYSQL_POOL_SIZE ?? null,
+    acquireTimeoutMs: e.MYSQL_POOL_ACQUIRE_TIMEOUT_MS,
     databases: {
       marketing: e.MARKETING_DB ?? database,
       app: e.APP_DB ?? database,
@@ -285,7 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis: { url: withPassword(e.REDIS_URL ?? DEV_REDIS_URL, e.REDIS_PASSWORD), queuePrefix: e.HUB_QUEUE_PREFIX },
     queues,
     shutdownGraceMs: e.HUB_SHUTDOWN_GRACE_MS,
-    worker: { lockMs: e.HUB_JOB_LOCK_MS, watchdogMs: e.HUB_WORKER_WATCHDOG_MS },
+    worker: { lockMs: e.HUB_JOB_LOCK_MS, watchdogMs: e.HUB_WORKER_WATCHDOG_MS, concurrency: parseConcurrency(e.HUB_CONCURRENCY) },
     http: {
       port: e.HUB_PORT,
       metricsPort: e.HUB_METRICS_PORT,

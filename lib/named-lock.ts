@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
+import type { DataSource, DataSourceOptions } from 'typeorm';
 import type { Logger } from './logger';
 
 /**
@@ -13,21 +14,22 @@ export function namedLockName(db: DataSource, purpose: string, scope: string): s
 
 /**
  * `work` while holding the named lock `name`, taken without waiting: `busy()` is thrown when another
- * connection holds it. The lock is held on a connection of its own for as long as `work` runs, so
- * the server releases it should this process die.
+ * connection holds it. The lock lives on a connection of its own, outside the pool, for as long as
+ * `work` runs: the server releases it should this process die, and `work` has the whole pool (a
+ * pooled lock connection, waiting for the work's own connections, could hang a small pool for good).
  */
 export async function withNamedLock<T>(deps: { db: DataSource; log: Logger }, name: string, busy: () => Error, work: () => Promise<T>): Promise<T> {
-  const lock = deps.db.createQueryRunner();
-  await lock.connect();
+  const options = deps.db.options as Extract<DataSourceOptions, { type: 'mysql' | 'mariadb' }>;
+  const lock = await createConnection({ host: options.host, port: options.port, user: options.username, password: options.password, connectTimeout: 10_000 });
   try {
-    const [row] = (await lock.query('SELECT GET_LOCK(?, 0) AS got', [name])) as { got: number | string | null }[];
-    if (Number(row?.got) !== 1) throw busy();
+    const [rows] = await lock.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS got', [name]);
+    if (Number(rows[0]?.got) !== 1) throw busy();
     try {
       return await work();
     } finally {
       await lock.query('SELECT RELEASE_LOCK(?)', [name]).catch((err: unknown) => deps.log.warn({ err, name }, 'could not release the named lock'));
     }
   } finally {
-    await lock.release();
+    await lock.end().catch(() => lock.destroy());
   }
 }

@@ -2,6 +2,7 @@ import { loadConfigOrExit, type Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { collectProcessMetrics } from '../lib/metrics';
 import { openRuntime, type Role, type Runtime } from './runtime';
+import { poolSizeFor } from './pool-size';
 import { serveStartupHealth, type StartupState } from './startup';
 import { logProcessFaults, onShutdown } from './shutdown';
 
@@ -13,7 +14,8 @@ export type StartRoles = (runtime: Runtime, config: Config, log: Logger) => Prom
  */
 export function runProcess(proc: string, startRoles: StartRoles): void {
   const main = async (): Promise<void> => {
-    const config = loadConfigOrExit();
+    const loaded = loadConfigOrExit();
+    const config: Config = { ...loaded, mysql: { ...loaded.mysql, poolSize: poolSizeFor(loaded, proc === 'worker' || proc === 'hub') } };
     const log = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { proc } });
     logProcessFaults(log);
     collectProcessMetrics();

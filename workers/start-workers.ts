@@ -7,6 +7,7 @@ import type { JobResult } from '../jobs/define-job';
 import type { ReadinessCheck } from '../lib/health';
 import { markOutboxFailed, outboxIdOf } from './outbox-finish';
 import type { QueueName } from '../lib/queue-names';
+import { concurrencyOf } from './pool-size';
 import { QUEUE_SETTINGS } from './queues';
 import { createProcessor, moveBackToWait, type InFlight, type JobProcessor, type RunnerDeps, type RunningJob } from './run-job';
 import { blockingConnectionStatus, startWorkerWatchdog } from './worker-watchdog';
@@ -111,7 +112,7 @@ function createWorker(deps: RunnerDeps, options: WorkerPoolOptions, queue: Queue
   const worker = new Worker(queue, processor, {
     connection: options.connection,
     prefix: options.prefix,
-    concurrency: options.concurrency ?? settings.concurrency,
+    concurrency: options.concurrency ?? concurrencyOf(deps.config, queue),
     limiter: settings.limiter ?? UNTHROTTLED,
     lockDuration: lockMs,
     stalledInterval: lockMs,
