@@ -10,6 +10,7 @@ import { schoolSync } from './school/school-sync.job';
 import { familySync } from './school/family-sync.job';
 import { emailSend } from './messaging/email-send.job';
 import { hubCanary } from './ops/hub-canary.job';
+import { hubRetention } from './ops/hub-retention.job';
 import { notifyDispatch } from './messaging/notify-dispatch.job';
 import { refundSubmit } from './wechat-pay/refund-submit.job';
 import { refundSync } from './wechat-pay/refund-sync.job';
@@ -31,6 +32,7 @@ import { wechatSendTemplate } from './messaging/wechat-send-template.job';
 export const JOBS: readonly JobDefinition[] = [
   smsCodeCleanup,
   hubCanary,
+  hubRetention,
   wechatPayHandleNotification,
   wechatPaySyncOrder,
   wechatPaySyncStuckOrders,

@@ -11,6 +11,7 @@ import { shareAggregate } from './marketing/share/share-aggregate.job';
 import { schoolSync } from './school/school-sync.job';
 import { familySync } from './school/family-sync.job';
 import { smsCodeCleanup } from './ops/sms-code-cleanup.job';
+import { hubRetention } from './ops/hub-retention.job';
 import { wechatPayCloseExpired } from './wechat-pay/wechat-pay-close-expired.job';
 import { wechatPayReconcileBill } from './wechat-pay/wechat-pay-reconcile-bill.job';
 import { wechatPaySyncStuckOrders } from './wechat-pay/wechat-pay-sync-stuck-orders.job';
@@ -33,6 +34,8 @@ export interface Schedule<S extends z.ZodType = z.ZodType> {
 /** The cron table: data only; `workers/clock.ts` enqueues, workers run. */
 export const SCHEDULES: readonly Schedule[] = [
   { job: smsCodeCleanup, cron: '0 * * * *', payload: {} },
+  // The hub's own finished rows past their age, at night when nothing else runs.
+  { job: hubRetention, cron: '40 3 * * *', payload: {} },
   { job: wechatPayCloseExpired, cron: '* * * * *', payload: {} },
   { job: wechatPaySyncStuckOrders, cron: '*/5 * * * *', payload: {} },
   // Refunds still PROCESSING (or never answered): each is queried on a schedule that decays with its age.

@@ -26,7 +26,7 @@ const greet = defineJob({
 });
 
 const registry = buildRegistry([...JOBS, greet]);
-const OPS_JOBS = ['sms-code-cleanup', 'hub-canary'];
+const OPS_JOBS = ['sms-code-cleanup', 'hub-canary', 'hub-retention'];
 
 describe('API token scopes', () => {
   let hub: TestHub;

@@ -32,7 +32,7 @@ describe('buildRegistry', () => {
   });
 
   it('puts the ops jobs, the canary and the housekeeping, on the ops queue of their own', () => {
-    expect(JOBS.filter(isOpsJob).map((j) => j.name)).toEqual(['sms-code-cleanup', 'hub-canary']);
+    expect(JOBS.filter(isOpsJob).map((j) => j.name)).toEqual(['sms-code-cleanup', 'hub-canary', 'hub-retention']);
     expect(QUEUE_SETTINGS.ops.concurrency).toBeLessThanOrEqual(2);
   });
 
