@@ -31,13 +31,13 @@ export interface BenchHub {
 
 /** The hub in this process, as `npm start` runs it: the web app over HTTP, the worker pool on `queues`. */
 export async function startBenchHub(name: string, config: Config, db: DataSource, integrations: Integrations, log: Logger, queueNames: QueueName[]): Promise<BenchHub> {
-  const redis = createRedis(config.redis.url, 'producer', 'jobhub-bench');
+  const redis = createRedis(config.redis, 'producer', 'jobhub-bench');
   await waitForRedis(redis);
   const prefix = `jobhub-bench-${name}-${process.pid}`;
   const queues = new QueueSet(redis, prefix);
   const app = await buildApp({ config, log, db, redis, queues, registry, integrations });
   await app.listen({ port: 0, host: '127.0.0.1' });
-  const connection = createRedis(config.redis.url, 'worker', 'jobhub-bench');
+  const connection = createRedis(config.redis, 'worker', 'jobhub-bench');
   const pool = startWorkers(
     { config, db, redis, log, registry, enqueue: createEnqueue(queues), integrations, queues, now: () => new Date() },
     { queues: queueNames, connection, prefix },

@@ -56,7 +56,7 @@ const count = async (db: DataSource, sql: string): Promise<number> => Number((aw
 export async function benchGroupBuyClose(config: Config): Promise<BenchRow[]> {
   const benchConfig = withDatabase(config, OURS);
   const db = await prepare(config);
-  const redis = createRedis(config.redis.url, 'producer', 'jobhub-bench');
+  const redis = createRedis(config.redis, 'producer', 'jobhub-bench');
   const queues = new QueueSet(redis, `jobhub-bench-groupbuy-${process.pid}`);
   try {
     await waitForRedis(redis);

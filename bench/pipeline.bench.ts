@@ -62,7 +62,7 @@ const hubSide =
 
 /** Pre-fills `jobs` jobs with addBulk, then times one side draining them; jobs/s. */
 async function drain(config: Config, prefix: string, start: (connection: Redis, prefix: string) => Side, jobs = JOBS): Promise<number> {
-  const connection = createRedis(config.redis.url, 'worker', 'jobhub-bench');
+  const connection = createRedis(config.redis, 'worker', 'jobhub-bench');
   const queue = new Queue(QUEUE, { connection, prefix });
   for (let i = 0; i < jobs; i += 1_000) {
     await queue.addBulk(Array.from({ length: Math.min(1_000, jobs - i) }, (_, k) => ({ name: noop.name, data: { n: i + k }, opts: { removeOnComplete: true } })));
@@ -96,7 +96,7 @@ export async function benchPipeline(config: Config): Promise<BenchRow> {
   const destination = pino.destination({ dest: logFile, sync: false });
   const log = createLogger({ level: 'info', destination });
   const db = await createDataSource(config);
-  const redis = createRedis(config.redis.url, 'producer', 'jobhub-bench');
+  const redis = createRedis(config.redis, 'producer', 'jobhub-bench');
   await waitForRedis(redis);
   const prefix = `jobhub-bench-${process.pid}`;
   const queues = new QueueSet(redis, prefix);

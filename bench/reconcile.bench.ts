@@ -87,7 +87,7 @@ async function childMain(): Promise<void> {
   // Warnings only, to stderr: stdout carries the result line.
   const log = createLogger({ level: 'warn', destination: pino.destination(2) });
   const db = await createDataSource(config);
-  const redis = createRedis(config.redis.url, 'producer', 'jobhub-bench');
+  const redis = createRedis(config.redis, 'producer', 'jobhub-bench');
   await waitForRedis(redis);
   const queues = new QueueSet(redis, `jobhub-bench-reconcile-${process.pid}`);
   const integrations = liveIntegrations(input.emulator, db, log);

@@ -92,7 +92,7 @@ export async function benchSchoolSync(config: Config): Promise<BenchRow[]> {
   const db = await createDataSource(benchConfig);
   const now = Date.now();
   const emulator = await startEmulator({ ...CLIENT, students: STUDENTS, fromMs: now - 30 * DAY_MS, toMs: now - 3_600_000 });
-  const redis = createRedis(config.redis.url, 'producer', 'jobhub-bench');
+  const redis = createRedis(config.redis, 'producer', 'jobhub-bench');
   const queues = new QueueSet(redis, `jobhub-bench-school-${process.pid}`);
   try {
     await waitForRedis(redis);

@@ -34,9 +34,9 @@ async function main(): Promise<void> {
   const config: Config = { ...base, redis: { ...base.redis, queuePrefix: args.prefix }, messaging: { ...base.messaging, sms: { ...base.messaging.sms, ratePerSecond: args.ratePerSecond } } };
   const log = createLogger({ level: 'info', destination: pino.destination({ dest: args.logFile, sync: false }) });
   const db = await createDataSource(config);
-  const redis = createRedis(config.redis.url, 'producer', 'jobhub-bench');
+  const redis = createRedis(config.redis, 'producer', 'jobhub-bench');
   await waitForRedis(redis);
-  const connection = createRedis(config.redis.url, 'worker', 'jobhub-bench');
+  const connection = createRedis(config.redis, 'worker', 'jobhub-bench');
   const queues = new QueueSet(redis, args.prefix);
   const { aliyun, tencent } = args.emulators;
   const timeoutMs = 10_000;

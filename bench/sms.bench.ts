@@ -103,7 +103,7 @@ async function startWorkerProcess(args: SmsWorkerArgs): Promise<{ stop(): Promis
  */
 async function runSends(config: Config, db: DataSource, logDir: string, o: { run: string; count: number; duplicates: number; limit: number }): Promise<Run> {
   const emulators = await startEmulators();
-  const redis = createRedis(config.redis.url, 'producer', 'jobhub-bench');
+  const redis = createRedis(config.redis, 'producer', 'jobhub-bench');
   await waitForRedis(redis);
   const prefix = `jobhub-bench-sms-${o.run}-${process.pid}`;
   const queues = new QueueSet(redis, prefix);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { booleanFlag, optionalText, port } from './config-fields';
 import { parseApiTokens, type ScopedApiToken } from './config-api-tokens';
 import { capacityEnv, parseConcurrency } from './config-capacity';
+import { checkRedisEnv, redisConfig, redisEnv, redisIsConfigured, type RedisConfig } from './config-redis';
 import { appleConfig, appleEnv, checkAppleEnv, type AppleConfig } from './config-apple';
 import { checkMessagingEnv, messagingConfig, messagingEnv, type MessagingConfig } from './config-messaging';
 import { checkSchoolEnv, schoolConfig, schoolEnv, type SchoolTmsConfig } from './config-school';
@@ -63,10 +64,7 @@ export const envSchema = z
     HUB_MIGRATE_ON_START: booleanFlag.describe('Run the hub\'s migrations when a process starts (default true)'),
     HUB_BUSINESS_SCHEMA_ON_START: booleanFlag.describe('Create missing business tables, development and demo only (default true in development)'),
     HUB_DEMO_DATA: booleanFlag.describe('npm start creates demo orders and pays them at the emulators (default true in development with emulators)'),
-    REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\/.+/.test(v), {
-      message: 'expected redis://[user:password@]host:port[/db]',
-    }).describe('BullMQ\'s Redis, a single server (development default redis://127.0.0.1:6379)'),
-    REDIS_PASSWORD: optionalText.describe('The Redis password, in place of the one in REDIS_URL (for a password kept in a secret file: REDIS_PASSWORD_FILE)'),
+    ...redisEnv,
     HUB_QUEUE_PREFIX: z.string().regex(/^[^:\s]{1,64}$/, 'expected a prefix without ":" or spaces').default('jobhub').describe('BullMQ key prefix, and the prefix of every key the hub keeps in Redis'),
     HUB_QUEUES: optionalText.refine(
       (v) => v === undefined || v.split(',').every((q) => (QUEUE_NAMES as readonly string[]).includes(q.trim())),
@@ -118,6 +116,7 @@ export const envSchema = z
     checkMessagingEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
     checkAppleEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
     checkSchoolEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
+    checkRedisEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
     if (Boolean(env.BOARD_VIEWER_USERNAME) !== Boolean(env.BOARD_VIEWER_PASSWORD)) {
       const missing = env.BOARD_VIEWER_USERNAME ? 'BOARD_VIEWER_PASSWORD' : 'BOARD_VIEWER_USERNAME';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'the viewer account needs both a username and a password' });
@@ -146,9 +145,10 @@ export const envSchema = z
     if (env.WECHAT_PAY_MODE === 'emulator') {
       ctx.addIssue({ code: 'custom', path: ['WECHAT_PAY_MODE'], message: 'the emulator is refused when HUB_ENV=production' });
     }
-    for (const name of ['MYSQL_URL', 'REDIS_URL', 'HUB_API_TOKENS', 'BOARD_USERNAME', 'BOARD_PASSWORD'] as const) {
+    for (const name of ['MYSQL_URL', 'HUB_API_TOKENS', 'BOARD_USERNAME', 'BOARD_PASSWORD'] as const) {
       if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when HUB_ENV=production' });
     }
+    if (!redisIsConfigured(env)) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required when HUB_ENV=production (or REDIS_SENTINELS)' });
     if (env.HUB_BUSINESS_SCHEMA_ON_START) {
       ctx.addIssue({
         code: 'custom',
@@ -196,7 +196,7 @@ export interface Config {
   readonly businessSchemaOnStart: boolean;
   /** `npm start` in development: demo orders paid at the emulators, so every path shows in the dashboard. */
   readonly demoData: boolean;
-  readonly redis: { readonly url: string; readonly queuePrefix: string };
+  readonly redis: RedisConfig;
   /** Queues this process works on (HUB_QUEUES), all by default. */
   readonly queues: readonly QueueName[];
   readonly shutdownGraceMs: number;
@@ -289,7 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     migrateOnStart: e.HUB_MIGRATE_ON_START ?? true,
     businessSchemaOnStart: e.HUB_BUSINESS_SCHEMA_ON_START ?? e.HUB_ENV === 'development',
     demoData: e.HUB_DEMO_DATA ?? (e.HUB_ENV === 'development' && (e.WECHAT_PAY_MODE ?? 'emulator') === 'emulator'),
-    redis: { url: withPassword(e.REDIS_URL ?? DEV_REDIS_URL, e.REDIS_PASSWORD), queuePrefix: e.HUB_QUEUE_PREFIX },
+    redis: redisConfig(e, DEV_REDIS_URL),
     queues,
     shutdownGraceMs: e.HUB_SHUTDOWN_GRACE_MS,
     worker: { lockMs: e.HUB_JOB_LOCK_MS, watchdogMs: e.HUB_WORKER_WATCHDOG_MS, concurrency: parseConcurrency(e.HUB_CONCURRENCY) },
@@ -331,14 +331,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apple: appleConfig(e),
     schoolTms: schoolConfig(e),
   });
-}
-
-/** A Redis URL carrying `password` (REDIS_PASSWORD) in place of its own, when given. */
-function withPassword(url: string, password: string | undefined): string {
-  if (password === undefined) return url;
-  const parsed = new URL(url);
-  parsed.password = encodeURIComponent(password);
-  return parsed.toString();
 }
 
 /** For process entry points: reads `.env` if present (real variables win), then exits 1 listing every bad variable. */

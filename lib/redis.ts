@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisConfig, SentinelConfig } from './config-redis';
 import type { Logger } from './logger';
 
 /**
@@ -8,15 +9,52 @@ import type { Logger } from './logger';
  */
 export type RedisRole = 'producer' | 'worker';
 
-export function createRedis(url: string, role: RedisRole, connectionName = `jobhub-${role}`): Redis {
+/**
+ * Every connection the hub opens: queues, workers (BullMQ duplicates these for its blocking reads,
+ * with the same options), the clock, permits, breakers, locks. `target` is a URL, or the hub's Redis
+ * configuration: one server, or Sentinel, where the primary is asked of the sentinels at each
+ * (re)connection and a failover they announce moves the connection at once.
+ */
+export function createRedis(target: string | RedisConfig, role: RedisRole, connectionName = `jobhub-${role}`): Redis {
   const options: RedisOptions =
     role === 'producer'
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName }
       : { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName };
-  const redis = new Redis(url, { ...options, retryStrategy: (times) => Math.min(200 * 2 ** times, 5_000) });
+  const common: RedisOptions = {
+    ...options,
+    retryStrategy: (times) => Math.min(200 * 2 ** times, 5_000),
+    // A primary demoted in a failover answers writes READONLY: reconnect (to the new primary) and send the command again.
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+  };
+  const sentinel = typeof target === 'string' ? null : target.sentinel;
+  const url = typeof target === 'string' ? target : target.url;
+  const redis = sentinel ? new Redis({ ...common, ...sentinelOptions(url, sentinel) }) : new Redis(url, common);
   // Errors surface through the commands that fail; an unhandled 'error' event would crash the process.
   redis.on('error', () => undefined);
   return redis;
+}
+
+/** The Sentinel form of the options: the nodes' credentials and database from the URL, the sentinels' own password apart. */
+function sentinelOptions(url: string, sentinel: SentinelConfig): RedisOptions {
+  const parsed = new URL(url);
+  return {
+    sentinels: sentinel.sentinels.map((s) => ({ host: s.host, port: s.port })),
+    name: sentinel.name,
+    ...(sentinel.sentinelPassword ? { sentinelPassword: sentinel.sentinelPassword } : {}),
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    db: Number(parsed.pathname.slice(1) || 0),
+    // Sentinel announces +switch-master: move without waiting for the old primary's socket to fail.
+    failoverDetector: true,
+    sentinelRetryStrategy: (times) => Math.min(200 * 2 ** times, 5_000),
+  };
+}
+
+/** Where a Redis configuration points, for logs: never its password. */
+export function redisAddress(target: RedisConfig): string {
+  if (target.sentinel) return `sentinel ${target.sentinel.name} via ${target.sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+  const parsed = new URL(target.url);
+  return `${parsed.hostname}:${parsed.port || 6379}`;
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs` naming the URL's host. */

@@ -29,7 +29,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = loadConfigOrExit();
-  const redis = createRedis(config.redis.url, 'producer', 'jobhub-enqueue');
+  const redis = createRedis(config.redis, 'producer', 'jobhub-enqueue');
   const queues = new QueueSet(redis, config.redis.queuePrefix);
   try {
     await waitForRedis(redis);

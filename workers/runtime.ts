@@ -6,7 +6,7 @@ import { migrate } from '../entities/schema/migrate';
 import type { Config } from '../lib/config';
 import type { Enqueue } from '../jobs/context';
 import type { Logger } from '../lib/logger';
-import { checkRedisDurability, closeRedis, createRedis, waitForRedis } from '../lib/redis';
+import { checkRedisDurability, closeRedis, createRedis, redisAddress, waitForRedis } from '../lib/redis';
 import { connectionChecks, type ReadinessCheck } from '../lib/health';
 import { isDatabaseUnavailableError } from '../lib/errors';
 import { untilAvailable, type StartupState } from './startup';
@@ -19,12 +19,6 @@ import { startSchemaGuard, type SchemaGuard } from './schema-guard';
 export interface Role {
   /** Stops taking work and releases what the role holds; the runtime is closed by the caller. */
   close(): Promise<void>;
-}
-
-/** host:port of a Redis URL, never its password. */
-function redisAddress(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.hostname}:${parsed.port || 6379}`;
 }
 
 /** What every process holds: the data source, a producer connection and the queues it enqueues to. */
@@ -52,9 +46,9 @@ export async function openRuntime(config: Config, log: Logger, startup: StartupS
   if (config.businessSchemaOnStart) await untilMysql(() => applyBusinessSchema(config, log));
   if (config.migrateOnStart) await untilMysql(() => migrate(config, log));
   const db = await untilMysql(() => createDataSource(config));
-  const redis = createRedis(config.redis.url, 'producer');
+  const redis = createRedis(config.redis, 'producer');
   // ioredis reconnects by itself: each wait is one more look at whether it got there.
-  await untilAvailable(startup, `Redis at ${redisAddress(config.redis.url)}`, log, () => true, () => waitForRedis(redis));
+  await untilAvailable(startup, `Redis at ${redisAddress(config.redis)}`, log, () => true, () => waitForRedis(redis));
   await checkRedisDurability(redis, log, config.env === 'production');
   const queues = new QueueSet(redis, config.redis.queuePrefix);
   const schema = await startSchemaGuard(db, log);

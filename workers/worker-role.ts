@@ -21,7 +21,7 @@ const SWEEPERS = [outboxSweeper, payNotifySweeper, refundSweeper, ...DELIVERY_SW
  */
 export function startWorkerRole(runtime: Runtime, config: Config, log: Logger): Role {
   const now = (): Date => new Date();
-  const workerConnection = createRedis(config.redis.url, 'worker');
+  const workerConnection = createRedis(config.redis, 'worker');
   const { db, redis, queues } = runtime;
   const pool = startWorkers(
     { config, db, redis, log, registry, enqueue: runtime.enqueue, integrations: runtime.integrations, queues, now, schema: runtime.schema },

@@ -52,6 +52,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export interface PrivateRedisOptions {
   /** Keeps every write in an append-only file fsynced at once, as production Redis should: a restart loses nothing. */
   durable?: boolean;
+  /** More redis-server arguments (`--replicaof 127.0.0.1 <port>`). */
+  args?: readonly string[];
 }
 
 /**
@@ -69,7 +71,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   const launch = async (): Promise<void> => {
     if (running()) return;
     output = '';
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...(options.args ?? [])], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
