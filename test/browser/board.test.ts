@@ -7,13 +7,13 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { z } from 'zod';
 import { JOBS } from '../../jobs';
 import { buildRegistry, defineJob, done } from '../../jobs/define-job';
-import { PermanentError } from '../../lib/errors';
 import { buildApp } from '../../server/app';
 import { listen } from '../../lib/listen';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';
 import { track } from '../support/resources';
+import { BOARD_ADMIN, greetJob, refuseJob } from '../support/board';
 
 /** Debian's chromium (`apt-get install chromium`; .ci/run installs it): never a downloaded browser. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -30,25 +30,8 @@ const CHROMIUM_ARGS = [
 /** The last page seen, for a person to look at when this test fails. */
 const SCREENSHOT = join(tmpdir(), 'jobhub-board.png');
 
-const ADMIN = { username: 'ops-admin', password: 'admin-secret-123' };
+const ADMIN = BOARD_ADMIN;
 
-const greet = defineJob({
-  name: 'test-greet',
-  queue: 'messages',
-  description: 'says hello',
-  payload: z.object({ memberId: z.string() }),
-  handle: async ({ memberId }) => done({ greeted: memberId }),
-});
-const refuse = defineJob({
-  name: 'test-refuse',
-  queue: 'messages',
-  description: 'always refuses',
-  payload: z.object({ orderNo: z.string() }),
-  options: { attempts: 1 },
-  handle: async () => {
-    throw new PermanentError('NOT_ALLOWED', 'refused');
-  },
-});
 const settle = defineJob({
   name: 'test-settle',
   queue: 'payments',
@@ -63,7 +46,7 @@ const text = defineJob({
   payload: z.object({ templateKey: z.string() }),
   handle: async () => done({}),
 });
-const registry = buildRegistry([...JOBS, greet, refuse, settle, text]);
+const registry = buildRegistry([...JOBS, greetJob, refuseJob, settle, text]);
 
 describe('the dashboard in a real browser', () => {
   let hub: TestHub;
@@ -106,8 +89,8 @@ describe('the dashboard in a real browser', () => {
 
   /** A completed and a failed job on messages, a delayed one on payments, a waiting one on sms. */
   async function seedJobs(): Promise<string> {
-    const failed = await hub.enqueue(refuse, { orderNo: 'A' });
-    const completed = await hub.enqueue(greet, { memberId: '7' });
+    const failed = await hub.enqueue(refuseJob, { orderNo: 'A' });
+    const completed = await hub.enqueue(greetJob, { memberId: '7' });
     const pool = hub.startWorkers(['messages']);
     try {
       const queue = hub.queues.get('messages');

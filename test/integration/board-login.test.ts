@@ -6,10 +6,11 @@ import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 import { openPrivateQueueStore } from '../support/private-redis';
 import { deletePrefix } from '../support/queues';
+import { basicAuth, BOARD_ADMIN, BOARD_VIEWER } from '../support/board';
 
-const ADMIN = { username: 'ops-admin', password: 'admin-secret-123' };
-const VIEWER = { username: 'ops-viewer', password: 'viewer-secret-123' };
-const basic = (username: string, password: string): string => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+const ADMIN = BOARD_ADMIN;
+const VIEWER = BOARD_VIEWER;
+const basic = (username: string, password: string): string => basicAuth({ username, password });
 const WRONG = 'Wrong-Guess-7781';
 
 describe('dashboard login throttling (Redis, shared by every web replica)', () => {

@@ -13,11 +13,11 @@ import type { QueueName } from '../../lib/queue-names';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';
+import { basicAuth, BOARD_ADMIN, BOARD_VIEWER } from '../support/board';
 
-const ADMIN = { username: 'ops-admin', password: 'admin-secret-123' };
-const VIEWER = { username: 'ops-viewer', password: 'viewer-secret-123' };
-const basic = (account: { username: string; password: string }): string =>
-  `Basic ${Buffer.from(`${account.username}:${account.password}`).toString('base64')}`;
+const ADMIN = BOARD_ADMIN;
+const VIEWER = BOARD_VIEWER;
+const basic = basicAuth;
 
 const OPENID = 'oDemo202612051000xxxxxxxxxxx';
 const RESULT_OPENID = 'oRslt7Hk2mQ9pLx4Vb8Nc1Zd3We5';

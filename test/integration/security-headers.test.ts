@@ -4,9 +4,10 @@ import { registry } from '../../jobs';
 import { buildApp } from '../../server/app';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
+import { BOARD_ADMIN } from '../support/board';
 
 const TOKEN = 'ops-token-0123456789abcdef';
-const ADMIN = { username: 'ops-admin', password: 'admin-secret-123' };
+const ADMIN = BOARD_ADMIN;
 const BASIC = `Basic ${Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')}`;
 
 describe('security headers', () => {

@@ -2,10 +2,8 @@ import type { QueueEvents } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { z } from 'zod';
 import { JOBS } from '../../jobs';
-import { buildRegistry, defineJob, done } from '../../jobs/define-job';
-import { PermanentError } from '../../lib/errors';
+import { buildRegistry } from '../../jobs/define-job';
 import { closeRedis, createRedis, waitForRedis } from '../../lib/redis';
 import { buildApp } from '../../server/app';
 import { watchQueueMetrics } from '../../workers/queue-metrics';
@@ -17,31 +15,14 @@ import { startPrivateRedis, type PrivateRedis } from '../support/private-redis';
 import { testQueueEvents } from '../support/queues';
 import { track } from '../support/resources';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { basicAuth, BOARD_ADMIN, BOARD_VIEWER, greetJob, refuseJob } from '../support/board';
 
 const TOKEN = 'ops-token-0123456789abcdef';
-const ADMIN = { username: 'ops-admin', password: 'admin-secret-123' };
-const VIEWER = { username: 'ops-viewer', password: 'viewer-secret-123' };
-const basic = (account: { username: string; password: string }): string =>
-  `Basic ${Buffer.from(`${account.username}:${account.password}`).toString('base64')}`;
+const ADMIN = BOARD_ADMIN;
+const VIEWER = BOARD_VIEWER;
+const basic = basicAuth;
 
-const greet = defineJob({
-  name: 'test-greet',
-  queue: 'messages',
-  description: 'says hello',
-  payload: z.object({ memberId: z.string() }),
-  handle: async ({ memberId }) => done({ greeted: memberId }),
-});
-const refuse = defineJob({
-  name: 'test-refuse',
-  queue: 'messages',
-  description: 'always refuses',
-  payload: z.object({ orderNo: z.string() }),
-  options: { attempts: 1 },
-  handle: async () => {
-    throw new PermanentError('NOT_ALLOWED', 'refused');
-  },
-});
-const registry = buildRegistry([...JOBS, greet, refuse]);
+const registry = buildRegistry([...JOBS, greetJob, refuseJob]);
 
 const webConfig = (overrides: Record<string, string> = {}) =>
   testConfig({
@@ -73,7 +54,7 @@ describe('the web app: dashboard, health and metrics', () => {
   async function seedJobs(): Promise<{ failed: string[]; waiting: string }> {
     const queue = hub.queues.get('messages');
     await queue.obliterate({ force: true });
-    const failed = await Promise.all(['A', 'B'].map((orderNo) => hub.enqueue(refuse, { orderNo })));
+    const failed = await Promise.all(['A', 'B'].map((orderNo) => hub.enqueue(refuseJob, { orderNo })));
     const pool = hub.startWorkers(['messages']);
     try {
       for (const { id } of failed) {
@@ -82,7 +63,7 @@ describe('the web app: dashboard, health and metrics', () => {
     } finally {
       await pool.close();
     }
-    const waiting = await hub.enqueue(greet, { memberId: '1' }, { delay: 3_600_000 });
+    const waiting = await hub.enqueue(greetJob, { memberId: '1' }, { delay: 3_600_000 });
     return { failed: failed.map((f) => f.id), waiting: waiting.id };
   }
 
@@ -149,15 +130,15 @@ describe('the web app: dashboard, health and metrics', () => {
     await queue.obliterate({ force: true });
     const unwatch = watchQueueMetrics(hub.queues, ['messages']);
     try {
-      const { id } = await hub.enqueue(greet, { memberId: '9' });
+      const { id } = await hub.enqueue(greetJob, { memberId: '9' });
       const pool = hub.startWorkers(['messages']);
       try {
         await (await queue.getJob(id))?.waitUntilFinished(events, 10_000);
       } finally {
         await pool.close();
       }
-      await hub.enqueue(greet, { memberId: '10' });
-      await hub.enqueue(greet, { memberId: '11' });
+      await hub.enqueue(greetJob, { memberId: '10' });
+      await hub.enqueue(greetJob, { memberId: '11' });
       const metrics = await app.inject({ method: 'GET', url: '/metrics' });
       expect(metrics.statusCode).toBe(200);
       expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
