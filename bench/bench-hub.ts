@@ -40,7 +40,7 @@ export async function startBenchHub(name: string, config: Config, db: DataSource
   const connection = createRedis(config.redis, 'worker', 'jobhub-bench');
   const pool = startWorkers(
     { config, db, redis, log, registry, enqueue: createEnqueue(queues), integrations, queues, now: () => new Date() },
-    { queues: queueNames, connection, prefix },
+    { queues: queueNames, connection, keys: prefix },
   );
   return {
     port: (app.server.address() as AddressInfo).port,

@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { z } from 'zod';
 import { createDataSource } from '../entities/data-source';
@@ -11,7 +10,7 @@ import { buildRegistry, defineJob, done } from '../jobs/define-job';
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { jobsCompleted } from '../lib/metrics';
-import { closeRedis, createRedis, waitForRedis } from '../lib/redis';
+import { closeRedis, createRedis, waitForRedis, type RedisConnection } from '../lib/redis';
 import { createEnqueue } from '../workers/enqueue';
 import { QueueSet } from '../workers/queues';
 import { NO_INTEGRATIONS } from '../integrations';
@@ -41,7 +40,7 @@ interface Side {
 }
 
 /** A bare BullMQ worker: default options, a processor that does nothing. */
-const bareSide = (connection: Redis, prefix: string): Side => {
+const bareSide = (connection: RedisConnection, prefix: string): Side => {
   const worker = new Worker(QUEUE, async () => null, { connection, prefix, concurrency: CONCURRENCY });
   return { worker, close: () => worker.close() };
 };
@@ -53,15 +52,15 @@ const bareSide = (connection: Redis, prefix: string): Side => {
  */
 const hubSide =
   (deps: RunnerDeps) =>
-  (connection: Redis, prefix: string): Side => {
-    const pool = startWorkers(deps, { queues: [QUEUE], connection, prefix, concurrency: CONCURRENCY });
+  (connection: RedisConnection, prefix: string): Side => {
+    const pool = startWorkers(deps, { queues: [QUEUE], connection, keys: prefix, concurrency: CONCURRENCY });
     const [worker] = pool.workers;
     if (!worker) throw new Error('startWorkers started no worker');
     return { worker, close: () => pool.close() };
   };
 
 /** Pre-fills `jobs` jobs with addBulk, then times one side draining them; jobs/s. */
-async function drain(config: Config, prefix: string, start: (connection: Redis, prefix: string) => Side, jobs = JOBS): Promise<number> {
+async function drain(config: Config, prefix: string, start: (connection: RedisConnection, prefix: string) => Side, jobs = JOBS): Promise<number> {
   const connection = createRedis(config.redis, 'worker', 'jobhub-bench');
   const queue = new Queue(QUEUE, { connection, prefix });
   for (let i = 0; i < jobs; i += 1_000) {

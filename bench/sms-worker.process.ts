@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const integrations: Integrations = { ...NO_INTEGRATIONS, sms };
   const pool = startWorkers(
     { config, db, redis, log, registry, enqueue: createEnqueue(queues), integrations, queues, now: () => new Date() },
-    { queues: ['sms'], connection, prefix: args.prefix },
+    { queues: ['sms'], connection, keys: args.prefix },
   );
   process.stdout.write('ready\n');
   process.stdin.resume();

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
@@ -44,7 +44,7 @@ export interface Integrations {
 export async function openIntegrations(
   config: Pick<Config, 'wechatPay' | 'messaging' | 'http' | 'redis' | 'apple' | 'schoolTms'>,
   db: DataSource,
-  redis: Redis,
+  redis: RedisConnection,
   log: Logger,
 ): Promise<Integrations> {
   const opened: { close(): Promise<void> }[] = [];

@@ -1,5 +1,5 @@
 import type { JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { z } from 'zod';
 import type { Integrations } from '../integrations';
@@ -39,7 +39,7 @@ export type Enqueue = <S extends z.ZodType>(def: Enqueueable<S>, payload: z.inpu
 export interface JobContext {
   readonly config: Config;
   readonly db: DataSource;
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   /** Bound to the job's name, id, queue and attempt. */
   readonly log: Logger;
   /** The outside systems (live, or pointed at their emulators). */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis';
 
 /**
  * A circuit breaker whose state lives in Redis, so every worker process sees the same circuit: once
@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
  */
 
 export interface CircuitBreakerOptions {
-  redis: Redis;
+  redis: RedisConnection;
   /** The circuit's Redis key; callers put it under the hub's queue prefix. */
   key: string;
   failureThreshold?: number;

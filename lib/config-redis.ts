@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { optionalText } from './config-fields';
 
 /**
- * Where Redis is: one server (REDIS_URL), or a primary found through Sentinel (REDIS_SENTINELS and
- * REDIS_SENTINEL_MASTER), followed through failovers. lib/config.ts merges these fields into the
+ * Where Redis is: one server (REDIS_URL), a primary found through Sentinel (REDIS_SENTINELS and
+ * REDIS_SENTINEL_MASTER) and followed through failovers, or a Cluster (REDIS_CLUSTER_NODES). lib/config.ts merges these fields into the
  * one schema; lib/redis.ts opens every connection from the result.
  */
 
@@ -19,49 +19,70 @@ export const redisEnv = {
     .describe('Sentinels to ask for the primary (host:port,host:port,…): every connection follows a failover. Needs REDIS_SENTINEL_MASTER'),
   REDIS_SENTINEL_MASTER: optionalText.describe('The name the sentinels monitor the primary under (sentinel monitor <name> …)'),
   REDIS_SENTINEL_PASSWORD: optionalText.describe('The sentinels\' own password, when they require one (the data nodes take REDIS_PASSWORD or REDIS_URL\'s)'),
+  REDIS_CLUSTER_NODES: optionalText
+    .refine((v) => v === undefined || v.split(',').every((s) => HOST_PORT.test(s.trim())), { message: 'expected host:port pairs, comma-separated' })
+    .describe('A Redis Cluster\'s nodes to start from (host:port,…; the rest are discovered): each queue then carries its own hash tag, so the queues spread over the shards. The nodes take REDIS_URL\'s (or REDIS_PASSWORD\'s) credentials'),
 };
 
 type RedisEnv = z.output<z.ZodObject<typeof redisEnv>>;
 
 export interface SentinelConfig {
-  readonly sentinels: readonly { readonly host: string; readonly port: number }[];
+  readonly sentinels: readonly HostPort[];
   /** The monitored primary's name. */
   readonly name: string;
   readonly sentinelPassword: string | null;
 }
 
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ClusterConfig {
+  /** Where to start; the cluster names the rest. */
+  readonly nodes: readonly HostPort[];
+}
+
 export interface RedisConfig {
-  /** The server, or (with Sentinel) the database number and credentials of the nodes. */
+  /** The server, or (with Sentinel or Cluster) the credentials (and, with Sentinel, database number) of the nodes. */
   readonly url: string;
-  /** Null: one server at `url`. */
+  /** Null: no Sentinel. */
   readonly sentinel: SentinelConfig | null;
+  /** Null: no Cluster. At most one of `sentinel` and `cluster` is set. */
+  readonly cluster: ClusterConfig | null;
   readonly queuePrefix: string;
 }
 
-/** Sentinels and their primary's name come together. */
+/** Sentinels and their primary's name come together; a cluster is not also behind Sentinel. */
 export function checkRedisEnv(e: RedisEnv, issue: (path: string, message: string) => void): void {
   if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_MASTER) issue('REDIS_SENTINEL_MASTER', 'required with REDIS_SENTINELS: the name the sentinels monitor the primary under');
   if (e.REDIS_SENTINEL_MASTER && !e.REDIS_SENTINELS) issue('REDIS_SENTINELS', 'required with REDIS_SENTINEL_MASTER');
+  if (e.REDIS_CLUSTER_NODES && e.REDIS_SENTINELS) issue('REDIS_CLUSTER_NODES', 'set either REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both: a cluster fails over by itself');
 }
 
 /** Production needs to be told where Redis is, one way or the other. */
 export function redisIsConfigured(e: RedisEnv): boolean {
-  return Boolean(e.REDIS_URL || e.REDIS_SENTINELS);
+  return Boolean(e.REDIS_URL || e.REDIS_SENTINELS || e.REDIS_CLUSTER_NODES);
 }
 
 export function redisConfig(e: RedisEnv & { HUB_QUEUE_PREFIX: string }, developmentUrl: string): RedisConfig {
   const sentinel: SentinelConfig | null =
     e.REDIS_SENTINELS && e.REDIS_SENTINEL_MASTER
       ? {
-          sentinels: e.REDIS_SENTINELS.split(',').map((pair) => {
-            const [host = '', port = ''] = pair.trim().split(':');
-            return { host, port: Number(port) };
-          }),
+          sentinels: hostPorts(e.REDIS_SENTINELS),
           name: e.REDIS_SENTINEL_MASTER,
           sentinelPassword: e.REDIS_SENTINEL_PASSWORD ?? null,
         }
       : null;
-  return { url: withPassword(e.REDIS_URL ?? developmentUrl, e.REDIS_PASSWORD), sentinel, queuePrefix: e.HUB_QUEUE_PREFIX };
+  const cluster: ClusterConfig | null = e.REDIS_CLUSTER_NODES ? { nodes: hostPorts(e.REDIS_CLUSTER_NODES) } : null;
+  return { url: withPassword(e.REDIS_URL ?? developmentUrl, e.REDIS_PASSWORD), sentinel, cluster, queuePrefix: e.HUB_QUEUE_PREFIX };
+}
+
+function hostPorts(list: string): HostPort[] {
+  return list.split(',').map((pair) => {
+    const [host = '', port = ''] = pair.trim().split(':');
+    return { host, port: Number(port) };
+  });
 }
 
 /** A Redis URL carrying `password` (REDIS_PASSWORD) in place of its own, when given. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis';
 import type { DataSource } from 'typeorm';
 import { withTimeout } from './async';
 
@@ -43,7 +43,7 @@ async function runCheck(check: ReadinessCheck): Promise<CheckOutcome> {
  * and writable. A primary demoted in a failover answers reads but refuses every write (1290), so
  * `read_only` on is as unready as no answer at all.
  */
-export function connectionChecks(db: DataSource, redis: Redis): ReadinessCheck[] {
+export function connectionChecks(db: DataSource, redis: RedisConnection): ReadinessCheck[] {
   return [
     {
       name: 'redis',

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis';
 
 /**
  * Sends per wall-clock second, shared by every worker through Redis: the way a vendor counts an
@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
  */
 export const PERMIT_GUARD_MS = 100;
 
-export async function takeSecondPermit(redis: Redis, key: string, perSecond: number, now: Date, guardMs = PERMIT_GUARD_MS): Promise<{ waitMs: number } | null> {
+export async function takeSecondPermit(redis: RedisConnection, key: string, perSecond: number, now: Date, guardMs = PERMIT_GUARD_MS): Promise<{ waitMs: number } | null> {
   const at = now.getTime();
   const intoSecond = at % 1_000;
   const untilNext = 1_000 - intoSecond;

@@ -1,5 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisConfig, SentinelConfig } from './config-redis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { ClusterConfig, RedisConfig, SentinelConfig } from './config-redis';
 import type { Logger } from './logger';
 
 /**
@@ -9,13 +9,19 @@ import type { Logger } from './logger';
  */
 export type RedisRole = 'producer' | 'worker';
 
+/** A connection to the hub's Redis: one server (or a Sentinel-found primary), or a Cluster. */
+export type RedisConnection = Redis | Cluster;
+
 /**
  * Every connection the hub opens: queues, workers (BullMQ duplicates these for its blocking reads,
  * with the same options), the clock, permits, breakers, locks. `target` is a URL, or the hub's Redis
- * configuration: one server, or Sentinel, where the primary is asked of the sentinels at each
- * (re)connection and a failover they announce moves the connection at once.
+ * configuration: one server; Sentinel, where the primary is asked of the sentinels at each
+ * (re)connection and a failover they announce moves the connection at once; or a Cluster, whose
+ * client follows the slots to whichever node serves them, through the cluster's own failovers.
  */
-export function createRedis(target: string | RedisConfig, role: RedisRole, connectionName = `jobhub-${role}`): Redis {
+export function createRedis(target: string, role: RedisRole, connectionName?: string): Redis;
+export function createRedis(target: string | RedisConfig, role: RedisRole, connectionName?: string): RedisConnection;
+export function createRedis(target: string | RedisConfig, role: RedisRole, connectionName = `jobhub-${role}`): RedisConnection {
   const options: RedisOptions =
     role === 'producer'
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName }
@@ -26,12 +32,38 @@ export function createRedis(target: string | RedisConfig, role: RedisRole, conne
     // A primary demoted in a failover answers writes READONLY: reconnect (to the new primary) and send the command again.
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
   };
-  const sentinel = typeof target === 'string' ? null : target.sentinel;
-  const url = typeof target === 'string' ? target : target.url;
-  const redis = sentinel ? new Redis({ ...common, ...sentinelOptions(url, sentinel) }) : new Redis(url, common);
+  const config = typeof target === 'string' ? null : target;
+  const url = config?.url ?? (target as string);
+  const redis = config?.cluster
+    ? new Cluster([...config.cluster.nodes], clusterOptions(url, config.cluster, common))
+    : config?.sentinel
+      ? new Redis({ ...common, ...sentinelOptions(url, config.sentinel) })
+      : new Redis(url, common);
   // Errors surface through the commands that fail; an unhandled 'error' event would crash the process.
   redis.on('error', () => undefined);
   return redis;
+}
+
+/**
+ * The Cluster form: each node's connection takes the hub's options and the URL's credentials; the
+ * producer's fail-fast settings apply to the cluster as a whole (no offline queue, one retry).
+ */
+function clusterOptions(url: string, _cluster: ClusterConfig, common: RedisOptions): ClusterOptions {
+  const parsed = new URL(url);
+  return {
+    redisOptions: {
+      ...common,
+      ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+      ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    },
+    enableOfflineQueue: common.enableOfflineQueue ?? true,
+    enableReadyCheck: true,
+    maxRedirections: 16,
+    clusterRetryStrategy: (times) => Math.min(200 * 2 ** times, 5_000),
+    // A slot's primary killed: ask the cluster again for the slots' owners rather than wait for a MOVED.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+  };
 }
 
 /** The Sentinel form of the options: the nodes' credentials and database from the URL, the sentinels' own password apart. */
@@ -52,18 +84,28 @@ function sentinelOptions(url: string, sentinel: SentinelConfig): RedisOptions {
 
 /** Where a Redis configuration points, for logs: never its password. */
 export function redisAddress(target: RedisConfig): string {
+  if (target.cluster) return `cluster via ${target.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
   if (target.sentinel) return `sentinel ${target.sentinel.name} via ${target.sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
   const parsed = new URL(target.url);
   return `${parsed.hostname}:${parsed.port || 6379}`;
 }
 
+/** host:port of a connection (a cluster's first node), for errors and logs. */
+function connectionAddress(redis: RedisConnection): string {
+  if (redis instanceof Cluster) {
+    const [first] = redis.nodes();
+    return `cluster via ${first ? `${first.options.host}:${first.options.port}` : 'no node'}`;
+  }
+  return `${redis.options.host}:${redis.options.port}`;
+}
+
 /** Resolves once the connection is ready, or rejects after `timeoutMs` naming the URL's host. */
-export async function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<void> {
+export async function waitForRedis(redis: RedisConnection, timeoutMs = 10_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`Redis at ${redis.options.host}:${redis.options.port} not ready within ${timeoutMs} ms`));
+      reject(new Error(`Redis at ${connectionAddress(redis)} not ready within ${timeoutMs} ms`));
     }, timeoutMs);
     const onReady = (): void => {
       cleanup();
@@ -78,7 +120,7 @@ export async function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<vo
 }
 
 /** Closes gracefully when connected, at once otherwise; resolves when the connection has ended. */
-export async function closeRedis(redis: Redis): Promise<void> {
+export async function closeRedis(redis: RedisConnection): Promise<void> {
   if (redis.status === 'end') return;
   const ended = new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, 2_000);
@@ -96,7 +138,7 @@ export async function closeRedis(redis: Redis): Promise<void> {
  * BullMQ loses jobs under eviction and after a crash without AOF (its production guide), so a
  * production process says so at start. Managed Redis may refuse CONFIG: that is logged, not fatal.
  */
-export async function checkRedisDurability(redis: Redis, log: Logger, production: boolean): Promise<string[]> {
+export async function checkRedisDurability(redis: RedisConnection, log: Logger, production: boolean): Promise<string[]> {
   const warnings: string[] = [];
   try {
     const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
@@ -107,8 +149,8 @@ export async function checkRedisDurability(redis: Redis, log: Logger, production
     warnings.push(`could not read Redis settings (${(err as Error).message}): check noeviction and AOF by hand`);
   }
   for (const warning of warnings) {
-    if (production) log.warn({ redis: redis.options.host }, warning);
-    else log.debug({ redis: redis.options.host }, warning);
+    if (production) log.warn({ redis: connectionAddress(redis) }, warning);
+    else log.debug({ redis: connectionAddress(redis) }, warning);
   }
   return warnings;
 }

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis';
 import type { DataSource } from 'typeorm';
 import { NO_INTEGRATIONS, type Integrations } from '../integrations';
 import type { JobRegistry } from '../jobs/define-job';
@@ -21,13 +21,14 @@ import { LoginThrottle } from './board/login-throttle';
 import { registerSecurityHeaders } from './security-headers';
 import { registerWechatPayWebhook } from './webhooks/wechat-pay.routes';
 import { registerAppleWebhook } from './webhooks/apple.routes';
+import { hubRedisKeys } from '../lib/redis-keys';
 
 export interface AppDeps {
   config: Config;
   log: Logger;
   db: DataSource;
   /** The producer connection the queues use: fail-fast, so an outage answers 503 at once. */
-  redis: Redis;
+  redis: RedisConnection;
   queues: QueueSet;
   registry: JobRegistry;
   /** What `/readyz` checks; Redis and MySQL when not given. Read at each request, so roles started later add theirs. */
@@ -96,7 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAppleWebhook(app, { db: deps.db, integrations: deps.integrations ?? NO_INTEGRATIONS, enqueue, log, now });
   registerReconciliationRoutes(app, { db: deps.db, apiTokens: deps.config.apiTokens, log });
   registerRefundRoutes(app, { db: deps.db, queues: deps.queues, apiTokens: deps.config.apiTokens, log, now });
-  const throttle = new LoginThrottle(deps.redis, deps.config.redis.queuePrefix, deps.config.boardLogin);
+  const throttle = new LoginThrottle(deps.redis, hubRedisKeys(deps.config.redis), deps.config.boardLogin);
   await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, publicUrl: deps.config.http.publicUrl, throttle, log });
   await app.ready();
   return app;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis';
 import cron, { type Logger as CronLogger, type ScheduledTask, type TaskContext } from 'node-cron';
 import { registry as defaultRegistry } from '../jobs';
 import type { JobRegistry } from '../jobs/define-job';
@@ -6,6 +6,7 @@ import { CLOCK_TIMEZONE, SCHEDULES, type Schedule } from '../jobs/schedules';
 import type { Config } from '../lib/config';
 import type { Enqueue } from '../jobs/context';
 import type { Logger } from '../lib/logger';
+import type { RedisKeys } from '../lib/redis-keys';
 import { createSleeper } from '../lib/async';
 import { clockSlots } from '../lib/metrics';
 import { beijingSlot } from '../lib/time';
@@ -17,8 +18,9 @@ export type { Schedule } from '../jobs/schedules';
 export interface ClockDeps {
   enqueue: Enqueue;
   /** The producer connection (fails fast while Redis is away): holds the fired-slot markers. */
-  redis: Redis;
-  prefix: string;
+  redis: RedisConnection;
+  /** Each slot's marker lives beside its job's queue. */
+  keys: RedisKeys;
   log: Logger;
   /** Only the start catch-up reads it, so tests can place the clock anywhere in time. */
   now: () => Date;
@@ -132,7 +134,7 @@ export function startClock(deps: ClockDeps, schedules: readonly Schedule[]): Clo
   // The marker outlives BullMQ's retention of the job, so a restart cannot fire a slot again;
   // SET NX decides which of two racing clocks reports the slot, the job id already deduped the add.
   const enqueueOnce = async (entry: Entry, jobId: string): Promise<Outcome> => {
-    const marker = `${deps.prefix}:clock:${jobId}`;
+    const marker = deps.keys.beside(entry.schedule.job.queue, 'clock', jobId);
     if ((await redis.exists(marker)) > 0) return 'duplicate';
     await deps.enqueue(entry.schedule.job, entry.schedule.payload, { jobId });
     const ttlMs = Math.max(2 * entry.periodMs, 2 * HOUR_MS);
@@ -208,6 +210,6 @@ export function startClock(deps: ClockDeps, schedules: readonly Schedule[]): Clo
 
 /** The clock as a role of a process (clock.main, or a combined one); the runtime is closed by the caller. */
 export function startClockRole(runtime: Runtime, config: Config, log: Logger, schedules: readonly Schedule[] = SCHEDULES): Role {
-  const clock = startClock({ enqueue: runtime.enqueue, redis: runtime.redis, prefix: config.redis.queuePrefix, log, now: () => new Date() }, schedules);
+  const clock = startClock({ enqueue: runtime.enqueue, redis: runtime.redis, keys: runtime.queues.keys, log, now: () => new Date() }, schedules);
   return { close: () => clock.stop() };
 }

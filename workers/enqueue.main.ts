@@ -5,6 +5,7 @@ import { InvalidPayloadError } from '../lib/errors';
 import { closeRedis, createRedis, waitForRedis } from '../lib/redis';
 import { createEnqueue } from './enqueue';
 import { QueueSet } from './queues';
+import { hubRedisKeys } from '../lib/redis-keys';
 
 /**
  * `npm run enqueue -- <job> ['<json payload>'] [--job-id ID] [--delay MS]`: adds one job the way
@@ -30,7 +31,7 @@ async function main(): Promise<number> {
   }
   const config = loadConfigOrExit();
   const redis = createRedis(config.redis, 'producer', 'jobhub-enqueue');
-  const queues = new QueueSet(redis, config.redis.queuePrefix);
+  const queues = new QueueSet(redis, hubRedisKeys(config.redis));
   try {
     await waitForRedis(redis);
     const job = await createEnqueue(queues)(def, payload as never, {

@@ -13,6 +13,7 @@ export function failedJobsWatch(deps: { config: Pick<Config, 'messaging'>; enque
   const threshold = deps.config.messaging.alertFailedThreshold;
   return {
     name: 'failed-jobs-watch',
+    queue: 'ops',
     everyMs: 60_000,
     async sweep({ db, log, now, queues, signal }) {
       for (const name of QUEUE_NAMES) {

@@ -47,6 +47,7 @@ async function jobStates({ redis, queues }: SweepScope, queueName: QueueName, jo
 export function jobRowSweeper<R extends PendingRow>(spec: JobRowSweeperSpec<R>): Sweeper {
   return {
     name: spec.name,
+    queue: spec.queue,
     everyMs: 60_000,
     async sweep(scope) {
       const enqueue = createEnqueue(scope.queues);

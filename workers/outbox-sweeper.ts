@@ -108,6 +108,7 @@ async function settleFailed({ db, log, now }: SweepScope, failed: readonly Outbo
 
 export const outboxSweeper: Sweeper = {
   name: 'outbox',
+  queue: 'ops',
   everyMs: 60_000,
   async sweep(scope) {
     let restored = 0;

@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions, type RateLimiterOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis';
 import type { QueueName } from '../lib/queue-names';
+import { redisKeys, type RedisKeys } from '../lib/redis-keys';
 
 export interface QueueSettings {
   /** Jobs at once per worker process. */
@@ -51,16 +52,20 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
 /** Producer-side queues, one per name, created on first use over one fail-fast connection. */
 export class QueueSet {
   private readonly queues = new Map<QueueName, Queue>();
+  /** Where each queue's keys are, and the hub keys beside them. */
+  readonly keys: RedisKeys;
 
   constructor(
-    private readonly connection: Redis,
-    readonly prefix: string,
-  ) {}
+    private readonly connection: RedisConnection,
+    keys: RedisKeys | string,
+  ) {
+    this.keys = redisKeys(keys);
+  }
 
   get(name: QueueName): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      queue = new Queue(name, { connection: this.connection, prefix: this.keys.queuePrefix(name), defaultJobOptions: DEFAULT_JOB_OPTIONS });
       queue.on('error', () => undefined); // surfaced by the failing call itself
       this.queues.set(name, queue);
     }

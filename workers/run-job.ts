@@ -1,5 +1,5 @@
 import { DelayedError, RateLimitError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis';
 import type { DataSource } from 'typeorm';
 import { auditAt } from '../entities/dms/audit';
 import type { Config } from '../lib/config';
@@ -26,7 +26,7 @@ import type { Integrations } from '../integrations';
 export interface RunnerDeps {
   config: Config;
   db: DataSource;
-  redis: Redis;
+  redis: RedisConnection;
   log: Logger;
   registry: JobRegistry;
   enqueue: Enqueue;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis';
 import type { DataSource } from 'typeorm';
 import { applyBusinessSchema } from '../entities/schema/apply-business-schema';
 import { createDataSource } from '../entities/data-source';
@@ -14,6 +14,7 @@ import { openIntegrations, type Integrations } from '../integrations';
 import { createEnqueue } from './enqueue';
 import { QueueSet } from './queues';
 import { startSchemaGuard, type SchemaGuard } from './schema-guard';
+import { hubRedisKeys } from '../lib/redis-keys';
 
 /** A part of a process (web, worker, clock): one process runs one role, or all three. */
 export interface Role {
@@ -24,14 +25,14 @@ export interface Role {
 /** What every process holds: the data source, a producer connection and the queues it enqueues to. */
 export interface Runtime {
   readonly db: DataSource;
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly queues: QueueSet;
   readonly enqueue: Enqueue;
   /** The outside systems; emulators started here in emulator mode. */
   readonly integrations: Integrations;
   /** The schema check, run at start and every minute: `/readyz` reports it, the runner obeys it. */
   readonly schema: SchemaGuard;
-  /** What this process's `/readyz` checks: Redis, MySQL and the schema; roles add their own. */
+  /** What this process's `/readyz` checks: RedisConnection, MySQL and the schema; roles add their own. */
   readonly readiness: ReadinessCheck[];
   close(): Promise<void>;
 }
@@ -50,7 +51,8 @@ export async function openRuntime(config: Config, log: Logger, startup: StartupS
   // ioredis reconnects by itself: each wait is one more look at whether it got there.
   await untilAvailable(startup, `Redis at ${redisAddress(config.redis)}`, log, () => true, () => waitForRedis(redis));
   await checkRedisDurability(redis, log, config.env === 'production');
-  const queues = new QueueSet(redis, config.redis.queuePrefix);
+  log.info({ redis: redisAddress(config.redis), mysql: `${config.mysql.host}:${config.mysql.port}` }, 'connected');
+  const queues = new QueueSet(redis, hubRedisKeys(config.redis));
   const schema = await startSchemaGuard(db, log);
   const integrations = await openIntegrations(config, db, redis, log);
   return {

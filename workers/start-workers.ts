@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis';
 import { settlesWithin } from '../lib/async';
 import { jobDuration, jobsCompleted, jobsFailed, jobsRetried } from '../lib/metrics';
 import type { JobResult } from '../jobs/define-job';
@@ -11,6 +11,7 @@ import { concurrencyOf } from './pool-size';
 import { QUEUE_SETTINGS } from './queues';
 import { createProcessor, moveBackToWait, type InFlight, type JobProcessor, type RunnerDeps, type RunningJob } from './run-job';
 import { blockingConnectionStatus, startWorkerWatchdog } from './worker-watchdog';
+import { redisKeys, type RedisKeys } from '../lib/redis-keys';
 
 export interface WorkerPool {
   /** The workers running now: the watchdog may have replaced some since the start. */
@@ -28,8 +29,9 @@ export interface WorkerPool {
 export interface WorkerPoolOptions {
   queues: readonly QueueName[];
   /** A worker-role connection (maxRetriesPerRequest: null); BullMQ duplicates it for blocking reads. */
-  connection: Redis;
-  prefix: string;
+  connection: RedisConnection;
+  /** Where the queues' keys are (a bare prefix: one server's layout). */
+  keys: RedisKeys | string;
   /** A job's lock, and how often stalled jobs are looked for (BullMQ's defaults: 30 s). */
   lockMs?: number;
   /** How long a blocking connection may stay down, Redis answering, before its worker is recreated. */
@@ -111,7 +113,7 @@ function createWorker(deps: RunnerDeps, options: WorkerPoolOptions, queue: Queue
   const lockMs = options.lockMs ?? 30_000;
   const worker = new Worker(queue, processor, {
     connection: options.connection,
-    prefix: options.prefix,
+    prefix: redisKeys(options.keys).queuePrefix(queue),
     concurrency: options.concurrency ?? concurrencyOf(deps.config, queue),
     limiter: settings.limiter ?? UNTHROTTLED,
     lockDuration: lockMs,

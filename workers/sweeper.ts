@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis';
 import type { DataSource } from 'typeorm';
 import type { JobRegistry } from '../jobs/define-job';
 import { createSleeper } from '../lib/async';
 import type { Logger } from '../lib/logger';
 import { sweeperRestored, sweeperRuns } from '../lib/metrics';
+import type { QueueName } from '../lib/queue-names';
+import type { RedisKeys } from '../lib/redis-keys';
 import type { QueueSet } from './queues';
 
 /**
@@ -17,7 +19,7 @@ import type { QueueSet } from './queues';
 export interface SweepScope {
   db: DataSource;
   /** The producer connection: the lock and the existence checks fail fast while Redis is away. */
-  redis: Redis;
+  redis: RedisConnection;
   queues: QueueSet;
   registry: JobRegistry;
   log: Logger;
@@ -31,6 +33,8 @@ export interface SweepScope {
 export interface Sweeper {
   /** The lock key and the metrics' label: unique, stable. */
   readonly name: string;
+  /** The queue whose jobs it restores: its lock lives beside that queue's keys. */
+  readonly queue: QueueName;
   /** How often. */
   readonly everyMs: number;
   /** One pass; returns how many jobs it restored. Adds with the work's own job id, so a pass run twice adds nothing twice. */
@@ -48,7 +52,7 @@ export type SweepDeps = Omit<SweepScope, 'signal' | 'periodMs'>;
 const FIRST_DELAY_MS = 5_000;
 
 /** Held for a whole period, never released: one pass per period across every process. */
-export const sweeperLockKey = (prefix: string, name: string): string => `${prefix}:sweeper:${name}`;
+export const sweeperLockKey = (keys: RedisKeys, sweeper: Pick<Sweeper, 'name' | 'queue'>): string => keys.beside(sweeper.queue, 'sweeper', sweeper.name);
 
 /** Names who holds the lock, for ops reading the key. */
 const lockToken = (): string => `${hostname()}:${process.pid}:${randomUUID()}`;
@@ -60,7 +64,7 @@ async function runPass(deps: SweepDeps, sweeper: Sweeper, signal: AbortSignal, l
   let restored: number;
   try {
     if (lock) {
-      const taken = await deps.redis.set(sweeperLockKey(deps.queues.prefix, sweeper.name), lockToken(), 'PX', periodMs, 'NX');
+      const taken = await deps.redis.set(sweeperLockKey(deps.queues.keys, sweeper), lockToken(), 'PX', periodMs, 'NX');
       if (taken !== 'OK') {
         sweeperRuns.inc({ ...labels, outcome: 'skipped_locked' });
         deps.log.debug(labels, 'sweep skipped: another process swept this period');

@@ -11,6 +11,7 @@ import { refundSweeper } from './refund-sweeper';
 import type { Role, Runtime } from './runtime';
 import { startWorkers } from './start-workers';
 import { startSweepers } from './sweeper';
+import { hubRedisKeys } from '../lib/redis-keys';
 
 /** Every sweeper the worker runs: MySQL state that says work is unfinished, checked against Redis. */
 const SWEEPERS = [outboxSweeper, payNotifySweeper, refundSweeper, ...DELIVERY_SWEEPERS];
@@ -28,7 +29,7 @@ export function startWorkerRole(runtime: Runtime, config: Config, log: Logger): 
     {
       queues: config.queues,
       connection: workerConnection,
-      prefix: config.redis.queuePrefix,
+      keys: hubRedisKeys(config.redis),
       lockMs: config.worker.lockMs,
       watchdogMs: config.worker.watchdogMs,
     },

@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis';
 import { withTimeout } from '../lib/async';
 import type { Logger } from '../lib/logger';
 import { workersRecreated } from '../lib/metrics';
@@ -8,7 +8,7 @@ import type { QueueName } from '../lib/queue-names';
 export interface WatchdogDeps {
   workers(): readonly (readonly [QueueName, Worker])[];
   /** The producer connection: tells whether Redis itself answers. */
-  redis: Redis;
+  redis: RedisConnection;
   downForMs: number;
   log: Logger;
   /** Replaces the worker of `queue`; `stuck` is the one to retire. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../lib/redis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
@@ -6,6 +6,7 @@ import { notOpened, type OpenedIntegration } from '../opened-integration';
 import { createWechatMpAccounts, type WechatMpAccounts } from './wechat-mp.accounts';
 import { LiveWechatMpClient } from './wechat-mp.live';
 import type { WechatMpEmulator } from './emulator/wechat-mp.emulator';
+import { hubRedisKeys } from '../../lib/redis-keys';
 
 export type OpenedWechatMp = OpenedIntegration<WechatMpAccounts, { readonly wechatMp?: WechatMpEmulator }>;
 
@@ -14,7 +15,7 @@ export type OpenedWechatMp = OpenedIntegration<WechatMpAccounts, { readonly wech
  * tables; access tokens are shared through Redis. In emulator mode the emulator starts here,
  * knowing the configured apps, and the live client talks to it.
  */
-export async function openWechatMp(config: Pick<Config, 'messaging' | 'redis'>, db: DataSource, redis: Redis, log: Logger): Promise<OpenedWechatMp> {
+export async function openWechatMp(config: Pick<Config, 'messaging' | 'redis'>, db: DataSource, redis: RedisConnection, log: Logger): Promise<OpenedWechatMp> {
   const mp = config.messaging.wechatMp;
   const mpLog = log.child({ integration: 'wechat-mp' });
   let baseUrl = mp.baseUrl;
@@ -30,7 +31,7 @@ export async function openWechatMp(config: Pick<Config, 'messaging' | 'redis'>, 
   const client = createWechatMpAccounts({
     db,
     defaults: { 'official-account': mp.officialAccount, miniapp: mp.miniapp },
-    makeClient: (account) => new LiveWechatMpClient({ baseUrl, ...account, redis, keyPrefix: config.redis.queuePrefix, timeoutMs: mp.timeoutMs, log: mpLog }),
+    makeClient: (account) => new LiveWechatMpClient({ baseUrl, ...account, redis, keyPrefix: hubRedisKeys(config.redis).queuePrefix('wechat-messages'), timeoutMs: mp.timeoutMs, log: mpLog }),
     log: mpLog,
   });
   return { client, emulators: emulator ? { wechatMp: emulator } : {}, close: async () => void (await emulator?.stop()) };

@@ -1,5 +1,5 @@
 import { type AxiosInstance, isAxiosError } from 'axios';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../lib/redis';
 import { PermanentError, RetryableError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import {
@@ -19,7 +19,7 @@ export interface LiveWechatMpOptions {
   baseUrl: string;
   appid: string;
   secret: string;
-  redis: Redis;
+  redis: RedisConnection;
   /** Redis key prefix of the token and its lock. */
   keyPrefix: string;
   /** Per HTTP request. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../lib/redis';
 import { RetryableError } from '../../lib/errors';
 
 /**
@@ -16,7 +16,7 @@ export interface FetchedToken {
 }
 
 export interface TokenStoreOptions {
-  redis: Redis;
+  redis: RedisConnection;
   keyPrefix: string;
   appid: string;
   /** Asks WeChat for a token (`/cgi-bin/stable_token`). */

@@ -3,6 +3,7 @@ import { createCircuitBreaker, type CircuitBreaker } from '../../lib/circuit-bre
 import type { JobContext } from '../context';
 import { DeferredError, PermanentError, RateLimitedError, RetryableError } from '../../lib/errors';
 import type { PreparedSms } from './sms-template';
+import { hubRedisKeys, type RedisKeys } from '../../lib/redis-keys';
 
 /**
  * One SMS through the providers in their configured order. A provider that is down (5xx, refused,
@@ -20,12 +21,12 @@ export interface SmsSent {
 type ChainContext = Pick<JobContext, 'integrations' | 'redis' | 'config' | 'log'>;
 
 /** The circuit of one provider, shared by every worker of this hub (the queue prefix keeps hubs apart). */
-export function smsCircuitKey(prefix: string, provider: SmsProvider): string {
-  return `${prefix}:circuit:sms:${provider}`;
+export function smsCircuitKey(keys: RedisKeys, provider: SmsProvider): string {
+  return keys.beside('sms', 'circuit', 'sms', provider);
 }
 
 function breakerOf(ctx: ChainContext, provider: SmsProvider): CircuitBreaker {
-  return createCircuitBreaker({ redis: ctx.redis, key: smsCircuitKey(ctx.config.redis.queuePrefix, provider) });
+  return createCircuitBreaker({ redis: ctx.redis, key: smsCircuitKey(hubRedisKeys(ctx.config.redis), provider) });
 }
 
 /** A breaker that cannot reach Redis must not stop the message: it counts as closed. */

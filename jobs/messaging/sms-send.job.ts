@@ -10,6 +10,7 @@ import { deliverOnce, deliveryKeyField, jobDeliveryKey, recordRow, type Delivery
 import { sendSmsThroughChain } from './sms-chain';
 import { prepareSms } from './sms-template';
 import { hashedId } from '../../lib/hashed-id';
+import { hubRedisKeys } from '../../lib/redis-keys';
 
 /** Mainland mobile numbers, bare or with +86/86; the job keeps the 11 digits. */
 const MAINLAND_MOBILE = /^(?:\+?86)?(1[3-9]\d{9})$/;
@@ -67,7 +68,7 @@ export const smsSend = defineJob({
     return deliverOnce(ctx, request, {
       // Over the account's rate this second: the row goes back to PENDING (no attempt counted) and the queue waits for the next second.
       beforeSend: async () => {
-        const permit = await takeSecondPermit(ctx.redis, `${ctx.config.redis.queuePrefix}:rate:sms`, ctx.config.messaging.sms.ratePerSecond, new Date());
+        const permit = await takeSecondPermit(ctx.redis, hubRedisKeys(ctx.config.redis).beside('sms', 'rate', 'sms'), ctx.config.messaging.sms.ratePerSecond, new Date());
         if (permit) throw new RateLimitedError(permit.waitMs, 'the SMS account sent its limit this second');
       },
       send: async (delivery) => {

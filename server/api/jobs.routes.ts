@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Job } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../lib/redis';
 import { z } from 'zod';
 import type { JobDefinition, JobRegistry } from '../../jobs/define-job';
 import { InvalidPayloadError } from '../../lib/errors';
@@ -18,7 +18,7 @@ import { hashedId } from '../../lib/hashed-id';
 export interface JobsRouteDeps {
   registry: JobRegistry;
   queues: QueueSet;
-  redis: Redis;
+  redis: RedisConnection;
   apiTokens: readonly ScopedApiToken[];
   log: Logger;
 }
@@ -137,7 +137,7 @@ function readIdempotencyKey(request: FastifyRequest): ReturnType<typeof idempote
   return idempotencyKey.safeParse(Array.isArray(header) ? header.join(',') : header);
 }
 
-function assertRedisReady(redis: Redis): void {
+function assertRedisReady(redis: RedisConnection): void {
   if (redis.status !== 'ready') throw new RedisUnavailableError(`connection is ${redis.status}`);
 }
 

@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../lib/redis';
 import type { Config } from '../../lib/config';
+import type { RedisKeys } from '../../lib/redis-keys';
 import { withRedisTimeout } from '../http-errors';
 import { hashedId } from '../../lib/hashed-id';
 
@@ -15,9 +16,9 @@ type Kind = 'user' | 'address';
  */
 export class LoginThrottle {
   constructor(
-    private readonly redis: Redis,
-    /** The hub's Redis prefix (HUB_QUEUE_PREFIX): on a cluster it carries the hash tag that keeps both keys in one slot. */
-    private readonly prefix: string,
+    private readonly redis: RedisConnection,
+    /** The counters are one group: on a cluster, one slot, so one transaction reads and counts them. */
+    private readonly keys: RedisKeys,
     private readonly limits: LoginLimits,
   ) {}
 
@@ -48,7 +49,7 @@ export class LoginThrottle {
   }
 
   private counters(username: string | null, address: string): { kind: Kind; key: string; limit: number }[] {
-    const base = `${this.prefix}:board-login`;
+    const base = this.keys.group('board-login');
     const counters: { kind: Kind; key: string; limit: number }[] = [
       { kind: 'address', key: `${base}:address:${addressBucket(address)}`, limit: this.limits.maxFailuresPerAddress },
     ];

@@ -14,6 +14,7 @@ import { startPrivateRedis, type PrivateRedis } from '../support/private-redis';
 import { openQueueLedger, type QueueLedger } from '../support/queue-ledger';
 import { testPrefix, testRedis } from '../support/queues';
 import { until } from '../support/wait';
+import { RedisKeys } from '../../lib/redis-keys';
 
 const job = (name: string) =>
   defineJob({ name, queue: 'messages', description: name, payload: z.strictObject({}), handle: async () => done(null) });
@@ -51,7 +52,7 @@ describe('the clock', () => {
 
   const clock = (schedules: Schedule[], options: { now?: () => Date; redis?: Redis; queues?: QueueSet } = {}) => {
     const { log, lines } = captureLogger('debug');
-    const deps = { enqueue: createEnqueue(options.queues ?? queues), redis: options.redis ?? redis, prefix, log, now: options.now ?? (() => new Date()), registry };
+    const deps = { enqueue: createEnqueue(options.queues ?? queues), redis: options.redis ?? redis, keys: new RedisKeys(prefix), log, now: options.now ?? (() => new Date()), registry };
     const started = startClock(deps, schedules);
     running.push(started);
     const find = (msg: string, jobName?: string): Line[] => lines().filter((l) => l.msg === msg && (!jobName || l.job === jobName));
@@ -200,7 +201,7 @@ describe('the clock', () => {
     expect(cron.getTasks().size).toBe(tasks);
     // The shipped table is valid against the shipped registry.
     const { log } = captureLogger();
-    const shipped = startClock({ enqueue: createEnqueue(queues), redis, prefix, log, now: () => new Date() }, SCHEDULES);
+    const shipped = startClock({ enqueue: createEnqueue(queues), redis, keys: new RedisKeys(prefix), log, now: () => new Date() }, SCHEDULES);
     running.push(shipped);
   });
 });

@@ -23,6 +23,7 @@ import { openPrivateQueueStore, type PrivateQueueStore, type PrivateRedis } from
 import { testPrefix } from '../support/queues';
 import { track } from '../support/resources';
 import { until } from '../support/wait';
+import { RedisKeys } from '../../lib/redis-keys';
 
 const NOW = parseBeijing('2026-11-23 10:00:00');
 const LATER = new Date(NOW.getTime() + 60_000);
@@ -213,7 +214,7 @@ describe('sweepers, on a private Redis', () => {
     const results = await Promise.all([sweepOnce(deps, outboxSweeper, { lock: true }), sweepOnce(deps, outboxSweeper, { lock: true })]);
     expect(results.sort()).toEqual([0, 2]);
     expect((await counts()).map((n, i) => n - (before[i] as number))).toEqual([1, 1, 2]);
-    const lockKey = sweeperLockKey(prefix, 'outbox');
+    const lockKey = sweeperLockKey(new RedisKeys(prefix), { name: 'outbox', queue: 'ops' });
     expect(await producer.get(lockKey)).toContain(`:${process.pid}:`);
     expect(await producer.pttl(lockKey)).toBeGreaterThan(50_000); // held for the period, everyMs 60 s
 
@@ -234,6 +235,7 @@ describe('sweepers, on a private Redis', () => {
     let calls = 0;
     const flaky: Sweeper = {
       name: 'test-flaky',
+      queue: 'ops',
       everyMs: 20,
       sweep: async () => {
         calls += 1;
@@ -259,6 +261,7 @@ describe('sweepers, on a private Redis', () => {
     let finished = false;
     const slow: Sweeper = {
       name: 'test-slow',
+      queue: 'ops',
       everyMs: 60_000,
       sweep: async (scope) => {
         signal = scope.signal;

@@ -11,6 +11,7 @@ import type { TencentSmsEmulator } from '../../integrations/sms/emulator/tencent
 import { buildRegistry } from '../../jobs/define-job';
 import { recordDelivery } from '../../jobs/messaging/delivery';
 import { smsCircuitKey } from '../../jobs/messaging/sms-chain';
+import { hubRedisKeys } from '../../lib/redis-keys';
 import { smsIdFor, smsSend } from '../../jobs/messaging/sms-send.job';
 import { formatBeijing } from '../../lib/time';
 import { buildApp } from '../../server/app';
@@ -60,7 +61,7 @@ describe('SMS delivery receipts: POST /webhooks/sms/:provider', () => {
   });
   beforeEach(async () => {
     await clearTables(hub.db, [Sms, HubMessageDelivery]);
-    await hub.redis.del(smsCircuitKey(hub.config.redis.queuePrefix, 'aliyun'), smsCircuitKey(hub.config.redis.queuePrefix, 'tencent'));
+    await hub.redis.del(smsCircuitKey(hubRedisKeys(hub.config.redis), 'aliyun'), smsCircuitKey(hubRedisKeys(hub.config.redis), 'tencent'));
   });
 
   const phone = (): string => `1390000${String(++seq).padStart(4, '0')}`;

@@ -7,6 +7,7 @@ import type { SmsClient } from '../../integrations/sms/sms.client';
 import type { TencentSmsEmulator } from '../../integrations/sms/emulator/tencent-sms.emulator';
 import { buildRegistry } from '../../jobs/define-job';
 import { smsCircuitKey } from '../../jobs/messaging/sms-chain';
+import { hubRedisKeys } from '../../lib/redis-keys';
 import { smsSend, smsIdFor } from '../../jobs/messaging/sms-send.job';
 import { createCircuitBreaker } from '../../lib/circuit-breaker';
 import { clearTables } from '../support/db';
@@ -49,7 +50,7 @@ describe('sms-send: Aliyun → Tencent, once per delivery key', () => {
   });
   beforeEach(async () => {
     await clearTables(hub.db, [Sms, HubMessageDelivery]);
-    await hub.redis.del(smsCircuitKey(hub.config.redis.queuePrefix, 'aliyun'), smsCircuitKey(hub.config.redis.queuePrefix, 'tencent'));
+    await hub.redis.del(smsCircuitKey(hubRedisKeys(hub.config.redis), 'aliyun'), smsCircuitKey(hubRedisKeys(hub.config.redis), 'tencent'));
     jest.restoreAllMocks();
   });
 
@@ -134,10 +135,10 @@ describe('sms-send: Aliyun → Tencent, once per delivery key', () => {
     for (const [i, to] of phones.slice(5).entries()) await finished(await enqueue(to, `breaker-open-${i}`));
     expect(aliyunSend).toHaveBeenCalledTimes(5);
     for (const to of phones) expect(ledger(to)).toMatchObject({ aliyun: [], tencent: [expect.objectContaining({ phone: to })] });
-    expect(await hub.redis.hget(smsCircuitKey(hub.config.redis.queuePrefix, 'aliyun'), 'openUntil')).not.toBeNull();
+    expect(await hub.redis.hget(smsCircuitKey(hubRedisKeys(hub.config.redis), 'aliyun'), 'openUntil')).not.toBeNull();
 
     // Circuit closed again (as after its open period and a good probe): Aliyun is first once more.
-    await hub.redis.del(smsCircuitKey(hub.config.redis.queuePrefix, 'aliyun'));
+    await hub.redis.del(smsCircuitKey(hubRedisKeys(hub.config.redis), 'aliyun'));
     const later = phone();
     await finished(await enqueue(later, 'breaker-closed'));
     expect(aliyunSend).toHaveBeenCalledTimes(6);

@@ -94,7 +94,7 @@ export async function openTestHub(file: string, options: TestHubOptions = {}): P
       const connection = track({ kind: 'redis', value: redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }) });
       const pool = startWorkers(
         { config, db, redis, log, registry: options.registry ?? defaultRegistry, enqueue, integrations, queues, now: options.now ?? (() => new Date()), schema },
-        { queues: names, connection, prefix, ...timings },
+        { queues: names, connection, keys: prefix, ...timings },
       );
       for (const w of pool.workers) track({ kind: 'worker', value: w });
       const closable: WorkerPool = {

@@ -18,6 +18,8 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** Stops it for good; call it in afterAll. */
   close(): Promise<void>;
+  /** Whether the server process is up. */
+  isRunning(): boolean;
 }
 
 /** A port nobody listens on right now: the OS picks it, we release it for redis-server. */
@@ -111,7 +113,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     await halt();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
-  return { url, port, stop: halt, start: launch, close };
+  return { url, port, stop: halt, start: launch, close, isRunning: running };
 }
 
 /** A private Redis with the hub's producer connection and queues on it, as a process would hold them. */

@@ -1,12 +1,12 @@
 import type { QueueEvents, Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../lib/redis';
 import type { DataSource } from 'typeorm';
 
 type Tracked =
   | { kind: 'worker'; value: Worker }
   | { kind: 'queue'; value: Queue }
   | { kind: 'queue-events'; value: QueueEvents }
-  | { kind: 'redis'; value: Redis }
+  | { kind: 'redis'; value: RedisConnection }
   | { kind: 'data-source'; value: DataSource }
   | { kind: 'closable'; value: { isOpen(): boolean }; label: string };
 
