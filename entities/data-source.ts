@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import mysql2 from 'mysql2';
 import { DataSource, getMetadataArgsStorage } from 'typeorm';
 import type { Config, MysqlConfig } from '../lib/config';
+import { mysqlSslOptions } from '../lib/config-mysql-tls';
 import { ENTITIES, ENTITY_SYSTEMS } from './index';
 import { detectServer, type MysqlDriverType } from './schema/mysql-server';
 
@@ -65,6 +66,7 @@ export function baseDataSourceOptions(mysqlConfig: MysqlConfig, type: MysqlDrive
     password: mysqlConfig.password,
     database,
     timezone: mysqlConfig.timezone,
+    ssl: mysqlSslOptions(mysqlConfig.ssl),
     // A DATE is a calendar day, not an instant: as a Date it would shift by the process's offset.
     dateStrings: ['DATE'] as string[],
     charset: 'utf8mb4_unicode_ci',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** Field types the environment schemas share (lib/config.ts and its parts). */
@@ -23,3 +24,20 @@ export const optionalOrigin = (example: string): typeof optionalText =>
 
 /** Per-request timeout of an outside call. */
 export const timeoutMs = (fallback: number): z.ZodDefault<z.ZodCoercedNumber> => z.coerce.number().int().min(100).max(120_000).default(fallback);
+
+/** A PEM file (a CA bundle, a certificate, a key) named by its path, read when the configuration loads: a process that cannot read it stops at start. */
+export const optionalPemFile = optionalText.transform((path, ctx) => {
+  if (path === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})` });
+    return z.NEVER;
+  }
+  if (!pem.includes('-----BEGIN ')) {
+    ctx.addIssue({ code: 'custom', message: `${path} is not a PEM file` });
+    return z.NEVER;
+  }
+  return pem;
+});

@@ -7,6 +7,7 @@ import { capacityEnv, parseConcurrency } from './config-capacity';
 import { checkRedisEnv, redisConfig, redisEnv, redisIsConfigured, type RedisConfig } from './config-redis';
 import { appleConfig, appleEnv, checkAppleEnv, type AppleConfig } from './config-apple';
 import { checkMessagingEnv, messagingConfig, messagingEnv, type MessagingConfig } from './config-messaging';
+import { checkMysqlTlsEnv, mysqlTlsConfig, mysqlTlsEnv, type MysqlTls } from './config-mysql-tls';
 import { checkSchoolEnv, schoolConfig, schoolEnv, type SchoolTmsConfig } from './config-school';
 import { withFileSecrets } from './config-secrets';
 import { ConfigError } from './errors';
@@ -56,6 +57,7 @@ export const envSchema = z
     }).describe('Server, credentials and the default database of every system (mysql://user:password@host:port/database); development default mysql://root@127.0.0.1:3306/jobhub'),
     MYSQL_PASSWORD: optionalText.describe('The MySQL password, in place of the one in MYSQL_URL (for a password kept in a secret file: MYSQL_PASSWORD_FILE)'),
     MYSQL_TIMEZONE: z.string().regex(/^[+-]\d{2}:\d{2}$/, 'expected an offset such as +08:00').default('+08:00').describe('Session time zone of every connection: the business tables hold Beijing time'),
+    ...mysqlTlsEnv,
     MARKETING_DB: databaseName.describe('Database of the marketing system (default: the database of MYSQL_URL); one transaction spans the systems on one server'),
     APP_DB: databaseName.describe('Database of the app system (default: the database of MYSQL_URL)'),
     CS_DB: databaseName.describe('Database of the customer-service system (default: the database of MYSQL_URL)'),
@@ -117,6 +119,7 @@ export const envSchema = z
     checkAppleEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
     checkSchoolEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
     checkRedisEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
+    checkMysqlTlsEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
     if (Boolean(env.BOARD_VIEWER_USERNAME) !== Boolean(env.BOARD_VIEWER_PASSWORD)) {
       const missing = env.BOARD_VIEWER_USERNAME ? 'BOARD_VIEWER_PASSWORD' : 'BOARD_VIEWER_USERNAME';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'the viewer account needs both a username and a password' });
@@ -186,6 +189,8 @@ export interface MysqlConfig {
   /** How long a query waits for a free pooled connection. */
   readonly acquireTimeoutMs: number;
   readonly databases: Readonly<Record<SystemName, string>>;
+  /** TLS to the server (MYSQL_SSL_*); null: none. Every connection takes it through `mysqlSslOptions`. */
+  readonly ssl: MysqlTls | null;
 }
 
 export interface Config {
@@ -273,6 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     timezone: e.MYSQL_TIMEZONE,
     poolSize: e.MYSQL_POOL_SIZE ?? null,
     acquireTimeoutMs: e.MYSQL_POOL_ACQUIRE_TIMEOUT_MS,
+    ssl: mysqlTlsConfig(e),
     databases: {
       marketing: e.MARKETING_DB ?? database,
       app: e.APP_DB ?? database,

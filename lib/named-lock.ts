@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { SslOptions } from 'mysql2';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import type { Logger } from './logger';
@@ -20,7 +21,9 @@ export function namedLockName(db: DataSource, purpose: string, scope: string): s
  */
 export async function withNamedLock<T>(deps: { db: DataSource; log: Logger }, name: string, busy: () => Error, work: () => Promise<T>): Promise<T> {
   const options = deps.db.options as Extract<DataSourceOptions, { type: 'mysql' | 'mariadb' }>;
-  const lock = await createConnection({ host: options.host, port: options.port, user: options.username, password: options.password, connectTimeout: 10_000 });
+  // The pool's own TLS option (built by mysqlSslOptions): this connection goes to the same server.
+  const ssl = options.ssl as SslOptions | undefined;
+  const lock = await createConnection({ host: options.host, port: options.port, user: options.username, password: options.password, ssl, connectTimeout: 10_000 });
   try {
     const [rows] = await lock.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS got', [name]);
     if (Number(rows[0]?.got) !== 1) throw busy();

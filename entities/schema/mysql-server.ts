@@ -1,5 +1,6 @@
 import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../../lib/config';
+import { mysqlSslOptions } from '../../lib/config-mysql-tls';
 
 export type MysqlDriverType = 'mariadb' | 'mysql';
 
@@ -16,6 +17,7 @@ export async function withServerConnection<T>(mysqlConfig: MysqlConfig, work: (c
     user: mysqlConfig.user,
     password: mysqlConfig.password,
     timezone: mysqlConfig.timezone,
+    ssl: mysqlSslOptions(mysqlConfig.ssl),
     connectTimeout: 10_000,
   });
   try {
