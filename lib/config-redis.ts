@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { optionalText } from './config-fields';
+import { optionalPemFile, optionalText } from './config-fields';
 
 /**
  * Where Redis is: one server (REDIS_URL), a primary found through Sentinel (REDIS_SENTINELS and
@@ -12,7 +12,7 @@ const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 export const redisEnv = {
   REDIS_URL: optionalText
     .refine((v) => v === undefined || /^rediss?:\/\/.+/.test(v), { message: 'expected redis://[user:password@]host:port[/db]' })
-    .describe('BullMQ\'s Redis as one server (development default redis://127.0.0.1:6379); with Sentinel, only its database number and credentials are read'),
+    .describe('BullMQ\'s Redis as one server (development default redis://127.0.0.1:6379); with Sentinel only its credentials and database number are read, with Cluster only its credentials (and rediss:// for TLS)'),
   REDIS_PASSWORD: optionalText.describe('The Redis password, in place of the one in REDIS_URL (for a password kept in a secret file: REDIS_PASSWORD_FILE)'),
   REDIS_SENTINELS: optionalText
     .refine((v) => v === undefined || v.split(',').every((s) => HOST_PORT.test(s.trim())), { message: 'expected host:port pairs, comma-separated' })
@@ -22,6 +22,9 @@ export const redisEnv = {
   REDIS_CLUSTER_NODES: optionalText
     .refine((v) => v === undefined || v.split(',').every((s) => HOST_PORT.test(s.trim())), { message: 'expected host:port pairs, comma-separated' })
     .describe('A Redis Cluster\'s nodes to start from (host:port,…; the rest are discovered): each queue then carries its own hash tag, so the queues spread over the shards. The nodes take REDIS_URL\'s (or REDIS_PASSWORD\'s) credentials'),
+  REDIS_TLS_CA: optionalPemFile.describe('A PEM file of the CA(s) that signed the Redis servers\' certificates (managed Redis: the provider\'s CA). Turns TLS on for every connection, Sentinel and Cluster included; so does a rediss:// REDIS_URL, which trusts the system CAs'),
+  REDIS_TLS_CERT: optionalPemFile.describe('A PEM client certificate, for servers that require one (tls-auth-clients yes); needs REDIS_TLS_KEY'),
+  REDIS_TLS_KEY: optionalPemFile.describe('The PEM private key of REDIS_TLS_CERT'),
 };
 
 type RedisEnv = z.output<z.ZodObject<typeof redisEnv>>;
@@ -43,6 +46,14 @@ export interface ClusterConfig {
   readonly nodes: readonly HostPort[];
 }
 
+/** TLS to every Redis node (and sentinel): the server's certificate is always verified, host name included. */
+export interface RedisTls {
+  /** PEM; null: the system's CAs. */
+  readonly ca: string | null;
+  readonly cert: string | null;
+  readonly key: string | null;
+}
+
 export interface RedisConfig {
   /** The server, or (with Sentinel or Cluster) the credentials (and, with Sentinel, database number) of the nodes. */
   readonly url: string;
@@ -50,13 +61,17 @@ export interface RedisConfig {
   readonly sentinel: SentinelConfig | null;
   /** Null: no Cluster. At most one of `sentinel` and `cluster` is set. */
   readonly cluster: ClusterConfig | null;
+  /** Null: plain TCP. */
+  readonly tls: RedisTls | null;
   readonly queuePrefix: string;
 }
 
-/** Sentinels and their primary's name come together; a cluster is not also behind Sentinel. */
+/** Sentinels and their primary's name come together, a client certificate and its key too; a cluster is not also behind Sentinel. */
 export function checkRedisEnv(e: RedisEnv, issue: (path: string, message: string) => void): void {
   if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_MASTER) issue('REDIS_SENTINEL_MASTER', 'required with REDIS_SENTINELS: the name the sentinels monitor the primary under');
   if (e.REDIS_SENTINEL_MASTER && !e.REDIS_SENTINELS) issue('REDIS_SENTINELS', 'required with REDIS_SENTINEL_MASTER');
+  if (e.REDIS_TLS_CERT && !e.REDIS_TLS_KEY) issue('REDIS_TLS_KEY', 'required with REDIS_TLS_CERT');
+  if (e.REDIS_TLS_KEY && !e.REDIS_TLS_CERT) issue('REDIS_TLS_CERT', 'required with REDIS_TLS_KEY');
   if (e.REDIS_CLUSTER_NODES && e.REDIS_SENTINELS) issue('REDIS_CLUSTER_NODES', 'set either REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both: a cluster fails over by itself');
 }
 
@@ -75,7 +90,10 @@ export function redisConfig(e: RedisEnv & { HUB_QUEUE_PREFIX: string }, developm
         }
       : null;
   const cluster: ClusterConfig | null = e.REDIS_CLUSTER_NODES ? { nodes: hostPorts(e.REDIS_CLUSTER_NODES) } : null;
-  return { url: withPassword(e.REDIS_URL ?? developmentUrl, e.REDIS_PASSWORD), sentinel, cluster, queuePrefix: e.HUB_QUEUE_PREFIX };
+  const url = withPassword(e.REDIS_URL ?? developmentUrl, e.REDIS_PASSWORD);
+  const wantsTls = url.startsWith('rediss://') || Boolean(e.REDIS_TLS_CA || e.REDIS_TLS_CERT);
+  const tls: RedisTls | null = wantsTls ? { ca: e.REDIS_TLS_CA ?? null, cert: e.REDIS_TLS_CERT ?? null, key: e.REDIS_TLS_KEY ?? null } : null;
+  return { url, sentinel, cluster, tls, queuePrefix: e.HUB_QUEUE_PREFIX };
 }
 
 function hostPorts(list: string): HostPort[] {

@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { ClusterConfig, RedisConfig, SentinelConfig } from './config-redis';
+import type { ConnectionOptions } from 'node:tls';
+import type { ClusterConfig, RedisConfig, RedisTls, SentinelConfig } from './config-redis';
 import type { Logger } from './logger';
 
 /**
@@ -16,7 +17,7 @@ export type RedisConnection = Redis | Cluster;
  * Every connection the hub opens: queues, workers (BullMQ duplicates these for its blocking reads,
  * with the same options), the clock, permits, breakers, locks. `target` is a URL, or the hub's Redis
  * configuration: one server; Sentinel, where the primary is asked of the sentinels at each
- * (re)connection and a failover they announce moves the connection at once; or a Cluster, whose
+ * (re)connection; or a Cluster, whose
  * client follows the slots to whichever node serves them, through the cluster's own failovers.
  */
 export function createRedis(target: string, role: RedisRole, connectionName?: string): Redis;
@@ -34,10 +35,12 @@ export function createRedis(target: string | RedisConfig, role: RedisRole, conne
   };
   const config = typeof target === 'string' ? null : target;
   const url = config?.url ?? (target as string);
+  const tls = config?.tls ? tlsOptions(config.tls) : undefined;
+  if (tls) common.tls = tls;
   const redis = config?.cluster
     ? new Cluster([...config.cluster.nodes], clusterOptions(url, config.cluster, common))
     : config?.sentinel
-      ? new Redis({ ...common, ...sentinelOptions(url, config.sentinel) })
+      ? new Redis({ ...common, ...sentinelOptions(url, config.sentinel, tls) })
       : new Redis(url, common);
   // Errors surface through the commands that fail; an unhandled 'error' event would crash the process.
   redis.on('error', () => undefined);
@@ -59,6 +62,8 @@ function clusterOptions(url: string, _cluster: ClusterConfig, common: RedisOptio
     enableOfflineQueue: common.enableOfflineQueue ?? true,
     enableReadyCheck: true,
     maxRedirections: 16,
+    // Nodes are reached by the names given and announced, never swapped for an IP first: TLS checks the certificate against that name.
+    dnsLookup: (address, callback) => callback(null, address),
     clusterRetryStrategy: (times) => Math.min(200 * 2 ** times, 5_000),
     // A slot's primary killed: ask the cluster again for the slots' owners rather than wait for a MOVED.
     retryDelayOnFailover: 200,
@@ -67,7 +72,7 @@ function clusterOptions(url: string, _cluster: ClusterConfig, common: RedisOptio
 }
 
 /** The Sentinel form of the options: the nodes' credentials and database from the URL, the sentinels' own password apart. */
-function sentinelOptions(url: string, sentinel: SentinelConfig): RedisOptions {
+function sentinelOptions(url: string, sentinel: SentinelConfig, tls: ConnectionOptions | undefined): RedisOptions {
   const parsed = new URL(url);
   return {
     sentinels: sentinel.sentinels.map((s) => ({ host: s.host, port: s.port })),
@@ -76,9 +81,20 @@ function sentinelOptions(url: string, sentinel: SentinelConfig): RedisOptions {
     ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
     ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
     db: Number(parsed.pathname.slice(1) || 0),
-    // Sentinel announces +switch-master: move without waiting for the old primary's socket to fail.
-    failoverDetector: true,
+    // No failoverDetector: in ioredis 5.9 a +switch-master arriving while a reconnection awaits the
+    // sentinel's answer ends the connection for good. A killed primary closes its sockets and a demoted
+    // one answers READONLY (reconnectOnError above), which move the connection as fast.
     sentinelRetryStrategy: (times) => Math.min(200 * 2 ** times, 5_000),
+    // The sentinels and the nodes they name speak TLS alike.
+    ...(tls ? { sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
+  };
+}
+
+/** Node's TLS options from the configured PEMs: the CA given, or the system's; the host name always checked. */
+function tlsOptions(tls: RedisTls): ConnectionOptions {
+  return {
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
   };
 }
 

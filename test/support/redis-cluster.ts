@@ -1,17 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { closeRedis } from '../../lib/redis';
-import { startPrivateRedis, type PrivateRedis } from './private-redis';
+import { freePort, startPrivateRedis, type PrivateRedis } from './private-redis';
+import { redisTlsArgs } from './redis-tls';
+import type { TestCa } from './test-ca';
 import { until } from './wait';
 
-const run = promisify(execFile);
-
 export interface PrivateCluster {
-  /** `127.0.0.1:<port>,…` of every node: REDIS_CLUSTER_NODES. */
+  /** `127.0.0.1:<port>,…` of every node (their TLS ports, with TLS): REDIS_CLUSTER_NODES. */
   readonly nodes: string;
   readonly servers: readonly PrivateRedis[];
   /** The nodes serving slots now, by port. */
@@ -26,21 +24,29 @@ export interface PrivateCluster {
  * `replicasPerMaster` replicas, on private ports. A node's failure is noticed after a second
  * (cluster-node-timeout), so a replica takes over a killed primary within a few seconds.
  */
-export async function startPrivateCluster(options: { masters?: number; replicasPerMaster?: number } = {}): Promise<PrivateCluster> {
+export async function startPrivateCluster(options: { masters?: number; replicasPerMaster?: number; tls?: TestCa } = {}): Promise<PrivateCluster> {
   const masters = options.masters ?? 3;
   const replicas = options.replicasPerMaster ?? 0;
   const dir = mkdtempSync(join(tmpdir(), 'jobhub-cluster-'));
   const servers: PrivateRedis[] = [];
+  /** With TLS: each node's TLS port, which the cluster announces and clients are given. */
+  const tlsPorts: number[] = [];
   try {
+    const busPorts: number[] = [];
     for (let i = 0; i < masters * (1 + replicas); i++) {
+      const tlsPort = options.tls ? await freePort() : 0;
+      // Named, not port + 10000 (which can pass 65535 for a port the OS picked).
+      const busPort = await freePort();
+      tlsPorts.push(tlsPort);
+      busPorts.push(busPort);
+      const tlsArgs = options.tls ? redisTlsArgs(options.tls, tlsPort, { authClients: 'no', cluster: true }) : [];
       servers.push(
         await startPrivateRedis({
-          args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${i}.conf`), '--cluster-node-timeout', '1000'],
+          args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${i}.conf`), '--cluster-node-timeout', '1000', '--cluster-port', String(busPort), ...tlsArgs],
         }),
       );
     }
-    const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 });
+    await formCluster(servers, busPorts, masters);
     await until('every node to see the cluster ok', async () => (await Promise.all(servers.map((s) => clusterState(s.port)))).every((state) => state === 'ok'), 30_000, 200);
   } catch (err) {
     await Promise.all(servers.map((s) => s.close()));
@@ -54,7 +60,7 @@ export async function startPrivateCluster(options: { masters?: number; replicasP
     return live.filter((_, i) => roles[i] === 'master').map((s) => s.port);
   };
   return {
-    nodes: servers.map((s) => `127.0.0.1:${s.port}`).join(','),
+    nodes: servers.map((s, i) => `127.0.0.1:${options.tls ? tlsPorts[i] : s.port}`).join(','),
     servers,
     primaries,
     async keysByPrimary(prefix) {
@@ -76,6 +82,31 @@ async function onNode<T>(port: number, ask: (r: Redis) => Promise<T>): Promise<T
     return await ask(redis);
   } finally {
     await closeRedis(redis);
+  }
+}
+
+/**
+ * What `redis-cli --cluster create` does, by hand so a named bus port is honoured: every node met,
+ * the slots split evenly over the first `masters` nodes, each later node a replica of one of them.
+ * Commands go to each node's plain port, which the tests keep open beside TLS.
+ */
+async function formCluster(servers: readonly PrivateRedis[], busPorts: readonly number[], masters: number): Promise<void> {
+  const [first] = servers;
+  if (!first) throw new Error('a cluster needs nodes');
+  for (const [i, s] of servers.entries()) if (i > 0) await onNode(first.port, (r) => r.call('CLUSTER', 'MEET', '127.0.0.1', String(s.port), String(busPorts[i])));
+  const per = Math.ceil(16_384 / masters);
+  for (let m = 0; m < masters; m++) {
+    const port = (servers[m] as PrivateRedis).port;
+    await onNode(port, (r) => r.call('CLUSTER', 'ADDSLOTSRANGE', String(m * per), String(Math.min(16_383, (m + 1) * per - 1))));
+  }
+  await until('every node to know every other', async () => {
+    const known = await Promise.all(servers.map(async (s) => ((await onNode(s.port, (r) => r.call('CLUSTER', 'NODES'))) as string).trim().split('\n').length));
+    return known.every((n) => n === servers.length);
+  }, 20_000, 100);
+  for (let i = masters; i < servers.length; i++) {
+    const primary = (servers[i % masters] as PrivateRedis).port;
+    const id = (await onNode(primary, (r) => r.call('CLUSTER', 'MYID'))) as string;
+    await onNode((servers[i] as PrivateRedis).port, (r) => r.call('CLUSTER', 'REPLICATE', id));
   }
 }
 
