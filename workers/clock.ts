@@ -188,9 +188,11 @@ export function startClock(deps: ClockDeps, schedules: readonly Schedule[]): Clo
   }
   log.info({ schedules: entries.map((e) => ({ job: e.schedule.job.name, cron: e.schedule.cron, periodMs: e.periodMs })), timezone: CLOCK_TIMEZONE }, 'clock started');
 
-  // A restart, or a clock that was down, enqueues the slot it may have missed; marker and id make it a no-op otherwise.
+  // A restart, or a clock that was down, enqueues each schedule's latest slot, which it may have missed:
+  // node-cron fires a new task only at the next match, so a minute slot passed during a restart would
+  // otherwise be lost. Marker and job id make it a no-op when the slot was already enqueued.
   const now = deps.now();
-  const catchUps = entries.filter((e) => e.periodMs >= HOUR_MS).map((e) => ({ e, slot: latestSlot(e, now) }));
+  const catchUps = entries.map((e) => ({ e, slot: latestSlot(e, now) }));
   void Promise.all(catchUps.map(({ e, slot }) => (slot ? run(e, slot) : undefined))).then(() => {
     if (!sleeper.stopped) log.info({ jobs: catchUps.map(({ e }) => e.schedule.job.name) }, 'clock caught up');
   });

@@ -122,7 +122,8 @@ describe('the clock', () => {
       { job: daily, cron: '30 2 * * *', payload: {} },
       { job: minutely, cron: '*/5 * * * *', payload: {} },
     ];
-    const ids = ['test-clock-hourly@202402291000', 'test-clock-daily@202402290230'];
+    // Every schedule's latest slot, the five-minute one too: a restart across 10:35 must not lose it.
+    const ids = ['test-clock-hourly@202402291000', 'test-clock-daily@202402290230', 'test-clock-minutely@202402291035'];
     const start = async () => {
       const c = clock(schedules, { now });
       await until('the catch-up', () => c.find('clock caught up').length > 0);
@@ -135,7 +136,7 @@ describe('the clock', () => {
     expect(first.find('slot enqueued').map((l) => l.jobId).sort()).toEqual([...ids].sort());
     expect(await jobIds(hourly.name)).toEqual([ids[0]]);
     expect(await jobIds(daily.name)).toEqual([ids[1]]);
-    expect(await jobIds(minutely.name)).toEqual([]);
+    expect(await jobIds(minutely.name)).toEqual([ids[2]]);
 
     const restart = await start();
     expect(restart.find('slot enqueued')).toEqual([]);
@@ -176,15 +177,15 @@ describe('the clock', () => {
       const at = new Date(Math.ceil((Date.now() + 3_000) / 1_000) * 1_000);
       const c = clock([{ job: retried, cron: `${at.getUTCSeconds()} * * * * *`, payload: {} }], { redis: producer, queues: privateQueues });
       await server.stop();
-      await until('a failed attempt', () => c.find('slot enqueue failed: retrying', retried.name).length > 0, 8_000);
       const failed = slotJobId(retried.name, at, true);
-      expect(c.find('slot enqueue failed: retrying', retried.name)[0]?.jobId).toBe(failed);
+      // The start's catch-up of the minute before may be retrying too: this slot's lines are the ones that count.
+      const linesOf = (msg: string): unknown[] => c.find(msg, retried.name).filter((l) => l.jobId === failed);
+      await until('a failed attempt', () => linesOf('slot enqueue failed: retrying').length > 0, 8_000);
       await server.start();
-      await until('the slot enqueued', () => c.find('slot enqueued', retried.name).length > 0, 20_000);
-      expect(c.find('slot enqueued', retried.name)[0]?.jobId).toBe(failed);
+      await until('the slot enqueued', () => linesOf('slot enqueued').length > 0, 20_000);
       expect(await privateQueues.get('messages').getJob(failed)).toBeDefined();
       expect(await producer.exists(`${prefix}:clock:${failed}`)).toBe(1);
-      expect(c.find('slot not enqueued: gave up at the next slot')).toEqual([]);
+      expect(linesOf('slot not enqueued: gave up at the next slot')).toEqual([]);
       await c.clock.stop();
     });
   });
