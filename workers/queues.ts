@@ -68,6 +68,15 @@ export class QueueSet {
       queue = new Queue(name, { connection: this.connection, prefix: this.keys.queuePrefix(name), defaultJobOptions: DEFAULT_JOB_OPTIONS });
       queue.on('error', () => undefined); // surfaced by the failing call itself
       this.queues.set(name, queue);
+      // BullMQ keeps the outcome of a queue's first look at Redis (its version check) for good: lost
+      // during that look, the queue would fail every later add. Such a queue is dropped, and the next
+      // use builds a fresh one.
+      const created = queue;
+      created.waitUntilReady().catch(() => {
+        if (this.queues.get(name) !== created) return;
+        this.queues.delete(name);
+        void created.close().catch(() => undefined);
+      });
     }
     return queue;
   }
