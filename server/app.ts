@@ -58,11 +58,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (isRedisUnavailable(err)) {
-      log.warn({ err, route: request.routeOptions.url }, 'redis unavailable');
-      reply.header('retry-after', '5');
-      return sendError(reply, 503, { error: 'queue_unavailable', message: 'the queue store (Redis) is unavailable; retry later' });
-    }
     if (isDatabaseUnavailableError(err)) {
       log.warn({ err, route: request.routeOptions.url }, 'database unavailable');
       reply.header('retry-after', '5');
@@ -72,6 +67,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       log.warn({ err, route: request.routeOptions.url }, 'database busy');
       reply.header('retry-after', '1');
       return sendError(reply, 503, { error: 'database_busy', message: 'the database was busy (deadlock or lost connection); retry the request' });
+    }
+    // After MySQL's: a MySQL socket error (ECONNREFUSED…) reads like Redis's, and MySQL's carry the driver's marks.
+    if (isRedisUnavailable(err)) {
+      log.warn({ err, route: request.routeOptions.url }, 'redis unavailable');
+      reply.header('retry-after', '5');
+      return sendError(reply, 503, { error: 'queue_unavailable', message: 'the queue store (Redis) is unavailable; retry later' });
     }
     const status = err.statusCode ?? 500;
     if (status < 500) {

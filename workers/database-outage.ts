@@ -1,8 +1,9 @@
 /**
  * How long a job that met the database unavailable waits before it runs again, without using an
  * attempt: longer the longer this process has seen the outage last (half of it so far), between 1
- * and 30 s, spread by a fifth so waiting jobs do not return all at once. A job that reaches the
- * database ends the outage for this process. However long the outage, no job fails for it.
+ * and 10 s, so work resumes within seconds of the database's return; spread by a fifth so waiting
+ * jobs do not return all at once. A job that reaches the database ends the outage for this process.
+ * However long the outage, no job fails for it.
  */
 export class DatabaseOutage {
   private since: number | null = null;
@@ -24,5 +25,5 @@ export class DatabaseOutage {
 }
 
 const MIN_WAIT_MS = 1_000;
-const MAX_WAIT_MS = 30_000;
+const MAX_WAIT_MS = 10_000;
 const SPREAD = 0.2;

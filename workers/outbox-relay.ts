@@ -39,8 +39,8 @@ export interface OutboxRelay {
   stop(): Promise<void>;
 }
 
-/** The longest wait between tries while Redis or MySQL keeps failing. */
-const MAX_BACKOFF_MS = 30_000;
+/** The longest wait between tries while Redis or MySQL keeps failing: the relay resumes within seconds of their return. */
+const MAX_BACKOFF_MS = 10_000;
 
 /** Thrown inside the claim transaction so that it rolls back. */
 class EnqueueRefused extends Error {

@@ -25,6 +25,8 @@ type Verdict =
   | { ok: false; error: string };
 
 const DEFAULT_REFRESH_MS = 60_000;
+/** After a check that could not read the schema (MySQL away), the next comes this soon: readiness returns with MySQL, not a period later. */
+const RETRY_FAILED_MS = 2_000;
 /** A hung connection must not freeze the guard on its last verdict: the check gives up and tries again next time. */
 const CHECK_TIMEOUT_MS = 30_000;
 
@@ -90,7 +92,7 @@ export async function startSchemaGuard(db: DataSource, log: Logger, options: Sch
 
   function schedule(): void {
     if (stopped) return;
-    timer = setTimeout(() => void refresh().finally(schedule), refreshMs);
+    timer = setTimeout(() => void refresh().finally(schedule), verdict.ok ? refreshMs : Math.min(refreshMs, RETRY_FAILED_MS));
     // The guard alone never keeps a process alive.
     timer.unref();
   }
