@@ -60,11 +60,15 @@ export interface PrivateRedisOptions {
 
 /**
  * A redis-server of the test's own, for outages: the shared Redis is never stopped, since other
- * test files use it at the same time. Needs `redis-server` on PATH; stores nothing on disk unless durable.
+ * test files use it at the same time. Needs `redis-server` on PATH; keeps data on disk (its own
+ * directory, removed on close) only when durable.
  */
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
-  const dataDir = options.durable ? mkdtempSync(join(tmpdir(), 'jobhub-redis-')) : undefined;
-  const persistence = dataDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dataDir] : ['--appendonly', 'no', '--dir', tmpdir()];
+  // A directory of its own even when nothing is meant to be kept: a replica's full sync writes an
+  // RDB there, which any later server started in the same directory would load (and a cluster node
+  // would claim the slots of its keys).
+  const dataDir = mkdtempSync(join(tmpdir(), 'jobhub-redis-'));
+  const persistence = options.durable ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dataDir] : ['--appendonly', 'no', '--dir', dataDir];
   let child: ChildProcess | undefined;
   let output = '';
   let port = await freePort();
@@ -111,7 +115,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   track({ kind: 'closable', label: `redis-server :${port}`, value: { isOpen: running } });
   const close = async (): Promise<void> => {
     await halt();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
   };
   return { url, port, stop: halt, start: launch, close, isRunning: running };
 }
