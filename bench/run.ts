@@ -7,6 +7,7 @@ import { benchGroupBuyClose } from './group-buy-close.bench';
 import { benchShareAggregate } from './share-aggregate.bench';
 import { benchPipeline } from './pipeline.bench';
 import { benchReconcile } from './reconcile.bench';
+import { benchRedisTopologies } from './redis-topologies.bench';
 import { benchRefunds } from './refunds.bench';
 import { benchSms } from './sms.bench';
 import { benchSchoolSync } from './school-sync.bench';
@@ -18,6 +19,7 @@ type Scenario = (config: Config, log: Logger) => Promise<BenchRow | BenchRow[]>;
 /** Every scenario by the name `npm run bench -- <name>` takes, in the order a full run takes them. */
 const SCENARIOS: Record<string, Scenario> = {
   pipeline: benchPipeline,
+  redis: benchRedisTopologies,
   reconcile: benchReconcile,
   refunds: benchRefunds,
   sms: benchSms,
