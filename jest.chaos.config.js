@@ -3,6 +3,7 @@
  * each printing how long the hub took to recover. JOBHUB_CHAOS=short (CI, inside `npm test`) shortens
  * every outage; full (the default) runs them at the lengths docs/operations.md quotes.
  */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- jest reads its configuration as CommonJS
 const base = require('./jest.config');
 
 module.exports = {
