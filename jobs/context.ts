@@ -47,7 +47,13 @@ export interface JobContext {
   readonly job: { readonly id: string; readonly name: string; readonly attempt: number };
   /** Validates, then adds; follow-up work is enqueued after the transaction commits. */
   readonly enqueue: Enqueue;
-  /** Reports progress to the dashboard and the jobs API. */
+  /**
+   * Reports progress to the dashboard and the jobs API: with a total, a whole percentage the
+   * dashboard draws (`{ progress, done, total }`); without, the count (`{ done }`). Give a total
+   * when it is known or cheap (a vendor's, a COUNT over a primary-key range). Call it as often as
+   * is handy: at most one write a second reaches Redis, and the last value is written when the
+   * handler ends (workers/job-progress.ts).
+   */
   progress(done: number, total?: number): Promise<void>;
   /** Writes the `dms_business_log` row inside the transaction of the change. */
   audit(manager: EntityManager, entry: AuditEntry): Promise<void>;

@@ -18,6 +18,7 @@ import { parsePayloadIgnoringUnknownFields } from '../lib/validation';
 import type { JobRegistry, JobResult } from '../jobs/define-job';
 import type { QueueName } from '../lib/queue-names';
 import { DatabaseOutage } from './database-outage';
+import { throttleProgress, type ProgressReporter } from './job-progress';
 import { markOutboxDone, outboxIdOf } from './outbox-finish';
 import { QUEUE_SETTINGS, type QueueSet } from './queues';
 import type { SchemaGuard } from './schema-guard';
@@ -86,7 +87,9 @@ export function createProcessor(deps: RunnerDeps, inFlight: InFlight = standalon
       if (ignoredFields.length > 0) warnUnknownFieldsOnce(log, job.name, ignoredFields);
       const refusal = deps.schema?.refusalFor(def);
       if (refusal) throw new PermanentError('SCHEMA_MISMATCH', refusal);
-      const result = await def.handle(payload, buildContext(deps, job, log, inFlight.stopping));
+      // Flushed whatever the outcome: the last value is written, and no timer outlives the handler.
+      const progress = throttleProgress((value) => job.updateProgress(value), { onError: (err) => log.warn({ err }, 'job progress not written') });
+      const result = await def.handle(payload, buildContext(deps, job, log, inFlight.stopping, progress)).finally(() => progress.flush());
       if (running.handedBack) return await handBack(running, log, 'finished after the shutdown deadline');
       databaseOutage.over();
       await markOutboxFinished(deps, job, log);
@@ -150,7 +153,7 @@ async function markOutboxFinished(deps: RunnerDeps, job: Job, log: Logger): Prom
   await markOutboxDone(deps.db, outboxId, deps.now()).catch((err: unknown) => log.warn({ err, outboxId }, 'could not mark the outbox row done'));
 }
 
-function buildContext(deps: RunnerDeps, job: Job, log: Logger, signal: AbortSignal): JobContext {
+function buildContext(deps: RunnerDeps, job: Job, log: Logger, signal: AbortSignal, progress: ProgressReporter): JobContext {
   return {
     config: deps.config,
     db: deps.db,
@@ -159,7 +162,7 @@ function buildContext(deps: RunnerDeps, job: Job, log: Logger, signal: AbortSign
     integrations: deps.integrations,
     job: { id: job.id ?? '', name: job.name, attempt: job.attemptsMade + 1 },
     enqueue: deps.enqueue,
-    progress: (done, total) => job.updateProgress(total === undefined ? { done } : { done, total }),
+    progress: (done, total) => progress.report(done, total),
     audit: auditAt(deps.now),
     now: deps.now,
     signal,
