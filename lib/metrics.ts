@@ -2,7 +2,9 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 
 /**
  * The process's Prometheus registry and the hub's own series. Every process serves it at `/metrics`;
- * queue depth gauges are added by the process that owns the queue view (web, or `npm start`).
+ * queue depth gauges are added by the clock role (workers/queue-metrics.ts), one per deployment.
+ * Each process sets its counters' known series to 0 at start (workers/initialise-metrics.ts), so
+ * `increase()` sees the first event of a process rather than a series appearing at 1.
  */
 export const metricsRegistry = new Registry();
 
@@ -32,6 +34,14 @@ export const jobDuration = new Histogram({
   help: 'Time an attempt spent running, from pick-up to outcome',
   labelNames: ['job', 'queue'] as const,
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+  registers: [metricsRegistry],
+});
+
+export const jobWait = new Histogram({
+  name: 'jobhub_job_wait_seconds',
+  help: 'Time a job waited from ready (enqueued, or its delay ended) to its first start; re-runs are not observed (BullMQ keeps no ready time for them)',
+  labelNames: ['job', 'queue'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1_800, 3_600, 7_200, 14_400],
   registers: [metricsRegistry],
 });
 

@@ -9,8 +9,10 @@ import type { Logger } from '../lib/logger';
 import type { RedisKeys } from '../lib/redis-keys';
 import { createSleeper } from '../lib/async';
 import { clockSlots } from '../lib/metrics';
+import { QUEUE_NAMES } from '../lib/queue-names';
 import { beijingSlot } from '../lib/time';
 import { describeIssues } from '../lib/validation';
+import { watchQueueMetrics } from './queue-metrics';
 import type { Role, Runtime } from './runtime';
 
 export type { Schedule } from '../jobs/schedules';
@@ -210,8 +212,19 @@ export function startClock(deps: ClockDeps, schedules: readonly Schedule[]): Clo
   };
 }
 
-/** The clock as a role of a process (clock.main, or a combined one); the runtime is closed by the caller. */
+/**
+ * The clock as a role of a process (clock.main, or a combined one); the runtime is closed by the caller.
+ * Its process also reports queue depth: a deployment runs one clock, so each queue's gauges are
+ * exported once. A second clock exports the same figures read from the same Redis, apart only by
+ * instance: `max without (instance)` reads either.
+ */
 export function startClockRole(runtime: Runtime, config: Config, log: Logger, schedules: readonly Schedule[] = SCHEDULES): Role {
   const clock = startClock({ enqueue: runtime.enqueue, redis: runtime.redis, keys: runtime.queues.keys, log, now: () => new Date() }, schedules);
-  return { close: () => clock.stop() };
+  const unwatch = watchQueueMetrics(runtime.queues, QUEUE_NAMES);
+  return {
+    async close() {
+      unwatch();
+      await clock.stop();
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import { loadConfigOrExit, type Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { collectProcessMetrics } from '../lib/metrics';
+import { initialiseMetrics } from './initialise-metrics';
 import { openRuntime, type Role, type Runtime } from './runtime';
 import { poolSizeFor } from './pool-size';
 import { serveStartupHealth, type StartupState } from './startup';
@@ -24,6 +25,7 @@ export function runProcess(proc: string, startRoles: StartRoles): void {
     // Port 0 (tests) picks a port nobody could probe: no startup answers then.
     const startupHealth = healthPort === 0 ? null : await serveStartupHealth(healthPort, startup, log);
     const runtime = await openRuntime(config, log, startup).finally(() => startupHealth?.close());
+    initialiseMetrics({ config, enqueue: runtime.enqueue });
     const roles = await startRoles(runtime, config, log);
     onShutdown(log, config.shutdownGraceMs, async () => {
       await Promise.all(roles.map((role) => role.close()));

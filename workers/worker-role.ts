@@ -14,7 +14,7 @@ import { startSweepers } from './sweeper';
 import { hubRedisKeys } from '../lib/redis-keys';
 
 /** Every sweeper the worker runs: MySQL state that says work is unfinished, checked against Redis. */
-const SWEEPERS = [outboxSweeper, payNotifySweeper, refundSweeper, ...DELIVERY_SWEEPERS];
+export const SWEEPERS = [outboxSweeper, payNotifySweeper, refundSweeper, ...DELIVERY_SWEEPERS];
 
 /**
  * The worker role: BullMQ workers for the queues of HUB_QUEUES, the hub_outbox relay and the

@@ -80,6 +80,9 @@ describe('the whole hub in one process (npm start: dist/server/hub.main.js)', ()
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toMatch(/^jobhub_jobs_completed_total\{job="sms-code-cleanup",queue="ops",status="done"\} \d+$/m);
       expect(metrics).toMatch(/^jobhub_process_cpu_seconds_total /m);
+      // The combined process runs the clock, which reports queue depth; counters start at 0.
+      expect(metrics).toMatch(/^jobhub_queue_jobs\{queue="ops",state="completed"\} \d+$/m);
+      expect(metrics).toMatch(/^jobhub_jobs_failed_total\{job="sms-send",queue="sms"\} 0$/m);
     } finally {
       hub.child.kill('SIGTERM');
     }
@@ -87,7 +90,7 @@ describe('the whole hub in one process (npm start: dist/server/hub.main.js)', ()
     expect(hub.stdout()).toContain('"msg":"shut down cleanly"');
   });
 
-  it('runs as separate web and worker processes: the web enqueues, the worker runs, each serves its metrics', async () => {
+  it('runs as separate web and worker processes: the web enqueues, the worker runs, each serves its metrics, neither the queue gauges', async () => {
     const env = childEnv({ HUB_QUEUE_PREFIX: prefix, HUB_API_TOKENS: `e2e:${TOKEN}:ops` });
     const web = spawnBuilt('server/web.main.js', env);
     const worker = spawnBuilt('workers/worker.main.js', { ...env, HUB_QUEUES: 'ops' });
@@ -108,8 +111,12 @@ describe('the whole hub in one process (npm start: dist/server/hub.main.js)', ()
       expect((await fetch(`${workerBase}/readyz`)).status).toBe(200);
       const workerMetrics = await (await fetch(`${workerBase}/metrics`)).text();
       expect(workerMetrics).toMatch(/^jobhub_jobs_completed_total\{job="sms-code-cleanup",queue="ops",status="done"\} 1$/m);
+      expect(workerMetrics).toMatch(/^jobhub_jobs_failed_total\{job="sms-code-cleanup",queue="ops"\} 0$/m);
+      expect(workerMetrics).not.toMatch(/jobhub_queue_jobs/);
+      // Queue depth is the clock's to report, once per deployment, not every web replica's.
       const webMetrics = await (await fetch(`${base}/metrics`)).text();
-      expect(webMetrics).toMatch(/^jobhub_queue_jobs\{queue="ops",state="completed"\} \d+$/m);
+      expect(webMetrics).not.toMatch(/jobhub_queue_jobs/);
+      expect(webMetrics).toMatch(/^jobhub_alerts_total\{kind="refund-failed"\} 0$/m);
     } finally {
       web.child.kill('SIGTERM');
       worker.child.kill('SIGTERM');
