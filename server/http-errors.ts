@@ -12,13 +12,18 @@ export function sendError(reply: FastifyReply, status: number, body: ErrorBody):
   return reply.code(status).send(body);
 }
 
-/** Errors of a producer connection that cannot reach Redis (fail-fast: no offline queue). */
+/**
+ * Errors of a producer connection that cannot reach Redis (fail-fast: no offline queue), and of a
+ * cluster between a primary's death and its replica's promotion (CLUSTERDOWN, its slots unserved).
+ */
 export function isRedisUnavailable(err: unknown): boolean {
   if (err instanceof RedisUnavailableError) return true;
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable/i.test(err.message)
+    err.name === 'ClusterAllFailedError' ||
+    /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable/i.test(err.message) ||
+    /CLUSTERDOWN|TRYAGAIN|MASTERDOWN|Too many Cluster redirections|None of startup nodes is available/.test(err.message)
   );
 }
 
