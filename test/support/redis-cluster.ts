@@ -14,6 +14,8 @@ export interface PrivateCluster {
   readonly servers: readonly PrivateRedis[];
   /** The nodes serving slots now, by port. */
   primaries(): Promise<number[]>;
+  /** Resolves once every running node says the cluster is ok (after a failover: its replica promoted). */
+  untilHealthy(timeoutMs: number): Promise<void>;
   /** How many keys starting with `prefix` each primary holds, by port. */
   keysByPrimary(prefix: string): Promise<Map<number, string[]>>;
   close(): Promise<void>;
@@ -42,7 +44,9 @@ export async function startPrivateCluster(options: { masters?: number; replicasP
       const tlsArgs = options.tls ? redisTlsArgs(options.tls, tlsPort, { authClients: 'no', cluster: true }) : [];
       servers.push(
         await startPrivateRedis({
-          args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${i}.conf`), '--cluster-node-timeout', '1000', '--cluster-port', String(busPort), ...tlsArgs],
+          args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${i}.conf`), '--cluster-node-timeout', '1000', '--cluster-port', String(busPort),
+            // A replica may always take over its dead primary, however long ago it last heard from it.
+            '--cluster-replica-validity-factor', '0', ...tlsArgs],
         }),
       );
     }
@@ -63,6 +67,13 @@ export async function startPrivateCluster(options: { masters?: number; replicasP
     nodes: servers.map((s, i) => `127.0.0.1:${options.tls ? tlsPorts[i] : s.port}`).join(','),
     servers,
     primaries,
+    untilHealthy: (timeoutMs) =>
+      until(
+        'every running node to see the cluster ok',
+        async () => (await Promise.all(servers.filter((s) => s.isRunning()).map((s) => clusterState(s.port).catch(() => 'unreachable')))).every((state) => state === 'ok'),
+        timeoutMs,
+        100,
+      ),
     async keysByPrimary(prefix) {
       const byPort = new Map<number, string[]>();
       for (const port of await primaries()) byPort.set(port, (await onNode(port, (r) => r.keys(`${prefix}*`))) as string[]);
