@@ -14,6 +14,7 @@ import { RedisUnavailableError, sendError, withRedisTimeout } from '../http-erro
 import { assertScopesKnown, mayUseJob } from './job-scopes';
 import type { JobScope, ScopedApiToken } from '../../lib/config';
 import { hashedId } from '../../lib/hashed-id';
+import { BEARER, bearerAnswers, documented, errorAnswer, OPTIONAL_BODY, tooLargeAnswer, unavailableAnswer } from './openapi';
 
 export interface JobsRouteDeps {
   registry: JobRegistry;
@@ -31,6 +32,71 @@ const enqueueQuery = z
   })
   .strict();
 const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces');
+
+const jobName = z.string().describe('a job of the catalogue (GET /api/v1/jobs)');
+const queued = z
+  .object({ id: z.string(), name: z.string(), queue: z.string() })
+  .meta({ description: 'queued, or the same job again for an Idempotency-Key already seen with the same body', headers: { 'idempotent-replayed': { type: 'string', enum: ['true'], description: 'set when this is a replay' } } });
+const jobView = z.object({
+  id: z.string(),
+  name: z.string(),
+  queue: z.string(),
+  state: z.enum(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed', 'waiting-children', 'unknown']),
+  progress: z.unknown().describe('what the job last reported'),
+  result: z.unknown().describe('what the job returned, null until it completes'),
+  failedReason: z.string().nullable(),
+  attemptsMade: z.number().int(),
+  createdAt: z.string().nullable().describe('ISO 8601'),
+  processedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+const forbiddenAnswer = errorAnswer('the job is outside the token\'s scope (`forbidden`)');
+const enqueueSchema = {
+  summary: 'Enqueue a job',
+  description: 'The body is the job\'s payload, validated against its schema (GET /api/v1/jobs serves each one); no body is an empty payload.',
+  tags: ['jobs'],
+  security: BEARER,
+  params: z.object({ name: jobName }),
+  querystring: enqueueQuery,
+  headers: z.object({ 'idempotency-key': idempotencyKey.optional().describe('makes the request safe to repeat: the same key from the same client names the same job') }),
+  body: z.record(z.string(), z.unknown()).describe('the job\'s payload'),
+  [OPTIONAL_BODY]: true,
+  response: {
+    202: queued,
+    400: errorAnswer('the payload (`invalid_payload`), the query (`invalid_query`) or the Idempotency-Key (`invalid_idempotency_key`) is invalid'),
+    ...bearerAnswers,
+    403: forbiddenAnswer,
+    404: errorAnswer('no job of that name (`unknown_job`)'),
+    409: errorAnswer('the Idempotency-Key was used with a different body (`idempotency_key_reused`), or its job failed (`idempotency_key_failed`, with the job\'s state, failedReason and attemptsMade)'),
+    413: tooLargeAnswer,
+    503: unavailableAnswer,
+  },
+};
+const statusSchema = {
+  summary: 'Read a job\'s state',
+  tags: ['jobs'],
+  security: BEARER,
+  params: z.object({ name: jobName, id: jobIdSchema }),
+  response: {
+    200: jobView.describe('the job, as the queue holds it'),
+    400: errorAnswer('the id is not one a job can have (`invalid_job_id`)'),
+    ...bearerAnswers,
+    403: forbiddenAnswer,
+    404: errorAnswer('no job of that name (`unknown_job`), or no such job (`job_not_found`: finished jobs are kept an hour, failed ones a week)'),
+    503: unavailableAnswer,
+  },
+};
+const catalogueSchema = {
+  summary: 'List the jobs this token may enqueue',
+  tags: ['jobs'],
+  security: BEARER,
+  response: {
+    200: z.object({
+      jobs: z.array(z.object({ name: z.string(), queue: z.string(), description: z.string(), payloadSchema: z.record(z.string(), z.unknown()).describe('JSON Schema of the payload') })),
+    }).describe('the catalogue, limited to the jobs of the token\'s scope'),
+    ...bearerAnswers,
+  },
+};
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -73,9 +139,9 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobsRouteDeps): vo
     });
 
     // Only the jobs this client may enqueue: the catalogue is its contract, and ops jobs are none of a business client's.
-    api.get('/api/v1/jobs', async (request) => ({ jobs: catalogue.filter(({ def }) => mayUse(request, def)).map(({ entry }) => entry) }));
+    api.get('/api/v1/jobs', documented(catalogueSchema), async (request) => ({ jobs: catalogue.filter(({ def }) => mayUse(request, def)).map(({ entry }) => entry) }));
 
-    api.post<{ Params: { name: string } }>('/api/v1/jobs/:name', async (request, reply) => {
+    api.post<{ Params: { name: string } }>('/api/v1/jobs/:name', documented(enqueueSchema), async (request, reply) => {
       const def = deps.registry.get(request.params.name);
       if (!def) return unknownJob(reply, request.params.name);
       if (!mayUse(request, def)) return forbidden(request, reply, def, 'enqueue');
@@ -111,7 +177,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobsRouteDeps): vo
       return reply.code(202).send({ id: added.id, name: def.name, queue: def.queue });
     });
 
-    api.get<{ Params: { name: string; id: string } }>('/api/v1/jobs/:name/:id', async (request, reply) => {
+    api.get<{ Params: { name: string; id: string } }>('/api/v1/jobs/:name/:id', documented(statusSchema), async (request, reply) => {
       const def = deps.registry.get(request.params.name);
       if (!def) return unknownJob(reply, request.params.name);
       if (!mayUse(request, def)) return forbidden(request, reply, def, 'read the jobs of');

@@ -8,6 +8,7 @@ import type { Logger } from '../../lib/logger';
 import { beijingDateSchema, describeIssues } from '../../lib/validation';
 import { clientForBearer } from '../auth';
 import { sendError } from '../http-errors';
+import { BEARER, bearerAnswers, documented, errorAnswer, unavailableAnswer } from './openapi';
 
 export interface ReconciliationRouteDeps {
   db: DataSource;
@@ -30,6 +31,70 @@ const runsQuery = z.strictObject({
 });
 const itemsQuery = z.strictObject({ kind: z.enum(RECONCILIATION_KINDS).optional(), limit, cursor: id.optional() });
 const runParams = z.strictObject({ id });
+
+const counted = z.object({ count: z.number().int(), totalFen: z.number().int().nullable() });
+const runView = z.object({
+  id: z.string(),
+  channel: z.string(),
+  merchant: z.string(),
+  billDate: z.string().describe('YYYY-MM-DD, Beijing time'),
+  status: z.string(),
+  billRows: z.number().int(),
+  billPayments: counted,
+  billRefunds: counted,
+  localPayments: counted,
+  localRefunds: counted,
+  discrepancyCount: z.number().int(),
+  autoFixedCount: z.number().int(),
+  billHash: z.string().nullable(),
+  jobId: z.string().nullable(),
+  error: z.string().nullable(),
+  startedTime: z.string().nullable().describe('ISO 8601'),
+  finishedTime: z.string().nullable(),
+});
+const itemView = z.object({
+  id: z.string(),
+  source: z.string(),
+  kind: z.enum(RECONCILIATION_KINDS),
+  merchant: z.string().nullable(),
+  outTradeNo: z.string(),
+  outRefundNo: z.string().nullable(),
+  transactionId: z.string().nullable(),
+  localTable: z.string().nullable(),
+  wechatAmountFen: z.number().int().nullable(),
+  localAmountFen: z.number().int().nullable(),
+  wechatStatus: z.string().nullable(),
+  localStatus: z.string().nullable(),
+  autoFix: z.string().nullable(),
+  createdTime: z.string().nullable().describe('ISO 8601'),
+});
+const nextCursor = z.string().nullable().describe('the `cursor` of the next page; null on the last');
+const runsSchema = {
+  summary: 'List reconciliation runs, newest first',
+  tags: ['reconciliation'],
+  security: BEARER,
+  querystring: runsQuery,
+  response: {
+    200: z.object({ runs: z.array(runView), nextCursor }).describe('a page of runs'),
+    400: errorAnswer('the query is invalid (`invalid_query`)'),
+    ...bearerAnswers,
+    503: unavailableAnswer,
+  },
+};
+const itemsSchema = {
+  summary: 'List the discrepancies of a run',
+  tags: ['reconciliation'],
+  security: BEARER,
+  params: runParams,
+  querystring: itemsQuery,
+  response: {
+    200: z.object({ runId: z.string(), items: z.array(itemView), nextCursor }).describe('a page of the run\'s discrepancies, oldest first'),
+    400: errorAnswer('the id or the query is invalid (`invalid_query`)'),
+    ...bearerAnswers,
+    404: errorAnswer('no such run (`run_not_found`)'),
+    503: unavailableAnswer,
+  },
+};
 
 interface RunRow {
   id: string | number;
@@ -138,7 +203,7 @@ export function registerReconciliationRoutes(app: FastifyInstance, deps: Reconci
       }
     });
 
-    api.get('/api/v1/reconciliation/runs', async (request, reply) => {
+    api.get('/api/v1/reconciliation/runs', documented(runsSchema), async (request, reply) => {
       const q = runsQuery.safeParse(request.query);
       if (!q.success) return badQuery(reply, q.error, '(query)');
       const where: string[] = [];
@@ -166,7 +231,7 @@ export function registerReconciliationRoutes(app: FastifyInstance, deps: Reconci
       return { runs: page.map(runJson), nextCursor: more ? String(page[page.length - 1]?.id) : null };
     });
 
-    api.get('/api/v1/reconciliation/runs/:id/items', async (request, reply) => {
+    api.get('/api/v1/reconciliation/runs/:id/items', documented(itemsSchema), async (request, reply) => {
       const p = runParams.safeParse(request.params);
       if (!p.success) return badQuery(reply, p.error, '(params)');
       const q = itemsQuery.safeParse(request.query);

@@ -12,6 +12,7 @@ import { createEnqueue } from '../../workers/enqueue';
 import type { QueueSet } from '../../workers/queues';
 import { clientForBearer } from '../auth';
 import { isRedisUnavailable, sendError, withRedisTimeout } from '../http-errors';
+import { BEARER, bearerAnswers, documented, errorAnswer, tooLargeAnswer, unavailableAnswer } from './openapi';
 
 export interface RefundRouteDeps {
   db: DataSource;
@@ -34,6 +35,56 @@ const refundBody = z
     message: 'exactly one of outTradeNo and paymentOrderId is required',
     path: ['outTradeNo'],
   });
+
+const refundStatus = z.enum(['REFUNDING', 'REFUNDED', 'REFUND_FAILED']);
+const acceptedBody = z.object({ refundOrderId: z.string(), outRefundNo: z.string(), outTradeNo: z.string(), status: refundStatus, amount: z.number().int() });
+const requestSchema = {
+  summary: 'Request a refund',
+  description: 'Records the refund (rules checked, row written), then queues its submission to WeChat Pay; GET /api/v1/refunds/{outRefundNo} follows it to REFUNDED or REFUND_FAILED. Amounts are integer fen.',
+  tags: ['refunds'],
+  security: BEARER,
+  headers: z.object({ 'idempotency-key': idempotencyKey.describe('required: the same key from the same client names the same refund') }),
+  body: refundBody,
+  response: {
+    202: acceptedBody.meta({
+      description: 'accepted (or, for a key already seen with the same request, the same refund again)',
+      headers: { 'idempotent-replayed': { type: 'string', enum: ['true'], description: 'set when this is a replay' } },
+    }),
+    400: errorAnswer('the Idempotency-Key (`invalid_idempotency_key`) or the body (`invalid_body`, `INVALID_REFUND_REQUEST`) is invalid'),
+    ...bearerAnswers,
+    404: errorAnswer('no such payment (`PAYMENT_NOT_FOUND`)'),
+    409: errorAnswer('the Idempotency-Key already requested a refund of another payment or amount (`IDEMPOTENCY_KEY_REUSED`)'),
+    413: tooLargeAnswer,
+    422: errorAnswer('WeChat\'s rules refuse it: `PAYMENT_NOT_PAID`, `PAYMENT_TOO_OLD`, `REFUND_EXCEEDS_PAID`, `TOO_MANY_REFUNDS`'),
+    503: errorAnswer(
+      'MySQL is unreachable (`database_unavailable`, `database_busy`: nothing was recorded), or Redis is (`queue_unavailable`: the refund is recorded, its fields are in the body, and it is submitted later); repeat the request with the same key after Retry-After seconds',
+      { 'retry-after': { type: 'string', description: 'seconds to wait' } },
+    ),
+  },
+};
+const refundView = z.object({
+  refundOrderId: z.string(),
+  outRefundNo: z.string(),
+  outTradeNo: z.string(),
+  paymentOrderId: z.string().nullable(),
+  businessType: z.enum(['EVENT', 'GROUP_BUY', 'MALL', 'APP']),
+  amount: z.number().int().describe('fen'),
+  total: z.number().int().describe('the payment\'s total, fen'),
+  reason: z.string().nullable(),
+  status: refundStatus.describe('REFUNDING, then REFUNDED or REFUND_FAILED'),
+  wechatStatus: z.string().nullable(),
+  refundId: z.string().nullable(),
+  successTime: z.string().nullable().describe('ISO 8601'),
+  failReason: z.string().nullable(),
+  createdTime: z.string().describe('ISO 8601'),
+});
+const viewSchema = {
+  summary: 'Read a refund',
+  tags: ['refunds'],
+  security: BEARER,
+  params: z.object({ outRefundNo: z.string() }),
+  response: { 200: refundView.describe('the refund'), ...bearerAnswers, 404: errorAnswer('no such refund (`REFUND_NOT_FOUND`)'), 503: unavailableAnswer },
+};
 
 /** What a caller keeps of a refund request: the same fields on every answer to the same request. */
 function accepted(r: RefundView): Record<string, unknown> {
@@ -60,7 +111,7 @@ export function registerRefundRoutes(app: FastifyInstance, deps: RefundRouteDeps
       clients.set(request, client);
     });
 
-    api.post('/api/v1/refunds', async (request, reply) => {
+    api.post('/api/v1/refunds', documented(requestSchema), async (request, reply) => {
       const header = request.headers['idempotency-key'];
       const key = idempotencyKey.safeParse(Array.isArray(header) ? header.join(',') : header);
       if (!key.success) {
@@ -87,7 +138,7 @@ export function registerRefundRoutes(app: FastifyInstance, deps: RefundRouteDeps
       return reply.code(202).send(accepted(refund));
     });
 
-    api.get<{ Params: { outRefundNo: string } }>('/api/v1/refunds/:outRefundNo', async (request, reply) => {
+    api.get<{ Params: { outRefundNo: string } }>('/api/v1/refunds/:outRefundNo', documented(viewSchema), async (request, reply) => {
       // Exactly the number given: the column's collation would also find it in another case or with trailing spaces.
       const row = await deps.db
         .getRepository(RefundOrder)
