@@ -12,6 +12,7 @@ import { HubAppleOrphan } from './hub/hub-apple-orphan.entity';
 import { HubAppleSubscription } from './hub/hub-apple-subscription.entity';
 import { HubAppleTransaction } from './hub/hub-apple-transaction.entity';
 import { HubAppleVip } from './hub/hub-apple-vip.entity';
+import { HubAudit } from './hub/hub-audit.entity';
 import { HubCanary } from './hub/hub-canary.entity';
 import { HubCursor } from './hub/hub-cursor.entity';
 import { HubMessageDelivery } from './hub/hub-message-delivery.entity';
@@ -94,6 +95,7 @@ const ENTITY_LIST = [
   [HubAppleSubscription, 'hub'],
   [HubAppleTransaction, 'hub'],
   [HubAppleVip, 'hub'],
+  [HubAudit, 'hub'],
 ] as const satisfies readonly (readonly [new () => object, SystemName])[];
 
 export const ENTITIES = ENTITY_LIST.map(([entity]) => entity);

@@ -10,6 +10,7 @@ import { checkMessagingEnv, messagingConfig, messagingEnv, type MessagingConfig 
 import { checkMysqlTlsEnv, mysqlTlsConfig, mysqlTlsEnv, type MysqlTls } from './config-mysql-tls';
 import { checkSchoolEnv, schoolConfig, schoolEnv, type SchoolTmsConfig } from './config-school';
 import { withFileSecrets } from './config-secrets';
+import { checkUsersEnv, usersConfig, usersEnv, type UsersConfig } from './config-users';
 import { ConfigError } from './errors';
 import { describeIssues } from './validation';
 import { QUEUE_NAMES, type QueueName } from './queue-names';
@@ -113,6 +114,7 @@ export const envSchema = z
     ...messagingEnv,
     ...appleEnv,
     ...schoolEnv,
+    ...usersEnv,
   })
   .superRefine((env, ctx) => {
     checkMessagingEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
@@ -120,6 +122,7 @@ export const envSchema = z
     checkSchoolEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
     checkRedisEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
     checkMysqlTlsEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
+    checkUsersEnv(env, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }));
     if (Boolean(env.BOARD_VIEWER_USERNAME) !== Boolean(env.BOARD_VIEWER_PASSWORD)) {
       const missing = env.BOARD_VIEWER_USERNAME ? 'BOARD_VIEWER_PASSWORD' : 'BOARD_VIEWER_USERNAME';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'the viewer account needs both a username and a password' });
@@ -224,7 +227,8 @@ export interface Config {
     readonly trustedProxies: readonly string[];
   };
   readonly apiTokens: readonly ScopedApiToken[];
-  readonly board: { readonly admin: BoardAccount; readonly viewer: BoardAccount | null };
+  /** The env admin and viewer, the named users of HUB_USERS_FILE, and single sign-on (lib/config-users.ts). */
+  readonly board: { readonly admin: BoardAccount; readonly viewer: BoardAccount | null } & UsersConfig;
   /** Failed dashboard logins allowed per user name and per client address within a window, counted in Redis. */
   readonly boardLogin: { readonly maxFailuresPerUser: number; readonly maxFailuresPerAddress: number; readonly windowMs: number };
   readonly outboxPollMs: number;
@@ -312,6 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         e.BOARD_VIEWER_USERNAME && e.BOARD_VIEWER_PASSWORD
           ? { username: e.BOARD_VIEWER_USERNAME, password: e.BOARD_VIEWER_PASSWORD }
           : null,
+      ...usersConfig(e),
     },
     boardLogin: {
       maxFailuresPerUser: e.BOARD_LOGIN_MAX_FAILURES_PER_USER,

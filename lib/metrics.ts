@@ -130,3 +130,9 @@ export const boardLoginFailures = new Counter({
   labelNames: ['reason'] as const,
   registers: [metricsRegistry],
 });
+
+export const auditWriteFailures = new Counter({
+  name: 'jobhub_audit_write_failures_total',
+  help: 'hub_audit rows that could not be written (the action itself went ahead); each is logged at error level',
+  registers: [metricsRegistry],
+});

@@ -21,7 +21,10 @@ import { LoginThrottle } from './board/login-throttle';
 import { registerSecurityHeaders } from './security-headers';
 import { registerWechatPayWebhook } from './webhooks/wechat-pay.routes';
 import { registerAppleWebhook } from './webhooks/apple.routes';
+import { registerOpenApi } from './api/openapi';
 import { hubRedisKeys } from '../lib/redis-keys';
+import { registerAuditHook } from './audit-hook';
+import { registerAuditRoutes } from './api/audit.routes';
 
 export interface AppDeps {
   config: Config;
@@ -48,6 +51,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, trustProxy, routerOptions: { maxParamLength: 1_024 } });
   const { log } = deps;
   await registerSecurityHeaders(app);
+  await registerOpenApi(app); // before the routes: it collects their schemas as they are added
 
   app.addHook('onResponse', async (request, reply) => {
     const quiet = reply.statusCode < 400 && (request.method === 'GET' || request.method === 'HEAD');
@@ -88,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const names = QUEUE_NAMES; // HUB_QUEUES narrows what a worker serves, never what ops can see
   for (const name of names) deps.queues.get(name); // every queue connected now, never first while Redis is away
 
+  registerAuditHook(app, { db: deps.db, apiTokens: deps.config.apiTokens, registry: deps.registry, log, now: deps.now ?? ((): Date => new Date()) }); // before the routes it audits
   registerHealthRoutes(app, deps.readiness ?? connectionChecks(deps.db, deps.redis));
   registerMetricsRoute(app);
   registerJobRoutes(app, { registry: deps.registry, queues: deps.queues, redis: deps.redis, apiTokens: deps.config.apiTokens, log });
@@ -99,7 +104,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerReconciliationRoutes(app, { db: deps.db, apiTokens: deps.config.apiTokens, log });
   registerRefundRoutes(app, { db: deps.db, queues: deps.queues, apiTokens: deps.config.apiTokens, log, now });
   const throttle = new LoginThrottle(deps.redis, hubRedisKeys(deps.config.redis), deps.config.boardLogin);
-  await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, publicUrl: deps.config.http.publicUrl, throttle, log });
+  await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, trustedProxies: deps.config.http.trustedProxies, publicUrl: deps.config.http.publicUrl, throttle, log });
+  registerAuditRoutes(app, { db: deps.db, config: deps.config, throttle, log });
   await app.ready();
   return app;
 }

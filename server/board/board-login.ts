@@ -1,13 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { BoardAccount } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { boardLoginFailures } from '../../lib/metrics';
-import { basicCredentials, boardRoleForBasic, type BoardRole } from '../auth';
+import { basicCredentials } from '../auth';
+import type { BoardAccountBook, BoardIdentity } from './board-accounts';
 import { isRedisUnavailable, sendError } from '../http-errors';
 import type { LoginThrottle } from './login-throttle';
 
 export interface BoardLoginDeps {
-  accounts: { admin: BoardAccount; viewer: BoardAccount | null };
+  book: BoardAccountBook;
   throttle: LoginThrottle;
   log: Logger;
 }
@@ -16,19 +16,33 @@ export interface BoardLoginDeps {
 const LOGGED_NAME_CHARS = 64;
 
 /**
- * The dashboard role of a request's HTTP Basic credentials; null once the request has been answered
- * 401 (no or wrong credentials), 429 (too many failures for the name or the address, the right
- * password included, or guessing would go on) or 503 (Redis, which keeps the count, unreachable).
+ * Who is behind a dashboard request: the single sign-on header from a trusted proxy, else HTTP Basic
+ * credentials (the env accounts or HUB_USERS_FILE's). Null once the request has been answered 401
+ * (no or wrong credentials), 403 (a signed-in name without a role), 429 (too many failures for the
+ * name or the address, the right password included, or guessing would go on) or 503 (Redis, which
+ * keeps the count, unreachable).
  */
-export async function boardLogin(request: FastifyRequest, reply: FastifyReply, deps: BoardLoginDeps): Promise<BoardRole | null> {
+export async function boardLogin(request: FastifyRequest, reply: FastifyReply, deps: BoardLoginDeps): Promise<BoardIdentity | null> {
+  const viaProxy = deps.book.forProxyHeader(request.headers, request.socket.remoteAddress);
+  if (viaProxy === null) {
+    deps.log.warn({ ip: request.socket.remoteAddress, reason: 'no_role' }, 'dashboard login refused: the signed-in name has no role (HUB_TRUSTED_ROLES)');
+    sendError(reply, 403, { error: 'forbidden', message: 'the signed-in user has no dashboard role (HUB_TRUSTED_ROLES)' });
+    return null;
+  }
+  if (viaProxy) return viaProxy;
   const header = request.headers.authorization;
   // A browser asks without credentials first, then shows its login prompt: nothing guessed, nothing counted.
   if (header === undefined) return challenge(reply);
-  const role = boardRoleForBasic(header, deps.accounts);
   const username = basicCredentials(header)?.username.slice(0, LOGGED_NAME_CHARS) ?? null;
   const address = request.ip;
   try {
-    if (!role) {
+    // A locked name of the users file is refused before scrypt runs: guessing must not cost the server a hash each.
+    if (deps.book.needsHashing(header)) {
+      const lockedS = await deps.throttle.lockedFor(username, address);
+      if (lockedS !== null) return throttled(reply, deps.log, { username, address, retryAfterS: lockedS });
+    }
+    const identity = await deps.book.forBasic(header);
+    if (!identity) {
       const { failures, retryAfterS } = await deps.throttle.recordFailure(username, address);
       if (retryAfterS !== null) return throttled(reply, deps.log, { username, address, retryAfterS });
       boardLoginFailures.inc({ reason: 'bad_credentials' });
@@ -37,7 +51,7 @@ export async function boardLogin(request: FastifyRequest, reply: FastifyReply, d
     }
     const retryAfterS = await deps.throttle.lockedFor(username, address);
     if (retryAfterS !== null) return throttled(reply, deps.log, { username, address, retryAfterS });
-    return role;
+    return identity;
   } catch (err) {
     if (!isRedisUnavailable(err)) throw err;
     // Fail closed: without the count every guess would go through, and the dashboard shows nothing without Redis anyway.

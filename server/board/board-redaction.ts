@@ -1,9 +1,8 @@
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { BeforeHookResult, BoardHooks, ControllerHandlerReturnType, HookContext } from '@bull-board/api/typings/app';
 import type { Queue } from 'bullmq';
-import type { BoardAccount } from '../../lib/config';
 import { holdsMaskedValue, maskText, REDACTED, redactDeep } from '../../lib/redact';
-import { boardRoleForBasic } from '../auth';
+import { boardIdentities } from './board-accounts';
 
 /**
  * What the dashboard shows passes through the log redaction rules (lib/redact.ts), for every role;
@@ -58,7 +57,7 @@ const DATA_WRITES = new Set(['/api/queues/:queueName/add', '/api/queues/:queueNa
  * data write holding a masked value, which the board's "edit" and "duplicate" would otherwise copy
  * from the masked view over the real phone number, address or code.
  */
-export function boardMaskingHooks(accounts: { admin: BoardAccount; viewer: BoardAccount | null }): BoardHooks {
+export function boardMaskingHooks(): BoardHooks {
   return {
     before({ route, request }: HookContext): BeforeHookResult {
       if (!DATA_WRITES.has(route) || !holdsMaskedValue(JSON.stringify(request.body ?? null))) return undefined;
@@ -70,8 +69,8 @@ export function boardMaskingHooks(accounts: { admin: BoardAccount; viewer: Board
       };
     },
     after({ request }: HookContext, result: ControllerHandlerReturnType): ControllerHandlerReturnType {
-      // The board's own onRequest hook has checked these credentials already: this only reads the role.
-      const admin = boardRoleForBasic(request.headers.authorization, accounts) === 'admin';
+      // The board's own onRequest hook has checked the credentials and noted who it is; unknown shows no stack traces.
+      const admin = boardIdentities.get(request.headers)?.role === 'admin';
       return { ...result, body: maskBoardAnswer(result.body, admin) as ControllerHandlerReturnType['body'] };
     },
   };

@@ -38,6 +38,7 @@ describe('migrations', () => {
       'hub_apple_subscription',
       'hub_apple_transaction',
       'hub_apple_vip',
+      'hub_audit',
       'hub_canary',
       'hub_cursor',
       'hub_message_delivery',

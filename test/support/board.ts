@@ -1,4 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MoreThan, type DataSource, type FindOptionsWhere } from 'typeorm';
 import { z } from 'zod';
+import { HubAudit } from '../../entities/hub/hub-audit.entity';
+import { formatUsersFile, hashPassword, type HubRole } from '../../lib/users';
+import { until } from './wait';
 import { defineJob, done } from '../../jobs/define-job';
 import { PermanentError } from '../../lib/errors';
 
@@ -27,3 +34,42 @@ export const refuseJob = defineJob({
     throw new PermanentError('NOT_ALLOWED', 'refused');
   },
 });
+
+/** Named accounts of a users file (HUB_USERS_FILE), one per role, and one the throttle tests may lock. */
+export const NAMED = {
+  admin: { username: 'adam', password: 'adam-secret-123', role: 'admin' },
+  operator: { username: 'olga', password: 'olga-secret-123', role: 'operator' },
+  viewer: { username: 'vera', password: 'vera-secret-123', role: 'viewer' },
+  locked: { username: 'tess', password: 'tess-secret-123', role: 'operator' },
+} as const satisfies Record<string, { username: string; password: string; role: HubRole }>;
+
+/**
+ * A users file of these accounts in a directory of its own; `remove()` deletes it. Cheap scrypt
+ * parameters: the tests check who may do what, not scrypt's cost (test/unit/users.test.ts does).
+ */
+export async function writeUsersFile(accounts: readonly { username: string; password: string; role: HubRole }[]): Promise<{ path: string; remove(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'jobhub-users-'));
+  const users = await Promise.all(accounts.map(async (a) => ({ name: a.username, role: a.role, hash: await hashPassword(a.password, { N: 1_024, r: 8, p: 1 }) })));
+  const path = join(dir, 'users');
+  writeFileSync(path, formatUsersFile(users));
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The newest hub_audit id now ('0' when none): a test reads only the rows after it, as other files share the database. */
+export async function auditMark(db: DataSource): Promise<string> {
+  const [row] = await db.getRepository(HubAudit).find({ order: { id: 'DESC' }, take: 1 });
+  return row?.id ?? '0';
+}
+
+/**
+ * The audit rows after `after` (an `auditMark`) matching `where`, oldest first, once at least `count`
+ * are there: a row is written after its answer has gone out.
+ */
+export async function auditRows(db: DataSource, where: FindOptionsWhere<HubAudit>, { count = 1, after = '0' }: { count?: number; after?: string } = {}): Promise<HubAudit[]> {
+  let rows: HubAudit[] = [];
+  await until(`${count} hub_audit rows ${JSON.stringify(where)}`, async () => {
+    rows = await db.getRepository(HubAudit).find({ where: { ...where, id: MoreThan(after) }, order: { id: 'ASC' } });
+    return rows.length >= count;
+  });
+  return rows;
+}

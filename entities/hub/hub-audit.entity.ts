@@ -1,0 +1,112 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn, type DataSource, type EntityManager } from 'typeorm';
+import { redactDeep } from '../../lib/redact';
+
+export type AuditActorKind = 'board' | 'api' | 'cli';
+export type AuditOutcome = 'ok' | 'failed' | 'refused';
+
+/**
+ * One row per write someone asked of the hub, by the dashboard, the API or a command: who, what,
+ * on what, from where, and how it ended. Written after the action, refused attempts included.
+ */
+@Entity('hub_audit')
+@Index('idx_hub_audit_occurred_at', ['occurredAt', 'id'])
+@Index('idx_hub_audit_actor', ['actor', 'id'])
+@Index('idx_hub_audit_action', ['action', 'id'])
+export class HubAudit {
+  @PrimaryGeneratedColumn({ type: 'bigint', unsigned: true })
+  id!: string;
+
+  /** Beijing time, as every hub table. */
+  @Column({ name: 'occurred_at', type: 'datetime', precision: 3 })
+  occurredAt!: Date;
+
+  /** The person or API client; `(anonymous)` when a refused request named nobody. */
+  @Column({ type: 'varchar', length: 200 })
+  actor!: string;
+
+  @Column({ name: 'actor_kind', type: 'varchar', length: 8 })
+  actorKind!: AuditActorKind;
+
+  /** The dashboard role, or the API token's scope (`business|ops`). */
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  role!: string | null;
+
+  /** `job.retry`, `queue.pause`, `job.enqueue`, `refund.request`… */
+  @Column({ type: 'varchar', length: 64 })
+  action!: string;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  queue!: string | null;
+
+  @Column({ name: 'job_ids', type: 'json', nullable: true })
+  jobIds!: string[] | null;
+
+  /** out_refund_no, out_trade_no or an Idempotency-Key: what the business side calls the thing. */
+  @Column({ name: 'business_key', type: 'varchar', length: 255, nullable: true })
+  businessKey!: string | null;
+
+  @Column({ name: 'source_address', type: 'varchar', length: 64, nullable: true })
+  sourceAddress!: string | null;
+
+  @Column({ type: 'varchar', length: 8 })
+  outcome!: AuditOutcome;
+
+  @Column({ name: 'status_code', type: 'smallint', unsigned: true, nullable: true })
+  statusCode!: number | null;
+
+  /** The answer or the error, masked as the logs are and cut to DETAIL_MAX_CHARS. */
+  @Column({ type: 'json', nullable: true })
+  detail!: Record<string, unknown> | null;
+}
+
+export interface AuditEntry {
+  occurredAt?: Date;
+  actor: string | null;
+  actorKind: AuditActorKind;
+  role?: string | null;
+  action: string;
+  queue?: string | null;
+  jobIds?: readonly string[] | null;
+  businessKey?: string | null;
+  sourceAddress?: string | null;
+  outcome: AuditOutcome;
+  statusCode?: number | null;
+  detail?: unknown;
+}
+
+/** An audit row is a trail, not a copy of the data: a long answer keeps its first characters. */
+export const DETAIL_MAX_CHARS = 2_000;
+
+const cut = (text: string | null | undefined, max: number): string | null => (text == null ? null : text.slice(0, max));
+
+/**
+ * The detail as stored: an object (anything else under `value`), masked by the log rules, and past
+ * DETAIL_MAX_CHARS of JSON a `{truncated, text}` stub.
+ */
+export function auditDetail(detail: unknown): Record<string, unknown> | null {
+  if (detail === undefined || detail === null) return null;
+  const masked = redactDeep(detail);
+  const wrapped: Record<string, unknown> = masked !== null && typeof masked === 'object' && !Array.isArray(masked) ? (masked as Record<string, unknown>) : { value: masked };
+  const text = JSON.stringify(wrapped);
+  return text.length <= DETAIL_MAX_CHARS ? wrapped : { truncated: true, text: text.slice(0, DETAIL_MAX_CHARS) };
+}
+
+/** Writes one audit row; the caller decides what a failed write means (the web never fails the action for it). */
+export async function recordAudit(db: DataSource | EntityManager, entry: AuditEntry): Promise<void> {
+  const repository = db.getRepository(HubAudit);
+  const row = repository.create({
+    occurredAt: entry.occurredAt ?? new Date(),
+    actor: cut(entry.actor, 200) ?? '(anonymous)',
+    actorKind: entry.actorKind,
+    role: cut(entry.role, 200),
+    action: entry.action.slice(0, 64),
+    queue: cut(entry.queue, 64),
+    jobIds: entry.jobIds ? entry.jobIds.slice(0, 100).map((id) => id.slice(0, 512)) : null,
+    businessKey: cut(entry.businessKey, 255),
+    sourceAddress: cut(entry.sourceAddress, 64),
+    outcome: entry.outcome,
+    statusCode: entry.statusCode ?? null,
+    detail: auditDetail(entry.detail),
+  });
+  await repository.save(row, { reload: false });
+}
