@@ -46,6 +46,10 @@ export interface BoardAccount {
 const DEV_API_TOKEN = 'demo-token-change-me';
 /** On a laptop the developer is ops too: the demo token may run the canary and the cleanup (README quick start). */
 const DEV_API_TOKENS = `demo:${DEV_API_TOKEN}:business|ops`;
+/** The languages Bull Board ships (its ui/dist/static/locales). */
+export const BOARD_LOCALES = ['zh-CN', 'en-US', 'en-GB', 'da-DK', 'de-DE', 'es-ES', 'fr-FR', 'ja-JP', 'ko-KR', 'pt-BR', 'ru-RU', 'tr-TR'] as const;
+export type BoardLocale = (typeof BOARD_LOCALES)[number];
+
 const DEV_BOARD_ADMIN: BoardAccount = { username: 'admin', password: 'admin' };
 
 export const envSchema = z
@@ -94,6 +98,7 @@ export const envSchema = z
     BOARD_VIEWER_PASSWORD: optionalText.describe('The read-only dashboard account\'s password'),
     BOARD_LOGIN_MAX_FAILURES_PER_USER: z.coerce.number().int().min(1).max(10_000).default(10).describe('Failed dashboard logins allowed per user name within the window, before every login for it answers 429'),
     BOARD_LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50).describe('Failed dashboard logins allowed per client address within the window, before every login from it answers 429'),
+    HUB_BOARD_LOCALE: z.enum(BOARD_LOCALES, { message: `expected one of ${BOARD_LOCALES.join(', ')}` }).default('zh-CN').describe('The dashboard\'s language (Bull Board\'s own translations)'),
     BOARD_LOGIN_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(900_000).describe('The window of the dashboard login throttle'),
     HUB_OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000).describe('How often the relay looks for due hub_outbox rows'),
     HUB_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000).describe('How often the sweepers re-enqueue work MySQL says is unfinished but Redis lost; younger work is left alone'),
@@ -228,7 +233,7 @@ export interface Config {
   };
   readonly apiTokens: readonly ScopedApiToken[];
   /** The env admin and viewer, the named users of HUB_USERS_FILE, and single sign-on (lib/config-users.ts). */
-  readonly board: { readonly admin: BoardAccount; readonly viewer: BoardAccount | null } & UsersConfig;
+  readonly board: { readonly admin: BoardAccount; readonly viewer: BoardAccount | null; readonly locale: BoardLocale } & UsersConfig;
   /** Failed dashboard logins allowed per user name and per client address within a window, counted in Redis. */
   readonly boardLogin: { readonly maxFailuresPerUser: number; readonly maxFailuresPerAddress: number; readonly windowMs: number };
   readonly outboxPollMs: number;
@@ -316,6 +321,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         e.BOARD_VIEWER_USERNAME && e.BOARD_VIEWER_PASSWORD
           ? { username: e.BOARD_VIEWER_USERNAME, password: e.BOARD_VIEWER_PASSWORD }
           : null,
+      locale: e.HUB_BOARD_LOCALE,
       ...usersConfig(e),
     },
     boardLogin: {

@@ -104,7 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerReconciliationRoutes(app, { db: deps.db, apiTokens: deps.config.apiTokens, log });
   registerRefundRoutes(app, { db: deps.db, queues: deps.queues, apiTokens: deps.config.apiTokens, log, now });
   const throttle = new LoginThrottle(deps.redis, hubRedisKeys(deps.config.redis), deps.config.boardLogin);
-  await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, trustedProxies: deps.config.http.trustedProxies, publicUrl: deps.config.http.publicUrl, throttle, log });
+  await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, trustedProxies: deps.config.http.trustedProxies, publicUrl: deps.config.http.publicUrl, throttle, registry: deps.registry, locale: deps.config.board.locale, log });
   registerAuditRoutes(app, { db: deps.db, config: deps.config, throttle, log });
   await app.ready();
   return app;

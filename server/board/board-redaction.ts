@@ -19,8 +19,8 @@ const CONTENT_KEYS = new Set(['data', 'returnValue', 'progress', 'opts', 'templa
 const MAX_DEPTH = 32;
 
 /** A queue's adapter whose job data, results, progress and names are masked. */
-export function maskedAdapter(queue: Queue): BullMQAdapter {
-  const adapter = new BullMQAdapter(queue);
+export function maskedAdapter(queue: Queue, description = ''): BullMQAdapter {
+  const adapter = new BullMQAdapter(queue, { description });
   for (const field of ['data', 'returnValue', 'progress'] as const) adapter.setFormatter(field, (value: unknown) => redactDeep(value));
   // The name formatter is handed the whole job, not the name.
   adapter.setFormatter('name', (job: { name?: unknown }) => maskText(typeof job.name === 'string' ? job.name : ''));

@@ -2,6 +2,8 @@ import { createBullBoard } from '@bull-board/api';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from '../../lib/logger';
+import type { BoardLocale } from '../../lib/config';
+import type { JobRegistry } from '../../jobs/define-job';
 import type { QueueName } from '../../lib/queue-names';
 import type { QueueSet } from '../../workers/queues';
 import { noteAudit } from '../audit-hook';
@@ -15,6 +17,12 @@ import type { LoginThrottle } from './login-throttle';
 
 export const BOARD_PATH = '/admin/queues';
 
+/** What a queue runs, from the registry: the board shows it under the queue's name. */
+export function queueDescription(registry: JobRegistry, queue: QueueName): string {
+  const jobs = [...registry.values()].filter((def) => def.queue === queue).map((def) => def.name);
+  return jobs.length > 0 ? `runs ${jobs.join(', ')}` : 'runs no job of this hub';
+}
+
 export interface BoardDeps {
   queues: QueueSet;
   names: readonly QueueName[];
@@ -26,6 +34,10 @@ export interface BoardDeps {
   publicUrl: string | null;
   /** Failed logins per user name and per address, shared by every web replica. */
   throttle: LoginThrottle;
+  /** Each queue's description on the board: the jobs it runs. */
+  registry: JobRegistry;
+  /** Bull Board's language (HUB_BOARD_LOCALE). */
+  locale: BoardLocale;
   log: Logger;
 }
 
@@ -51,9 +63,9 @@ export async function registerBoard(app: FastifyInstance, deps: BoardDeps): Prom
   serverAdapter.setBasePath(BOARD_PATH);
   createBullBoard({
     // Masked as the logs are, for every role; stack traces for admins only (board-redaction.ts).
-    queues: deps.names.map((name) => maskedAdapter(deps.queues.get(name))),
+    queues: deps.names.map((name) => maskedAdapter(deps.queues.get(name), queueDescription(deps.registry, name))),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'jobhub' }, handlerHooks: boardMaskingHooks() },
+    options: { uiConfig: { boardTitle: 'jobhub', locale: { lng: deps.locale } }, handlerHooks: boardMaskingHooks() },
   });
 
   await app.register(async (board) => {
