@@ -39,8 +39,8 @@ export const QUEUE_SETTINGS: Record<QueueName, QueueSettings> = {
 const HOUR_S = 3_600;
 
 /**
- * Retention: completed jobs an hour (10k at most), failed a week for ops to inspect. Correctness
- * never rests on retention: idempotency keys live in MySQL.
+ * Retention: completed jobs an hour (10k at most; the batches' a week, below), failed a week for
+ * ops to inspect. Correctness never rests on retention: idempotency keys live in MySQL.
  */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 5,
@@ -48,6 +48,20 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnComplete: { age: HOUR_S, count: 10_000 },
   removeOnFail: { age: 7 * 24 * HOUR_S },
 };
+
+/**
+ * The queues of the nightly and hourly batches (reconciliation, school and family sync, retention,
+ * code cleanup): their completed jobs, what each run found, stay a week, like failed ones. Per queue,
+ * not per job: BullMQ trims a queue's whole completed list by the age of whichever job completes,
+ * so a week for one job would be undone by an hour for its neighbours.
+ */
+const KEPT_A_WEEK: ReadonlySet<QueueName> = new Set<QueueName>(['reconcile', 'sync', 'ops']);
+
+/** A queue's default job options: the defaults above, with its retention. */
+export function defaultJobOptions(name: QueueName): JobsOptions {
+  if (!KEPT_A_WEEK.has(name)) return DEFAULT_JOB_OPTIONS;
+  return { ...DEFAULT_JOB_OPTIONS, removeOnComplete: { age: 7 * 24 * HOUR_S, count: 10_000 } };
+}
 
 /** Producer-side queues, one per name, created on first use over one fail-fast connection. */
 export class QueueSet {
@@ -65,7 +79,7 @@ export class QueueSet {
   get(name: QueueName): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection, prefix: this.keys.queuePrefix(name), defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      queue = new Queue(name, { connection: this.connection, prefix: this.keys.queuePrefix(name), defaultJobOptions: defaultJobOptions(name) });
       queue.on('error', () => undefined); // surfaced by the failing call itself
       this.queues.set(name, queue);
       // BullMQ keeps the outcome of a queue's first look at Redis (its version check) for good: lost

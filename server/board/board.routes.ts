@@ -12,6 +12,7 @@ import { BoardAccountBook, boardIdentities, type BoardAccounts } from './board-a
 import { boardAction, mayDo, type BoardAction } from './board-actions';
 import { boardLogin } from './board-login';
 import { boardMaskingHooks, maskedAdapter } from './board-redaction';
+import { BOARD_VIEWS_DIR, boardUiConfig } from './board-ui';
 import { sendError } from '../http-errors';
 import type { LoginThrottle } from './login-throttle';
 
@@ -65,8 +66,10 @@ export async function registerBoard(app: FastifyInstance, deps: BoardDeps): Prom
     // Masked as the logs are, for every role; stack traces for admins only (board-redaction.ts).
     queues: deps.names.map((name) => maskedAdapter(deps.queues.get(name), queueDescription(deps.registry, name))),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'jobhub', locale: { lng: deps.locale } }, handlerHooks: boardMaskingHooks() },
+    options: { uiConfig: boardUiConfig(deps.locale), handlerHooks: boardMaskingHooks() },
   });
+  // After createBullBoard, which points the adapter at Bull Board's own template (board-ui.ts).
+  serverAdapter.setViewsPath(BOARD_VIEWS_DIR);
 
   await app.register(async (board) => {
     board.addHook('onRequest', async (request, reply) => {
