@@ -1,0 +1,48 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../../lib/config';
+import type { Logger } from '../../lib/logger';
+import { tokenForBearer } from '../auth';
+import { BoardAccountBook } from '../board/board-accounts';
+import { boardLogin } from '../board/board-login';
+import type { LoginThrottle } from '../board/login-throttle';
+import { sendError } from '../http-errors';
+import { errorAnswer } from './openapi';
+
+export interface OpsAccessDeps {
+  config: Config;
+  /** The dashboard's login throttle: a password guessed here counts as one guessed on the board. */
+  throttle: LoginThrottle;
+  log: Logger;
+}
+
+/** Answers 401/403 itself and returns false when the request may not read; true when it may. */
+export type OpsAdmission = (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>;
+
+/** The 403 an ops read documents beside the Bearer 401. */
+export const opsForbiddenAnswer = errorAnswer('the token\'s scope lacks ops, or the login is not an admin (`forbidden`)');
+
+/**
+ * Reads for ops: an API token whose scope holds `ops` (ops' own tooling, never a business client's),
+ * or the dashboard admin's login (Basic, or single sign-on). `what` completes "may not …" in a refusal.
+ */
+export function opsAdmission(deps: OpsAccessDeps, what: string): OpsAdmission {
+  const book = new BoardAccountBook(deps.config.board, deps.config.http.trustedProxies);
+  return async (request, reply) => {
+    if (/^Bearer\s/i.test(request.headers.authorization ?? '')) {
+      const token = tokenForBearer(request.headers.authorization, deps.config.apiTokens);
+      if (!token) {
+        reply.header('www-authenticate', 'Bearer realm="jobhub"');
+        sendError(reply, 401, { error: 'unauthorized', message: 'a valid Bearer token is required' });
+        return false;
+      }
+      if (token.scope.ops) return true;
+      sendError(reply, 403, { error: 'forbidden', message: `client ${token.client} may not ${what}: its token's scope (HUB_API_TOKENS) lacks ops` });
+      return false;
+    }
+    const identity = await boardLogin(request, reply, { book, throttle: deps.throttle, log: deps.log });
+    if (!identity) return false;
+    if (identity.role === 'admin') return true;
+    sendError(reply, 403, { error: 'forbidden', message: `the ${identity.role} role may not ${what}` });
+    return false;
+  };
+}

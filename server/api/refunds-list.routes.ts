@@ -1,0 +1,101 @@
+import type { FastifyInstance } from 'fastify';
+import type { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { RefundOrder } from '../../entities/marketing/refund-order.entity';
+import { viewRefund } from '../../jobs/wechat-pay/request-refund';
+import { exactKey } from '../../lib/exact-key';
+import { parseBeijing } from '../../lib/time';
+import { describeIssues } from '../../lib/validation';
+import { sendError } from '../http-errors';
+import { opsAdmission, opsForbiddenAnswer, type OpsAccessDeps } from './ops-access';
+import { BEARER, bearerAnswers, documented, errorAnswer, unavailableAnswer } from './openapi';
+
+export interface RefundListRouteDeps extends OpsAccessDeps {
+  db: DataSource;
+}
+
+export const REFUNDS_MAX_LIMIT = 200;
+
+/** An instant: RFC 3339 with its offset, or `YYYY-MM-DD[ HH:mm[:ss]]` read as Beijing time (as the audit reads it). */
+const instant = z.string().transform((value, ctx) => {
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+    const at = new Date(value);
+    if (!Number.isNaN(at.getTime())) return at;
+  }
+  try {
+    return parseBeijing(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected 2026-11-23T10:00:00+08:00, or 2026-11-23 10:00 read as Beijing time' });
+    return z.NEVER;
+  }
+});
+
+const refundStatus = z.enum(['REFUNDING', 'REFUNDED', 'REFUND_FAILED']);
+
+const listQuery = z.strictObject({
+  status: refundStatus.optional(),
+  outTradeNo: z.string().min(1).max(64).optional(),
+  outRefundNo: z.string().min(1).max(64).optional(),
+  since: instant.optional().describe('created at or after; RFC 3339, or `YYYY-MM-DD HH:mm` read as Beijing time'),
+  until: instant.optional().describe('created before; same forms as since'),
+  limit: z.coerce.number().int().min(1).max(REFUNDS_MAX_LIMIT).default(50),
+  before: z.string().regex(/^\d{1,20}$/, 'expected the refundOrderId of a refund (digits)').optional(),
+});
+
+/** The same fields GET /api/v1/refunds/{outRefundNo} answers. */
+const refundView = z.object({
+  refundOrderId: z.string(),
+  outRefundNo: z.string(),
+  outTradeNo: z.string(),
+  paymentOrderId: z.string().nullable(),
+  businessType: z.enum(['EVENT', 'GROUP_BUY', 'MALL', 'APP']),
+  amount: z.number().int().describe('fen'),
+  total: z.number().int().describe('the payment\'s total, fen'),
+  reason: z.string().nullable(),
+  status: refundStatus,
+  wechatStatus: z.string().nullable(),
+  refundId: z.string().nullable(),
+  successTime: z.string().nullable().describe('ISO 8601'),
+  failReason: z.string().nullable(),
+  createdTime: z.string().describe('ISO 8601'),
+});
+
+const listSchema = {
+  summary: 'List refunds, newest first (ops: a token scoped ops, or the dashboard admin\'s login)',
+  tags: ['refunds'],
+  security: BEARER,
+  querystring: listQuery,
+  response: {
+    200: z.object({ refunds: z.array(refundView), nextBefore: z.string().nullable().describe('the `before` of the next page; null on the last') }).describe('a page of refunds'),
+    400: errorAnswer('the query is invalid (`invalid_query`)'),
+    ...bearerAnswers,
+    403: opsForbiddenAnswer,
+    503: unavailableAnswer,
+  },
+};
+
+/**
+ * `GET /api/v1/refunds`: refund_order rows for ops, newest first, paged by id (`before` is the
+ * `nextBefore` of the previous page). Business clients follow their own refunds by number instead.
+ */
+export function registerRefundListRoutes(app: FastifyInstance, deps: RefundListRouteDeps): void {
+  const admitted = opsAdmission(deps, 'list refunds');
+  app.get('/api/v1/refunds', documented(listSchema), async (request, reply) => {
+    if (!(await admitted(request, reply))) return reply;
+    const query = listQuery.safeParse(request.query);
+    if (!query.success) return sendError(reply, 400, { error: 'invalid_query', message: 'invalid query', fields: describeIssues(query.error, '(query)') });
+    const { status, outTradeNo, outRefundNo, since, until, limit, before } = query.data;
+    // One more than the page: a full last page then says it is the last.
+    const rows = deps.db.getRepository(RefundOrder).createQueryBuilder('r').orderBy('r.id', 'DESC').limit(limit + 1);
+    if (status) rows.andWhere('r.status = :status', { status });
+    if (outTradeNo) rows.andWhere(exactKey('r.out_trade_no', 'outTradeNo'), { outTradeNo });
+    if (outRefundNo) rows.andWhere(exactKey('r.out_refund_no', 'outRefundNo'), { outRefundNo });
+    if (since) rows.andWhere('r.created_time >= :since', { since });
+    if (until) rows.andWhere('r.created_time < :until', { until });
+    if (before) rows.andWhere('r.id < :before', { before });
+    const found = await rows.getMany();
+    const page = found.slice(0, limit);
+    const more = found.length > limit;
+    return { refunds: page.map(viewRefund), nextBefore: more ? (page.at(-1)?.id ?? null) : null };
+  });
+}
