@@ -3,6 +3,7 @@ import { loadConfigOrExit, type Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { benchAppleNotifications } from './apple-notifications.bench';
 import { benchCouponExpire } from './coupon-expire.bench';
+import { benchEnqueueApi } from './enqueue-api.bench';
 import { benchGroupBuyClose } from './group-buy-close.bench';
 import { benchShareAggregate } from './share-aggregate.bench';
 import { benchPipeline } from './pipeline.bench';
@@ -20,6 +21,7 @@ type Scenario = (config: Config, log: Logger) => Promise<BenchRow | BenchRow[]>;
 const SCENARIOS: Record<string, Scenario> = {
   pipeline: benchPipeline,
   redis: benchRedisTopologies,
+  api: benchEnqueueApi,
   reconcile: benchReconcile,
   refunds: benchRefunds,
   sms: benchSms,
