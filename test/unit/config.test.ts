@@ -132,7 +132,7 @@ describe('loadConfig', () => {
       { client: 'crm', token: '0123456789abcdef', scope: BUSINESS },
       { client: 'app-backend', token: 'fedcba9876543210xyz', scope: BUSINESS },
     ]);
-    expect(config.board).toEqual({ admin: { username: 'ops', password: 'a-long-password' }, viewer: { username: 'finance', password: 'another-password' } });
+    expect(config.board).toEqual({ admin: { username: 'ops', password: 'a-long-password' }, viewer: { username: 'finance', password: 'another-password' }, locale: 'zh-CN', users: [], trustedUser: null });
     expect(config.http).toEqual({ port: 8080, metricsPort: 9464, publicUrl: null, trustedProxies: [] });
     expect(problemsOf({ HUB_API_TOKENS: 'crm:short' })[0]).toMatch(/^HUB_API_TOKENS: /);
     expect(problemsOf({ HUB_API_TOKENS: 'no-colon-here-0123456789' })[0]).toMatch(/^HUB_API_TOKENS: /);
@@ -169,7 +169,7 @@ describe('loadConfig', () => {
     expect(config.queues).toContain('messages');
     expect(config.businessSchemaOnStart).toBe(true);
     expect(config.apiTokens).toEqual([{ client: 'demo', token: 'demo-token-change-me', scope: { business: true, ops: true, jobs: [] } }]);
-    expect(config.board).toEqual({ admin: { username: 'admin', password: 'admin' }, viewer: null });
+    expect(config.board).toEqual({ admin: { username: 'admin', password: 'admin' }, viewer: null, locale: 'zh-CN', users: [], trustedUser: null });
     expect(config.http).toEqual({ port: 3000, metricsPort: 9464, publicUrl: null, trustedProxies: [] });
   });
 
