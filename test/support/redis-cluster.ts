@@ -119,6 +119,11 @@ async function formCluster(servers: readonly PrivateRedis[], busPorts: readonly 
     const id = (await onNode(primary, (r) => r.call('CLUSTER', 'MYID'))) as string;
     await onNode((servers[i] as PrivateRedis).port, (r) => r.call('CLUSTER', 'REPLICATE', id));
   }
+  // A replica promoted before its first sync would take over with no data at all.
+  await until('every replica in sync with its primary', async () => {
+    const links = await Promise.all(servers.slice(masters).map(async (s) => /master_link_status:up/.test((await onNode(s.port, (r) => r.info('replication'))) as string)));
+    return links.every(Boolean);
+  }, 20_000, 100);
 }
 
 async function clusterState(port: number): Promise<string> {
