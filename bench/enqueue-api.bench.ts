@@ -5,7 +5,8 @@ import pino from 'pino';
 import { createDataSource } from '../entities/data-source';
 import { HubAudit } from '../entities/hub/hub-audit.entity';
 import { registry } from '../jobs';
-import { loadConfig, type Config } from '../lib/config';
+import type { Config } from '../lib/config';
+import { parseApiTokens } from '../lib/config-api-tokens';
 import { createLogger } from '../lib/logger';
 import { closeRedis, createRedis, waitForRedis } from '../lib/redis';
 import { hubRedisKeys } from '../lib/redis-keys';
@@ -45,7 +46,8 @@ async function hammer(url: string, headers: Record<string, string>): Promise<Fig
  */
 export async function benchEnqueueApi(base: Config): Promise<BenchRow> {
   const prefix = `jobhub-bench-api-${process.pid}`;
-  const config = loadConfig({ ...process.env, HUB_QUEUE_PREFIX: prefix, HUB_API_TOKENS: `bench:${TOKEN}:business|ops`, LOG_LEVEL: 'warn', MYSQL_URL: base.mysql.url, REDIS_URL: base.redis.url });
+  // The run's configuration, with a queue prefix and a client of the bench's own.
+  const config: Config = { ...base, apiTokens: parseApiTokens(`bench:${TOKEN}:business|ops`) ?? [], redis: { ...base.redis, queuePrefix: prefix } };
   const log = createLogger({ level: 'warn', destination: pino.destination('/dev/null') });
   const db = await createDataSource(config);
   const redis = createRedis(config.redis, 'producer', 'jobhub-bench');

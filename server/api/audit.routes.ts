@@ -1,45 +1,21 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { HubAudit } from '../../entities/hub/hub-audit.entity';
-import type { Config } from '../../lib/config';
-import type { Logger } from '../../lib/logger';
-import { parseBeijing } from '../../lib/time';
 import { describeIssues } from '../../lib/validation';
-import { tokenForBearer } from '../auth';
-import { BoardAccountBook } from '../board/board-accounts';
-import { boardLogin } from '../board/board-login';
-import type { LoginThrottle } from '../board/login-throttle';
 import { sendError } from '../http-errors';
 import { BEARER, bearerAnswers, documented, errorAnswer, unavailableAnswer } from './openapi';
+import { opsAdmission, queryInstant, type OpsAccessDeps } from './ops-access';
 
-export interface AuditRouteDeps {
+export interface AuditRouteDeps extends OpsAccessDeps {
   db: DataSource;
-  config: Config;
-  /** The dashboard's login throttle: a password guessed here counts as one guessed on the board. */
-  throttle: LoginThrottle;
-  log: Logger;
 }
 
 export const AUDIT_MAX_LIMIT = 500;
 
-/** An instant: RFC 3339 with its offset, or `YYYY-MM-DD[ HH:mm[:ss]]` read as Beijing time. */
-const instant = z.string().transform((value, ctx) => {
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
-    const at = new Date(value);
-    if (!Number.isNaN(at.getTime())) return at;
-  }
-  try {
-    return parseBeijing(value);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'expected 2026-11-23T10:00:00+08:00, or 2026-11-23 10:00:00 read as Beijing time' });
-    return z.NEVER;
-  }
-});
-
 const auditQuery = z.strictObject({
-  since: instant.optional(),
-  until: instant.optional(),
+  since: queryInstant.optional(),
+  until: queryInstant.optional(),
   who: z.string().min(1).max(200).optional(),
   action: z.string().min(1).max(64).optional(),
   limit: z.coerce.number().int().min(1).max(AUDIT_MAX_LIMIT).default(100),
@@ -99,26 +75,7 @@ function view(row: HubAudit): Record<string, unknown> {
  * Newest first, paged by id: `before` is the `nextBefore` of the previous page.
  */
 export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps): void {
-  const book = new BoardAccountBook(deps.config.board, deps.config.http.trustedProxies);
-
-  async function admitted(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-    if (/^Bearer\s/i.test(request.headers.authorization ?? '')) {
-      const token = tokenForBearer(request.headers.authorization, deps.config.apiTokens);
-      if (!token) {
-        reply.header('www-authenticate', 'Bearer realm="jobhub"');
-        sendError(reply, 401, { error: 'unauthorized', message: 'a valid Bearer token is required' });
-        return false;
-      }
-      if (token.scope.ops) return true;
-      sendError(reply, 403, { error: 'forbidden', message: `client ${token.client} may not read the audit: its token's scope (HUB_API_TOKENS) lacks ops` });
-      return false;
-    }
-    const identity = await boardLogin(request, reply, { book, throttle: deps.throttle, log: deps.log });
-    if (!identity) return false;
-    if (identity.role === 'admin') return true;
-    sendError(reply, 403, { error: 'forbidden', message: `the ${identity.role} role may not read the audit` });
-    return false;
-  }
+  const admitted = opsAdmission(deps, 'read the audit');
 
   app.get('/api/v1/audit', documented(auditSchema), async (request, reply) => {
     if (!(await admitted(request, reply))) return reply;

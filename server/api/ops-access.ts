@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
+import { parseBeijing } from '../../lib/time';
 import { tokenForBearer } from '../auth';
 import { BoardAccountBook } from '../board/board-accounts';
 import { boardLogin } from '../board/board-login';
@@ -46,3 +48,17 @@ export function opsAdmission(deps: OpsAccessDeps, what: string): OpsAdmission {
     return false;
   };
 }
+
+/** A time in an ops read's query: RFC 3339 with its offset, or `YYYY-MM-DD[ HH:mm[:ss]]` read as Beijing time. */
+export const queryInstant = z.string().transform((value, ctx) => {
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+    const at = new Date(value);
+    if (!Number.isNaN(at.getTime())) return at;
+  }
+  try {
+    return parseBeijing(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected 2026-11-23T10:00:00+08:00, or 2026-11-23 10:00 read as Beijing time' });
+    return z.NEVER;
+  }
+});

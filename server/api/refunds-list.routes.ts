@@ -4,10 +4,9 @@ import { z } from 'zod';
 import { RefundOrder } from '../../entities/marketing/refund-order.entity';
 import { viewRefund } from '../../jobs/wechat-pay/request-refund';
 import { exactKey } from '../../lib/exact-key';
-import { parseBeijing } from '../../lib/time';
 import { describeIssues } from '../../lib/validation';
 import { sendError } from '../http-errors';
-import { opsAdmission, opsForbiddenAnswer, type OpsAccessDeps } from './ops-access';
+import { opsAdmission, opsForbiddenAnswer, queryInstant, type OpsAccessDeps } from './ops-access';
 import { BEARER, bearerAnswers, documented, errorAnswer, unavailableAnswer } from './openapi';
 
 export interface RefundListRouteDeps extends OpsAccessDeps {
@@ -16,28 +15,14 @@ export interface RefundListRouteDeps extends OpsAccessDeps {
 
 export const REFUNDS_MAX_LIMIT = 200;
 
-/** An instant: RFC 3339 with its offset, or `YYYY-MM-DD[ HH:mm[:ss]]` read as Beijing time (as the audit reads it). */
-const instant = z.string().transform((value, ctx) => {
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
-    const at = new Date(value);
-    if (!Number.isNaN(at.getTime())) return at;
-  }
-  try {
-    return parseBeijing(value);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'expected 2026-11-23T10:00:00+08:00, or 2026-11-23 10:00 read as Beijing time' });
-    return z.NEVER;
-  }
-});
-
 const refundStatus = z.enum(['REFUNDING', 'REFUNDED', 'REFUND_FAILED']);
 
 const listQuery = z.strictObject({
   status: refundStatus.optional(),
   outTradeNo: z.string().min(1).max(64).optional(),
   outRefundNo: z.string().min(1).max(64).optional(),
-  since: instant.optional().describe('created at or after; RFC 3339, or `YYYY-MM-DD HH:mm` read as Beijing time'),
-  until: instant.optional().describe('created before; same forms as since'),
+  since: queryInstant.optional().describe('created at or after; RFC 3339, or `YYYY-MM-DD HH:mm` read as Beijing time'),
+  until: queryInstant.optional().describe('created before; same forms as since'),
   limit: z.coerce.number().int().min(1).max(REFUNDS_MAX_LIMIT).default(50),
   before: z.string().regex(/^\d{1,20}$/, 'expected the refundOrderId of a refund (digits)').optional(),
 });
