@@ -8,6 +8,7 @@ import { describeIssues } from '../../lib/validation';
 import { sendError } from '../http-errors';
 import { opsAdmission, opsForbiddenAnswer, queryInstant, type OpsAccessDeps } from './ops-access';
 import { BEARER, bearerAnswers, documented, errorAnswer, unavailableAnswer } from './openapi';
+import { refundStatus, refundView } from './refunds.routes';
 
 export interface RefundListRouteDeps extends OpsAccessDeps {
   db: DataSource;
@@ -15,7 +16,6 @@ export interface RefundListRouteDeps extends OpsAccessDeps {
 
 export const REFUNDS_MAX_LIMIT = 200;
 
-const refundStatus = z.enum(['REFUNDING', 'REFUNDED', 'REFUND_FAILED']);
 
 const listQuery = z.strictObject({
   status: refundStatus.optional(),
@@ -27,23 +27,6 @@ const listQuery = z.strictObject({
   before: z.string().regex(/^\d{1,20}$/, 'expected the refundOrderId of a refund (digits)').optional(),
 });
 
-/** The same fields GET /api/v1/refunds/{outRefundNo} answers. */
-const refundView = z.object({
-  refundOrderId: z.string(),
-  outRefundNo: z.string(),
-  outTradeNo: z.string(),
-  paymentOrderId: z.string().nullable(),
-  businessType: z.enum(['EVENT', 'GROUP_BUY', 'MALL', 'APP']),
-  amount: z.number().int().describe('fen'),
-  total: z.number().int().describe('the payment\'s total, fen'),
-  reason: z.string().nullable(),
-  status: refundStatus,
-  wechatStatus: z.string().nullable(),
-  refundId: z.string().nullable(),
-  successTime: z.string().nullable().describe('ISO 8601'),
-  failReason: z.string().nullable(),
-  createdTime: z.string().describe('ISO 8601'),
-});
 
 const listSchema = {
   summary: 'List refunds, newest first (ops: a token scoped ops, or the dashboard admin\'s login)',

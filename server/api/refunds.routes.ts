@@ -36,7 +36,7 @@ const refundBody = z
     path: ['outTradeNo'],
   });
 
-const refundStatus = z.enum(['REFUNDING', 'REFUNDED', 'REFUND_FAILED']);
+export const refundStatus = z.enum(['REFUNDING', 'REFUNDED', 'REFUND_FAILED']);
 const acceptedBody = z.object({ refundOrderId: z.string(), outRefundNo: z.string(), outTradeNo: z.string(), status: refundStatus, amount: z.number().int() });
 const requestSchema = {
   summary: 'Request a refund',
@@ -62,7 +62,8 @@ const requestSchema = {
     ),
   },
 };
-const refundView = z.object({
+/** A refund as every refund route answers it. */
+export const refundView = z.object({
   refundOrderId: z.string(),
   outRefundNo: z.string(),
   outTradeNo: z.string(),
