@@ -9,7 +9,7 @@ import { applyBusinessSchema } from '../../entities/schema/apply-business-schema
 import { migrate } from '../../entities/schema/migrate';
 import { loadConfig } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
-import { freePort } from './private-redis';
+import { onFreePort, stopChild } from './private-redis';
 import { track } from './resources';
 
 export interface PrivateMariadb {
@@ -78,7 +78,7 @@ export async function startPrivateMariadb(options: PrivateMariadbOptions = {}): 
     throw new Error(`mariadb-install-db failed: ${(err as Error & { stderr?: string }).stderr ?? (err as Error).message}`);
   }
 
-  let port = await freePort();
+  let port = 0;
   const launch = async (): Promise<void> => {
     if (running()) return;
     output = '';
@@ -108,27 +108,15 @@ export async function startPrivateMariadb(options: PrivateMariadbOptions = {}): 
     throw new Error(`mariadbd on port ${port} accepted no login within ${START_TIMEOUT_MS / 1000} s:\n${output}`);
   };
 
-  const halt = async (): Promise<void> => {
-    const proc = child;
-    if (!proc || !running()) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGTERM');
-    await exited;
-  };
+  const halt = (): Promise<void> => stopChild(child, 'SIGTERM');
 
-  // The port was free a moment ago; another process may take it first, so pick again a few times.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await launch();
-      break;
-    } catch (err) {
-      if (attempt >= 3) {
-        rmSync(dir, { recursive: true, force: true });
-        throw err;
-      }
-      port = await freePort();
-    }
-  }
+  port = await onFreePort(async (free) => {
+    port = free;
+    await launch();
+  }).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   track({ kind: 'closable', label: `mariadbd :${port}`, value: { isOpen: running } });
 
   const close = async (): Promise<void> => {

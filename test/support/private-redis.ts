@@ -35,6 +35,30 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Signals a server of the test's own and resolves once it has exited; nothing when it is not running. */
+export async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  await exited;
+}
+
+/**
+ * Starts a server on a port picked free: the port was free a moment ago, but another process may
+ * take it first, so a failed start picks again (three tries). Resolves with the port it runs on.
+ */
+export async function onFreePort(start: (port: number) => Promise<void>): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      await start(port);
+      return port;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
 async function answersPing(port: number): Promise<boolean> {
   const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
   probe.on('error', () => undefined);
@@ -71,7 +95,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   const persistence = options.durable ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dataDir] : ['--appendonly', 'no', '--dir', dataDir];
   let child: ChildProcess | undefined;
   let output = '';
-  let port = await freePort();
+  let port = 0;
   const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
 
   const launch = async (): Promise<void> => {
@@ -93,24 +117,12 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     throw new Error(`redis-server on port ${port} did not answer within 10 s:\n${output}`);
   };
 
-  const halt = async (): Promise<void> => {
-    const proc = child;
-    if (!proc || !running()) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGKILL');
-    await exited;
-  };
+  const halt = (): Promise<void> => stopChild(child, 'SIGKILL');
 
-  // The port was free a moment ago; another process may take it first, so pick again a few times.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await launch();
-      break;
-    } catch (err) {
-      if (attempt >= 3) throw err;
-      port = await freePort();
-    }
-  }
+  port = await onFreePort(async (free) => {
+    port = free;
+    await launch();
+  });
   const url = `redis://127.0.0.1:${port}`;
   track({ kind: 'closable', label: `redis-server :${port}`, value: { isOpen: running } });
   const close = async (): Promise<void> => {

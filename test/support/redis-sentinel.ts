@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { closeRedis } from '../../lib/redis';
-import { freePort, startPrivateRedis, type PrivateRedis } from './private-redis';
+import { freePort, startPrivateRedis, stopChild, type PrivateRedis } from './private-redis';
 import { track } from './resources';
 import { until } from './wait';
 
@@ -74,11 +74,7 @@ export async function startSentinelSet(): Promise<PrivateSentinelSet> {
     primaryPort,
     async close() {
       await closeRedis(ask);
-      if (running()) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }
+      await stopChild(child, 'SIGKILL');
       await Promise.all([primary.close(), replica.close()]);
       rmSync(dir, { recursive: true, force: true });
     },
