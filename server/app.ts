@@ -53,7 +53,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Job ids run to 512 characters (workers/enqueue.ts): past Fastify's default of 100 the status route answered 414.
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, trustProxy, routerOptions: { maxParamLength: 1_024 } });
   const { log } = deps;
-  await registerSecurityHeaders(app);
+  registerSecurityHeaders(app);
   await registerOpenApi(app); // before the routes: it collects their schemas as they are added
 
   app.addHook('onResponse', async (request, reply) => {

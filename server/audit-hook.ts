@@ -1,17 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataSource } from 'typeorm';
-import { recordAudit, type AuditActorKind, type AuditEntry, type AuditOutcome } from '../entities/hub/hub-audit.entity';
+import type { AuditActorKind, AuditEntry, AuditOutcome } from '../entities/hub/hub-audit.entity';
 import type { JobRegistry } from '../jobs/define-job';
 import type { JobScope, ScopedApiToken } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import { auditWriteFailures } from '../lib/metrics';
 import { tokenForBearer } from './auth';
+import { AuditWriter } from './audit-writer';
 
 /**
  * The `hub_audit` row of every write asked of the web process: the dashboard's write routes (noted
  * by the board's login hook, which knows the person and the action) and the API's writes (derived
- * here from the request and the answer). Written in `onResponse`, after the action, its outcome read
- * from the status; a row that cannot be written is logged and counted, and never fails the action.
+ * here from the request and the answer). Handed to the AuditWriter in `onResponse`, after the
+ * action, its outcome read from the status; the app's close waits until every row is written.
  */
 
 export interface AuditNote {
@@ -93,6 +93,8 @@ function apiEntry(request: FastifyRequest, answer: Record<string, unknown> | nul
 }
 
 export function registerAuditHook(app: FastifyInstance, deps: AuditHookDeps): void {
+  const writer = new AuditWriter(deps.db, deps.log);
+  app.addHook('onClose', async () => writer.drain());
   const audited = (request: FastifyRequest): boolean =>
     notes.has(request) || (request.method === 'POST' && (request.routeOptions.url === '/api/v1/jobs/:name' || request.routeOptions.url === '/api/v1/refunds'));
 
@@ -115,11 +117,6 @@ export function registerAuditHook(app: FastifyInstance, deps: AuditHookDeps): vo
       statusCode: reply.statusCode,
       detail: answer,
     };
-    try {
-      await recordAudit(deps.db, entry);
-    } catch (err) {
-      auditWriteFailures.inc();
-      deps.log.error({ err, action: entry.action, actor: entry.actor, status: entry.statusCode }, 'audit row not written');
-    }
+    writer.write(entry);
   });
 }

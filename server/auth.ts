@@ -1,11 +1,19 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiToken, BoardAccount } from '../lib/config';
 
+const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+
 /** Compares digests, so neither the content nor the length of a secret leaks through timing. */
 export function secretsEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+  return timingSafeEqual(sha256(given), sha256(expected));
+}
+
+/** Each configured token's digest, made once: every API request compares against all of them. */
+const tokenDigests = new WeakMap<ApiToken, Buffer>();
+function digestOfToken(token: ApiToken): Buffer {
+  let digest = tokenDigests.get(token);
+  if (!digest) tokenDigests.set(token, (digest = sha256(token.token)));
+  return digest;
 }
 
 /** The token of a `Bearer` header, or null. Every token is compared, matched or not. */
@@ -13,9 +21,10 @@ export function tokenForBearer<T extends ApiToken>(header: string | undefined, t
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   const given = match?.[1];
   if (!given) return null;
+  const givenDigest = sha256(given);
   let found: T | null = null;
   for (const token of tokens) {
-    if (secretsEqual(given, token.token)) found = token;
+    if (timingSafeEqual(givenDigest, digestOfToken(token))) found = token;
   }
   return found;
 }

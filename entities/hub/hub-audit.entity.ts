@@ -93,20 +93,40 @@ export function auditDetail(detail: unknown): Record<string, unknown> | null {
 
 /** Writes one audit row; the caller decides what a failed write means (the web never fails the action for it). */
 export async function recordAudit(db: DataSource | EntityManager, entry: AuditEntry): Promise<void> {
-  const repository = db.getRepository(HubAudit);
-  const row = repository.create({
-    occurredAt: entry.occurredAt ?? new Date(),
-    actor: cut(entry.actor, 200) ?? '(anonymous)',
-    actorKind: entry.actorKind,
-    role: cut(entry.role, 200),
-    action: entry.action.slice(0, 64),
-    queue: cut(entry.queue, 64),
-    jobIds: entry.jobIds ? entry.jobIds.slice(0, 100).map((id) => id.slice(0, 512)) : null,
-    businessKey: cut(entry.businessKey, 255),
-    sourceAddress: cut(entry.sourceAddress, 64),
-    outcome: entry.outcome,
-    statusCode: entry.statusCode ?? null,
-    detail: auditDetail(entry.detail),
-  });
-  await repository.save(row, { reload: false });
+  await recordAudits(db, [entry]);
+}
+
+const AUDIT_COLUMNS = ['occurred_at', 'actor', 'actor_kind', 'role', 'action', 'queue', 'job_ids', 'business_key', 'source_address', 'outcome', 'status_code', 'detail'] as const;
+const json = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
+
+/** One row's values in AUDIT_COLUMNS order, cut to the columns' lengths. */
+function auditValues(entry: AuditEntry): unknown[] {
+  return [
+    entry.occurredAt ?? new Date(),
+    cut(entry.actor, 200) ?? '(anonymous)',
+    entry.actorKind,
+    cut(entry.role, 200),
+    entry.action.slice(0, 64),
+    cut(entry.queue, 64),
+    json(entry.jobIds ? entry.jobIds.slice(0, 100).map((id) => id.slice(0, 512)) : null),
+    cut(entry.businessKey, 255),
+    cut(entry.sourceAddress, 64),
+    entry.outcome,
+    entry.statusCode ?? null,
+    json(auditDetail(entry.detail)),
+  ];
+}
+
+/**
+ * Writes audit rows in one multi-row INSERT (autocommit: one statement, no transaction around it),
+ * so a burst of API writes costs one round trip and one commit, not one per request. Plain SQL:
+ * TypeORM's builder costs more CPU than the web's whole request at a few thousand rows a second.
+ */
+export async function recordAudits(db: DataSource | EntityManager, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const row = `(${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
+  await db.query(
+    `INSERT INTO hub_audit (${AUDIT_COLUMNS.join(', ')}) VALUES ${entries.map(() => row).join(', ')}`,
+    entries.flatMap(auditValues),
+  );
 }

@@ -25,8 +25,8 @@ export interface CouponExpiryOptions {
   lanes?: number;
   /** Checked between windows: a window either commits whole or not at all. */
   signal?: AbortSignal;
-  /** Called after each committed window with the running total. */
-  onWindow?: (expired: number) => Promise<void>;
+  /** Called after each committed window: codes expired so far, and windows done out of the range's windows (a percentage for the board). */
+  onWindow?: (expired: number, windows: { done: number; total: number }) => Promise<void>;
   /** Writes one `dms_business_log` row in the given transaction (`ctx.audit`). */
   audit: (manager: EntityManager, entry: AuditEntry) => Promise<void>;
   /** Names the run in each audit row (the job id). */
@@ -72,7 +72,7 @@ export async function expireDueCoupons(options: CouponExpiryOptions): Promise<Co
       for (let window = windows.take(); window; window = windows.take()) {
         options.signal?.throwIfAborted();
         addCounts(outcome, await expireWindow(runner, due, now, window));
-        await options.onWindow?.(outcome.expired);
+        await options.onWindow?.(outcome.expired, { done: outcome.windows, total: windows.count });
       }
     } catch (err) {
       windows.stop();
@@ -96,6 +96,8 @@ export async function expireDueCoupons(options: CouponExpiryOptions): Promise<Co
 class IdWindows {
   private next: bigint;
   private stopped = false;
+  /** How many windows the range makes. */
+  readonly count: number;
 
   constructor(
     first: bigint,
@@ -103,6 +105,8 @@ class IdWindows {
     private readonly size: number,
   ) {
     this.next = first - 1n;
+    const span = last - first + 1n;
+    this.count = Number((span + BigInt(size) - 1n) / BigInt(size));
   }
 
   /** The next window, or null once the range is walked or a lane failed. */
