@@ -32,6 +32,11 @@ export class AuditWriter {
     while (this.writing) await this.writing;
   }
 
+  private failed(entry: AuditEntry, err: unknown): void {
+    auditWriteFailures.inc();
+    this.log.error({ err, action: entry.action, actor: entry.actor, status: entry.statusCode }, 'audit row not written');
+  }
+
   private async writeAll(): Promise<void> {
     try {
       while (this.pending.length > 0) {
@@ -39,8 +44,9 @@ export class AuditWriter {
         try {
           await recordAudits(this.db, batch);
         } catch (err) {
-          auditWriteFailures.inc(batch.length);
-          for (const entry of batch) this.log.error({ err, action: entry.action, actor: entry.actor, status: entry.statusCode }, 'audit row not written');
+          // One row the server refuses must not take its neighbours with it: each is tried alone.
+          if (batch.length === 1) this.failed(batch[0] as AuditEntry, err);
+          else for (const entry of batch) await recordAudits(this.db, [entry]).catch((alone: unknown) => this.failed(entry, alone));
         }
       }
     } finally {
