@@ -52,9 +52,9 @@ interface QueueFlags {
 /**
  * The queue flags one role is shown. The adapters are shared by every user, so the flags are set per
  * answer. The server refuses what the role may not do whatever the flags say (board-actions.ts):
- * these only keep the UI from offering it. Bull Board has no flag per action, so an operator still
- * sees the admin's buttons (empty, obliterate, edit…) that answer 403; only re-running completed
- * jobs can be hidden on its own.
+ * these only keep the UI from offering it. Bull Board has no flag per action: re-running completed
+ * jobs is the only one hidden here on its own; the admin's other buttons (empty, obliterate, edit…)
+ * are hidden from operators by the page's script (board-role-script.ts).
  */
 function flagsFor(role: HubRole | undefined): QueueFlags | null {
   if (role === 'admin') return null;

@@ -11,6 +11,7 @@ import { basicCredentials, isSameOrigin } from '../auth';
 import { BoardAccountBook, boardIdentities, type BoardAccounts } from './board-accounts';
 import { boardAction, mayDo, type BoardAction } from './board-actions';
 import { boardLogin } from './board-login';
+import { registerRoleScript } from './board-role-script';
 import { boardMaskingHooks, maskedAdapter } from './board-redaction';
 import { BOARD_VIEWS_DIR, boardUiConfig } from './board-ui';
 import { sendError } from '../http-errors';
@@ -95,6 +96,8 @@ export async function registerBoard(app: FastifyInstance, deps: BoardDeps): Prom
       }
       deps.log.info({ method: request.method, route: request.url.split('?')[0], board: identity.role, user: identity.name, action: action.name }, 'dashboard write');
     });
+    // What each role is shown of the page's controls (board-role-script.ts).
+    registerRoleScript(board, BOARD_PATH);
     await board.register(serverAdapter.registerPlugin(), { prefix: BOARD_PATH });
   });
 }
