@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerAlertsCommand } from './jobhub/alerts-command';
 import { registerAuditCommand } from './jobhub/audit-command';
 import { EXIT, EXIT_CODES_HELP } from './jobhub/exit';
 import { registerJobCommands } from './jobhub/jobs-commands';
@@ -21,6 +22,7 @@ function buildProgram(): Command {
   registerQueueCommands(program);
   registerUserCommands(program);
   registerAuditCommand(program);
+  registerAlertsCommand(program);
   registerSchemaCommands(program);
   // Every command, nested ones included, ends through the exit codes above rather than commander's own.
   const exitOverride = (command: Command): void => {

@@ -8,6 +8,7 @@ import { EmailRecord } from './customer-service/email-record.entity';
 import { Notify } from './customer-service/notify.entity';
 import { SmsCodeTemp } from './customer-service/sms-code-temp.entity';
 import { Sms } from './customer-service/sms.entity';
+import { HubAlert } from './hub/hub-alert.entity';
 import { HubAppleOrphan } from './hub/hub-apple-orphan.entity';
 import { HubAppleSubscription } from './hub/hub-apple-subscription.entity';
 import { HubAppleTransaction } from './hub/hub-apple-transaction.entity';
@@ -96,6 +97,7 @@ const ENTITY_LIST = [
   [HubAppleTransaction, 'hub'],
   [HubAppleVip, 'hub'],
   [HubAudit, 'hub'],
+  [HubAlert, 'hub'],
 ] as const satisfies readonly (readonly [new () => object, SystemName])[];
 
 export const ENTITIES = ENTITY_LIST.map(([entity]) => entity);

@@ -102,3 +102,14 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
     },
   };
 }
+
+/**
+ * True while callers other than a half-open probe skip the service, read without writing: `state()`
+ * would take the probe's lease. For `/metrics`, which must never change what callers see.
+ */
+export async function circuitIsOpen(redis: RedisConnection, key: string, now: Date): Promise<boolean> {
+  const [openUntil, probeUntil] = await redis.hmget(key, 'openUntil', 'probeUntil');
+  const open = Number(openUntil ?? 0);
+  const at = now.getTime();
+  return open !== 0 && (at < open || at < Number(probeUntil ?? 0));
+}

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RedisConnection } from './redis';
 import type { DataSource } from 'typeorm';
 import { withTimeout } from './async';
+import { DEPENDENCIES, reportDependenciesWith, type Dependency } from './metrics';
 
 /** One thing `/readyz` needs: resolves when fine, throws saying what is wrong. */
 export interface ReadinessCheck {
@@ -20,11 +21,24 @@ const CHECK_TIMEOUT_MS = 3_000;
 /** `/healthz`: the process is up. `/readyz`: it can do its work now (every check passes). */
 export function registerHealthRoutes(app: FastifyInstance, checks: readonly ReadinessCheck[]): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
+  reportDependencies(checks);
   app.get('/readyz', async (_request, reply) => {
     const outcomes = await Promise.all(checks.map(runCheck));
     const results = Object.fromEntries(checks.map((check, i) => [check.name, outcomes[i]]));
     const ready = outcomes.every((o) => o.ok);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: results });
+  });
+}
+
+const isDependency = (name: string): name is Dependency => (DEPENDENCIES as readonly string[]).includes(name);
+
+/** `jobhub_dependency_up` runs the same Redis and MySQL checks as `/readyz`, with the same time limit. */
+function reportDependencies(checks: readonly ReadinessCheck[]): void {
+  const dependencies = checks.flatMap((check) => (isDependency(check.name) ? [{ dependency: check.name, check }] : []));
+  if (dependencies.length === 0) return;
+  reportDependenciesWith(async () => {
+    const outcomes = await Promise.all(dependencies.map(({ check }) => runCheck(check)));
+    return new Map(dependencies.map(({ dependency }, i) => [dependency, outcomes[i]?.ok ?? false]));
   });
 }
 

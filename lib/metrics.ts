@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * The process's Prometheus registry and the hub's own series. Every process serves it at `/metrics`;
@@ -135,4 +135,47 @@ export const auditWriteFailures = new Counter({
   name: 'jobhub_audit_write_failures_total',
   help: 'hub_audit rows that could not be written (the action itself went ahead); each is logged at error level',
   registers: [metricsRegistry],
+});
+
+export const alertWriteFailures = new Counter({
+  name: 'jobhub_alert_write_failures_total',
+  help: 'hub_alert rows that could not be written (the alert was still logged, counted and mailed); each is logged at error level',
+  registers: [metricsRegistry],
+});
+
+export const jobsStalled = new Counter({
+  name: 'jobhub_jobs_stalled_total',
+  help: 'Running jobs found without a live lock (their worker died, lost Redis or blocked its event loop) and moved back to wait, or failed after too many stalls',
+  labelNames: ['queue'] as const,
+  registers: [metricsRegistry],
+});
+
+/** What `/readyz` checks of the outside world, as `jobhub_dependency_up` labels. */
+export const DEPENDENCIES = ['redis', 'mysql'] as const;
+export type Dependency = (typeof DEPENDENCIES)[number];
+
+export type DependencyProbe = () => Promise<ReadonlyMap<Dependency, boolean>>;
+
+let probeDependencies: DependencyProbe | null = null;
+
+/**
+ * The probe `jobhub_dependency_up` runs at each scrape: lib/health.ts hands over the checks its
+ * `/readyz` runs, so the gauge and readiness never disagree and a process nobody probes still reports.
+ */
+export function reportDependenciesWith(probe: DependencyProbe): void {
+  probeDependencies = probe;
+}
+
+export const dependencyUp = new Gauge({
+  name: 'jobhub_dependency_up',
+  help: "1 when this process's readiness check of the dependency (redis: PING; mysql: answering and writable) passes, 0 when it fails",
+  labelNames: ['dependency'] as const,
+  registers: [metricsRegistry],
+  async collect() {
+    const probe = probeDependencies;
+    if (!probe) return;
+    const outcomes = await probe();
+    this.reset();
+    for (const [dependency, up] of outcomes) this.set({ dependency }, up ? 1 : 0);
+  },
 });

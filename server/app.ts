@@ -26,6 +26,7 @@ import { hubRedisKeys } from '../lib/redis-keys';
 import { registerAuditHook } from './audit-hook';
 import { registerAuditRoutes } from './api/audit.routes';
 import { registerRefundListRoutes } from './api/refunds-list.routes';
+import { registerAlertRoutes } from './api/alerts.routes';
 import { registerLookupRoutes } from './api/lookup.routes';
 import { registerScheduleRoutes } from './api/schedule.routes';
 
@@ -110,6 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerBoard(app, { queues: deps.queues, names, accounts: deps.config.board, trustedProxies: deps.config.http.trustedProxies, publicUrl: deps.config.http.publicUrl, throttle, registry: deps.registry, locale: deps.config.board.locale, log });
   registerAuditRoutes(app, { db: deps.db, config: deps.config, throttle, log });
   registerRefundListRoutes(app, { db: deps.db, config: deps.config, throttle, log });
+  registerAlertRoutes(app, { db: deps.db, config: deps.config, throttle, log });
   registerLookupRoutes(app, { db: deps.db, queues: deps.queues, registry: deps.registry, config: deps.config, throttle, log });
   registerScheduleRoutes(app, { queues: deps.queues, config: deps.config, throttle, log });
   await app.ready();

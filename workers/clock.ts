@@ -220,7 +220,7 @@ export function startClock(deps: ClockDeps, schedules: readonly Schedule[]): Clo
  */
 export function startClockRole(runtime: Runtime, config: Config, log: Logger, schedules: readonly Schedule[] = SCHEDULES): Role {
   const clock = startClock({ enqueue: runtime.enqueue, redis: runtime.redis, keys: runtime.queues.keys, log, now: () => new Date() }, schedules);
-  const unwatch = watchQueueMetrics(runtime.queues, QUEUE_NAMES);
+  const unwatch = watchQueueMetrics(runtime, QUEUE_NAMES);
   return {
     async close() {
       unwatch();

@@ -15,6 +15,7 @@ import {
   jobsFailed,
   jobsHandedBack,
   jobsRetried,
+  jobsStalled,
   jobsWaitingForDatabase,
   messagesDelivered,
   outboxRows,
@@ -91,7 +92,7 @@ export function initialiseMetrics(known: KnownLabels): void {
     sweeperRestored.inc({ sweeper }, 0);
     for (const outcome of SWEEPER_OUTCOMES) sweeperRuns.inc({ sweeper, outcome }, 0);
   }
-  for (const queue of QUEUE_NAMES) workersRecreated.inc({ queue }, 0);
+  for (const queue of QUEUE_NAMES) for (const counter of [workersRecreated, jobsStalled]) counter.inc({ queue }, 0);
   for (const outcome of OUTBOX_OUTCOMES) outboxRows.inc({ outcome }, 0);
   for (const kind of ALERT_KINDS) alertsRaised.inc({ kind }, 0);
   for (const channel of CHANNELS) for (const status of MESSAGE_STATUSES) messagesDelivered.inc({ channel, status }, 0);

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { MetricsTime, Worker, type Job } from 'bullmq';
 import type { RedisConnection } from '../lib/redis';
 import { settlesWithin } from '../lib/async';
-import { jobDuration, jobsCompleted, jobsFailed, jobsRetried, jobWait } from '../lib/metrics';
+import { jobDuration, jobsCompleted, jobsFailed, jobsRetried, jobsStalled, jobWait } from '../lib/metrics';
 import type { JobResult } from '../jobs/define-job';
 import type { ReadinessCheck } from '../lib/health';
 import { markOutboxFailed, outboxIdOf } from './outbox-finish';
@@ -140,6 +140,8 @@ function createWorker(deps: RunnerDeps, options: WorkerPoolOptions, queue: Queue
   });
   worker.on('error', (err) => deps.log.error({ err, queue }, 'worker error'));
   worker.on('active', (job) => observeWait(job, queue));
+  // Emitted by whichever worker's check found the stall (one check moves each job once), for a job any worker ran.
+  worker.on('stalled', () => jobsStalled.inc({ queue }));
   worker.on('completed', (job, result: JobResult | undefined) => {
     jobsCompleted.inc({ job: job.name, queue, status: result?.status ?? 'done' });
     observeDuration(job, queue);

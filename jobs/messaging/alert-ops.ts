@@ -5,9 +5,11 @@ import { beijingSlot } from '../../lib/time';
 import { emailSend } from './email-send.job';
 import { deliveryJobId, recordDelivery } from './delivery';
 import { hashedId } from '../../lib/hashed-id';
+import { alertWriteFailures } from '../../lib/metrics';
+import { recordAlert } from '../../entities/hub/hub-alert.entity';
 
-/** What raising an alert needs: jobs have it all, and so do the worker's loops. */
-export type AlertContext = Pick<JobContext, 'db' | 'log' | 'now' | 'enqueue'> & { readonly config: Pick<Config, 'messaging'> };
+/** What raising an alert needs: jobs have it all, and so do the worker's loops (which have no job). */
+export type AlertContext = Pick<JobContext, 'db' | 'log' | 'now' | 'enqueue'> & Partial<Pick<JobContext, 'job'>> & { readonly config: Pick<Config, 'messaging'> };
 
 const SUBJECT_PREFIX = '[jobhub] ';
 
@@ -38,11 +40,26 @@ export async function alertOps(ctx: AlertContext, subject: string, body: string)
 }
 
 /**
- * An alert: the error log line and metric ops search and chart (lib/alerts.ts), and a mail to ops.
- * The subject names the kind and the message; the body carries the details.
+ * The `hub_alert` row ops read with `GET /api/v1/alerts` and `jobhub alerts`; once per alert however
+ * often a retry raises it. Never throws: a row that cannot be written is logged and counted, and the
+ * alert still goes out by the log and the mail.
+ */
+async function storeAlert(ctx: AlertContext, kind: AlertKind, message: string, details: Record<string, unknown>): Promise<void> {
+  try {
+    await recordAlert(ctx.db, { kind, message, details, raisedAt: ctx.now(), job: ctx.job });
+  } catch (err) {
+    alertWriteFailures.inc();
+    ctx.log.error({ err, kind }, 'alert row not written');
+  }
+}
+
+/**
+ * An alert: the error log line and metric ops search and chart (lib/alerts.ts), the row ops list,
+ * and a mail to ops. The subject names the kind and the message; the body carries the details.
  */
 export async function raiseAlert(ctx: AlertContext, kind: AlertKind, message: string, details: Record<string, unknown> = {}): Promise<void> {
   logAlert(ctx.log, kind, message, details);
+  await storeAlert(ctx, kind, message, details);
   const body = [message, '', ...Object.entries(details).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`), '', `Further alerts with this subject within the hour are in the logs (alert=${kind}).`];
   await alertOps(ctx, `${kind}: ${message}`, body.join('\n'));
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HubAlert } from '../../entities/hub/hub-alert.entity';
 import { HubCanary } from '../../entities/hub/hub-canary.entity';
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { HubOutbox } from '../../entities/hub/hub-outbox.entity';
@@ -13,20 +14,22 @@ const days = (fallback: number) => z.number().int().min(1).max(3_650).default(fa
  * Deletes the hub's own finished rows past their age, so its tables stop growing: outbox rows DONE
  * or FAILED (30 days), messages SENT or FAILED (90 days: a delivery key reused after that sends
  * again), reconciliation bills staged for runs that ended (35 days; runs and items stay), canary
- * rows (30 days). Never a row still owed. Run twice, or twice at once, it deletes each row once.
+ * rows (30 days), alerts (90 days: how far back `GET /api/v1/alerts` reaches). Never a row still
+ * owed. Run twice, or twice at once, it deletes each row once.
  */
 export const hubRetention = defineJob({
   name: 'hub-retention',
   queue: 'ops',
-  description: 'Delete the hub\'s finished outbox, delivery, staged bill and canary rows past their age, in primary-key batches',
+  description: 'Delete the hub\'s finished outbox, delivery, staged bill, canary and alert rows past their age, in primary-key batches',
   payload: z.strictObject({
     outboxDays: days(30),
     deliveryDays: days(90),
     billRowDays: days(35),
     canaryDays: days(30),
+    alertDays: days(90),
     batchSize: z.number().int().min(1).max(10_000).default(5_000),
   }),
-  entities: [HubOutbox, HubMessageDelivery, HubReconciliationRun, HubReconciliationBillRow, HubCanary],
+  entities: [HubOutbox, HubMessageDelivery, HubReconciliationRun, HubReconciliationBillRow, HubCanary, HubAlert],
   options: { attempts: 3, backoff: { type: 'exponential', delay: 60_000, jitter: 0.5 } },
   async handle({ batchSize, ...ages }, ctx) {
     const deleted = await applyRetention(ctx.db, ctx.now(), ages, batchSize, ctx.signal);

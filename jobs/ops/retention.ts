@@ -1,4 +1,5 @@
 import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
+import { HubAlert } from '../../entities/hub/hub-alert.entity';
 import { HubCanary } from '../../entities/hub/hub-canary.entity';
 import { HubMessageDelivery } from '../../entities/hub/hub-message-delivery.entity';
 import { HubOutbox } from '../../entities/hub/hub-outbox.entity';
@@ -10,7 +11,8 @@ import { pagesById } from '../../lib/pages-by-id';
 /**
  * What the hub's own tables keep, and for how long. Only finished rows go: an outbox row DONE or
  * FAILED, a message SENT or FAILED (PENDING and SENDING are owed, UNKNOWN waits for ops), a
- * reconciliation's staged bill once its run ended (the run and its items, the report, stay).
+ * reconciliation's staged bill once its run ended (the run and its items, the report, stay). An
+ * alert is finished once raised: its row goes by age alone.
  */
 
 const DAY_MS = 86_400_000;
@@ -80,9 +82,10 @@ export interface RetentionDays {
   deliveryDays: number;
   billRowDays: number;
   canaryDays: number;
+  alertDays: number;
 }
 
-export type RetentionCounts = Record<'outbox' | 'deliveries' | 'billRows' | 'canaries', number>;
+export type RetentionCounts = Record<'outbox' | 'deliveries' | 'billRows' | 'canaries' | 'alerts', number>;
 
 /** One pass over every table: each table's finished rows older than its age are deleted in primary-key batches. */
 export async function applyRetention(db: DataSource, now: Date, days: RetentionDays, batchSize: number, signal: AbortSignal): Promise<RetentionCounts> {
@@ -97,5 +100,6 @@ export async function applyRetention(db: DataSource, now: Date, days: RetentionD
   );
   const billRows = await deleteStagedBills(db, ago(days.billRowDays), batchSize, signal);
   const canaries = (await db.createQueryBuilder().delete().from(HubCanary).where('created_time < :before', { before: ago(days.canaryDays) }).execute()).affected ?? 0;
-  return { outbox, deliveries, billRows, canaries };
+  const alerts = await deleteById(db, { entity: HubAlert, finished: '1 = 1', params: {}, timeColumn: 'raised_at' }, ago(days.alertDays), batchSize, signal);
+  return { outbox, deliveries, billRows, canaries, alerts };
 }

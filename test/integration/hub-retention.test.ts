@@ -1,4 +1,5 @@
 import type { QueueEvents } from 'bullmq';
+import { HubAlert } from '../../entities/hub/hub-alert.entity';
 import { HubCanary } from '../../entities/hub/hub-canary.entity';
 import { HubMessageDelivery, type DeliveryStatus } from '../../entities/hub/hub-message-delivery.entity';
 import { HubOutbox, type OutboxStatus } from '../../entities/hub/hub-outbox.entity';
@@ -13,7 +14,7 @@ import { testQueueEvents } from '../support/queues';
 
 const NOW = parseBeijing('2026-12-03 03:40:00');
 const daysAgo = (d: number): Date => new Date(NOW.getTime() - d * 86_400_000);
-const TABLES = [HubOutbox, HubMessageDelivery, HubReconciliationBillRow, HubReconciliationRun, HubCanary];
+const TABLES = [HubOutbox, HubMessageDelivery, HubReconciliationBillRow, HubReconciliationRun, HubCanary, HubAlert];
 
 describe('hub-retention', () => {
   let hub: TestHub;
@@ -69,14 +70,14 @@ describe('hub-retention', () => {
 
   it('deletes only finished rows past their age, in batches, and keeps every row still owed', async () => {
     await seed();
-    expect(await run({ batchSize: 2 })).toEqual({ status: 'done', result: { outbox: 2, deliveries: 2, billRows: 7, canaries: 1 } });
+    expect(await run({ batchSize: 2 })).toEqual({ status: 'done', result: { outbox: 2, deliveries: 2, billRows: 7, canaries: 1, alerts: 0 } });
     expect((await hub.db.getRepository(HubOutbox).find({ order: { id: 'ASC' } })).map((r) => r.jobName)).toEqual(['recent-done', 'owed-pending', 'owed-enqueued']);
     expect((await hub.db.getRepository(HubMessageDelivery).find({ order: { id: 'ASC' } })).map((r) => r.deliveryKey)).toEqual(['recent-sent', 'unknown', 'pending', 'sending']);
     expect(await hub.db.getRepository(HubReconciliationRun).count()).toBe(3);
     expect(await hub.db.getRepository(HubReconciliationBillRow).count()).toBe(3);
     expect((await hub.db.getRepository(HubCanary).find()).map((r) => r.canaryKey)).toEqual(['recent']);
     // Again: nothing more goes.
-    expect(await run()).toEqual({ status: 'done', result: { outbox: 0, deliveries: 0, billRows: 0, canaries: 0 } });
+    expect(await run()).toEqual({ status: 'done', result: { outbox: 0, deliveries: 0, billRows: 0, canaries: 0, alerts: 0 } });
   });
 
   it('is an ops job the clock runs nightly', () => {

@@ -34,6 +34,7 @@ describe('migrations', () => {
     expect(await migrate(config, log)).toEqual(MIGRATIONS.map((m) => m.name));
     expect(await migrate(config, log)).toEqual([]);
     expect(await tablesOf(fresh)).toEqual([
+      'hub_alert',
       'hub_apple_orphan',
       'hub_apple_subscription',
       'hub_apple_transaction',
