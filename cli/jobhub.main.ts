@@ -4,6 +4,8 @@ import { registerAuditCommand } from './jobhub/audit-command';
 import { EXIT, EXIT_CODES_HELP } from './jobhub/exit';
 import { registerJobCommands } from './jobhub/jobs-commands';
 import { registerQueueCommands } from './jobhub/queue-commands';
+import { registerReconcileCommands } from './jobhub/reconcile-commands';
+import { registerRefundCommand } from './jobhub/refund-command';
 import { loadDotEnv } from './jobhub/runtime';
 import { registerSchemaCommands } from './jobhub/schema-commands';
 import { registerUserCommands } from './jobhub/users-commands';
@@ -14,12 +16,14 @@ import { registerUserCommands } from './jobhub/users-commands';
  */
 function buildProgram(): Command {
   const program = new Command('jobhub')
-    .description("operate the job hub from a shell: enqueue and inspect jobs, retry, pause, manage dashboard users, read the audit trail.\nUses the hub's configuration (environment, then .env) and talks to Redis and MySQL directly.")
+    .description("operate the job hub from a shell: enqueue and inspect jobs, retry, pause, reconcile, refund, manage dashboard users, read the audit trail.\nUses the hub's configuration (environment, then .env) and talks to Redis and MySQL directly.")
     .option('--json', 'print the answer as one JSON document, for scripts')
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP);
   registerJobCommands(program);
   registerQueueCommands(program);
+  registerReconcileCommands(program);
+  registerRefundCommand(program);
   registerUserCommands(program);
   registerAuditCommand(program);
   registerAlertsCommand(program);

@@ -7,7 +7,7 @@ Exit codes:
   0  done
   1  failed (Redis, MySQL or the action itself)
   2  usage: a bad argument, an unknown job or queue, an invalid payload
-  3  not found: no such job id or user`;
+  3  not found: no such job id, user or payment`;
 
 /** A command's end other than success: the message goes to stderr (or into the --json answer). */
 export class CliError extends Error {

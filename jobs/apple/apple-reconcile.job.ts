@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { HubReconciliationItem } from '../../entities/hub/hub-reconciliation-item.entity';
 import { HubReconciliationRun, type ReconciliationRunStatus } from '../../entities/hub/hub-reconciliation-run.entity';
 import { APPLE_ENVIRONMENTS, type AppleEnvironment } from '../../integrations/apple/apple.client';
-import type { JobContext } from '../context';
+import type { Enqueue, EnqueuedJob, JobContext } from '../context';
 import { PermanentError } from '../../lib/errors';
 import { beijingDate, beijingDayRange, previousBeijingDate } from '../../lib/time';
 import { beijingDateSchema } from '../../lib/validation';
@@ -54,10 +54,7 @@ export const appleReconcile = defineJob({
     const apple = ctx.integrations.apple;
     const date = p.date ?? previousBeijingDate(beijingDate(ctx.now()));
     if (p.environment === undefined) {
-      const compact = date.replace(/-/g, '');
-      for (const environment of apple.environments) {
-        await ctx.enqueue(appleReconcile, { environment, date }, { jobId: `apple-reconcile-${environment.toLowerCase()}-${compact}` });
-      }
+      for (const environment of apple.environments) await enqueueAppleReconcile(ctx.enqueue, environment, date);
       return done({ date, environments: apple.environments });
     }
     const environment = p.environment;
@@ -66,6 +63,13 @@ export const appleReconcile = defineJob({
     return done(await reconcileExclusively(ctx, APPLE_CHANNEL, merchant, date, () => reconcile(ctx, environment, merchant, date)));
   },
 });
+
+/** One run per environment and date, whoever asks (the daily fan-out, `jobhub reconcile apple`): a second enqueue adds nothing. */
+export const appleReconcileJobId = (environment: AppleEnvironment, date: string): string => `apple-reconcile-${environment.toLowerCase()}-${date.replace(/-/g, '')}`;
+
+export function enqueueAppleReconcile(enqueue: Enqueue, environment: AppleEnvironment, date: string): Promise<EnqueuedJob> {
+  return enqueue(appleReconcile, { environment, date }, { jobId: appleReconcileJobId(environment, date) });
+}
 
 async function reconcile(ctx: JobContext, environment: AppleEnvironment, merchant: string, date: string): Promise<AppleReconcileSummary> {
   const apple = ctx.integrations.apple;

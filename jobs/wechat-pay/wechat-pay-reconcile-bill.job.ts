@@ -9,7 +9,7 @@ import { RefundOrder } from '../../entities/marketing/refund-order.entity';
 import { parseBillBatches, summaryMismatch, type BillSummary, type BillTotals } from '../../integrations/wechat-pay/wechat-pay.bill-parser';
 import { StatementNotReadyError } from '../../integrations/wechat-pay/wechat-pay.errors';
 import { raiseAlert } from '../messaging/alert-ops';
-import type { JobContext } from '../context';
+import type { Enqueue, EnqueuedJob, JobContext } from '../context';
 import { PermanentError } from '../../lib/errors';
 import { beijingDate, beijingDayRange, previousBeijingDate } from '../../lib/time';
 import { beijingDateSchema } from '../../lib/validation';
@@ -80,10 +80,7 @@ export const wechatPayReconcileBill = defineJob({
     const date = p.billDate ?? latestReadyBillDate(ctx.now());
     if (p.mchid === undefined) {
       const merchants = await ctx.integrations.wechatPay.list();
-      const compact = date.replace(/-/g, '');
-      for (const mchid of merchants) {
-        await ctx.enqueue(wechatPayReconcileBill, { mchid, billDate: date }, { jobId: `wechat-reconcile-${mchid}-${compact}` });
-      }
+      for (const mchid of merchants) await enqueueReconcileBill(ctx.enqueue, mchid, date);
       ctx.log.info({ billDate: date, merchants: merchants.length }, 'bill reconciliation enqueued per merchant');
       return done({ billDate: date, merchants });
     }
@@ -91,6 +88,13 @@ export const wechatPayReconcileBill = defineJob({
     return done(await reconcileExclusively(ctx, CHANNEL, mchid, date, () => reconcile(ctx, mchid, date)));
   },
 });
+
+/** One run per merchant and date, whoever asks (the daily fan-out, `jobhub reconcile wechat`): a second enqueue adds nothing. */
+export const reconcileBillJobId = (mchid: string, billDate: string): string => `wechat-reconcile-${mchid}-${billDate.replace(/-/g, '')}`;
+
+export function enqueueReconcileBill(enqueue: Enqueue, mchid: string, billDate: string): Promise<EnqueuedJob> {
+  return enqueue(wechatPayReconcileBill, { mchid, billDate }, { jobId: reconcileBillJobId(mchid, billDate) });
+}
 
 /** WeChat advises fetching a day's bill from 10:00 Beijing of the next day. */
 const BILL_READY_AFTER_MS = 10 * 3_600_000;
