@@ -57,12 +57,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerSecurityHeaders(app);
   await registerOpenApi(app); // before the routes: it collects their schemas as they are added
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const quiet = reply.statusCode < 400 && (request.method === 'GET' || request.method === 'HEAD');
     log[quiet ? 'debug' : 'info'](
       { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'http request',
     );
+    done();
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {

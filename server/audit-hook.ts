@@ -74,7 +74,8 @@ const text = (value: unknown): string | null => (typeof value === 'string' && va
 function apiEntry(request: FastifyRequest, answer: Record<string, unknown> | null, deps: AuditHookDeps): Omit<AuditEntry, 'outcome'> | null {
   const route = request.routeOptions.url;
   if (request.method !== 'POST' || (route !== '/api/v1/jobs/:name' && route !== '/api/v1/refunds')) return null;
-  const token = tokenForBearer(request.headers.authorization, deps.apiTokens);
+  // The enqueue routes' own check has named the client already; the refund route's has not.
+  const token = request.apiScope ? { client: request.apiClient, scope: request.apiScope } : tokenForBearer(request.headers.authorization, deps.apiTokens);
   const who = { actor: token?.client ?? null, actorKind: 'api' as const, role: token ? scopeText(token.scope) : null };
   if (route === '/api/v1/refunds') {
     const body = (request.body ?? {}) as Record<string, unknown>;
@@ -98,13 +99,18 @@ export function registerAuditHook(app: FastifyInstance, deps: AuditHookDeps): vo
   const audited = (request: FastifyRequest): boolean =>
     notes.has(request) || (request.method === 'POST' && (request.routeOptions.url === '/api/v1/jobs/:name' || request.routeOptions.url === '/api/v1/refunds'));
 
-  app.addHook('onSend', async (request, _reply, payload) => {
+  // Callback hooks: they run on every request, and nothing in them waits (the writer queues the row).
+  app.addHook('onSend', (request, _reply, payload, done) => {
     if (typeof payload === 'string' && audited(request)) answers.set(request, payload.slice(0, ANSWER_KEEP_CHARS));
-    return payload;
+    done(null, payload);
   });
 
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!audited(request)) return;
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+    if (audited(request)) writeEntry(request, reply);
+    done();
+  });
+
+  function writeEntry(request: FastifyRequest, reply: FastifyReply): void {
     const answer = parsedAnswer(request);
     const note = notes.get(request);
     const base = note ?? apiEntry(request, answer, deps);
@@ -118,5 +124,5 @@ export function registerAuditHook(app: FastifyInstance, deps: AuditHookDeps): vo
       detail: answer,
     };
     writer.write(entry);
-  });
+  }
 }

@@ -58,16 +58,20 @@ export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Readon
   return Object.freeze(headers);
 }
 
-/** Security headers on every answer, `Cache-Control: no-store` on data. Registered before any route. */
+/**
+ * Security headers on every answer, `Cache-Control: no-store` on data. Registered before any route.
+ * Callback hooks, not async ones: they run on every request and have nothing to wait for.
+ */
 export function registerSecurityHeaders(app: FastifyInstance): void {
   const headers = securityHeaders();
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers);
     if (NO_STORE_PATHS.test(request.url)) reply.header('cache-control', 'no-store');
+    done();
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     const type = reply.getHeader('content-type');
-    if (typeof payload !== 'string' || typeof type !== 'string' || !type.startsWith('text/html')) return payload;
-    return payload.replace(THIRD_PARTY_FONTS, '');
+    if (typeof payload !== 'string' || typeof type !== 'string' || !type.startsWith('text/html')) return done(null, payload);
+    done(null, payload.replace(THIRD_PARTY_FONTS, ''));
   });
 }

@@ -128,14 +128,16 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobsRouteDeps): vo
   void app.register(async (api) => {
     api.decorateRequest('apiClient', '');
     api.decorateRequest('apiScope', null);
-    api.addHook('onRequest', async (request, reply) => {
+    api.addHook('onRequest', (request, reply, done) => {
       const token = tokenForBearer(request.headers.authorization, deps.apiTokens);
       if (!token) {
         reply.header('www-authenticate', 'Bearer realm="jobhub"');
-        return sendError(reply, 401, { error: 'unauthorized', message: 'a valid Bearer token is required' });
+        // A reply sent from a callback hook ends the request: done() is not called.
+        return void sendError(reply, 401, { error: 'unauthorized', message: 'a valid Bearer token is required' });
       }
       request.apiClient = token.client;
       request.apiScope = token.scope;
+      done();
     });
 
     // Only the jobs this client may enqueue: the catalogue is its contract, and ops jobs are none of a business client's.
