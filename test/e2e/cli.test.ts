@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -7,50 +6,29 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../entities/data-source';
 import { HubAudit } from '../../entities/hub/hub-audit.entity';
-import { projectRoot } from '../../lib/paths';
 import { closeRedis } from '../../lib/redis';
 import { parseUsersFile, verifyPassword } from '../../lib/users';
-import { childEnv, testConfig } from '../support/env';
+import { testConfig } from '../support/env';
 import { deletePrefix, testPrefix, testRedis } from '../support/queues';
+import { assertJobhubBuilt, jobhubCli, SEVERAL_CLI_RUNS_MS } from '../support/jobhub-cli';
 import { track } from '../support/resources';
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const ROOT = projectRoot();
-const MAIN = join(ROOT, 'dist', 'cli', 'jobhub.main.js');
-/** Each run starts a Node process that loads the whole job registry: about a second, more on a busy machine. */
-const SEVERAL_RUNS_MS = 90_000;
+const SEVERAL_RUNS_MS = SEVERAL_CLI_RUNS_MS;
 
 describe('the jobhub command line (dist/cli/jobhub.main.js)', () => {
   const prefix = testPrefix(__filename);
   const usersDir = mkdtempSync(join(tmpdir(), 'jobhub-cli-users-'));
   const usersFile = join(usersDir, 'users');
   const actor = 'cli-test-operator';
-  const env = childEnv({ HUB_QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent', USER: actor, HUB_USERS_FILE: usersFile });
   let redis: Redis;
   let db: DataSource;
   let sms: Queue;
 
   /** One run of the built CLI: stdin gets `input` and is closed. */
-  const cli = (args: string[], input = ''): Promise<CliRun> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-      track({ kind: 'closable', label: `jobhub ${args.join(' ')}`, value: { isOpen: () => child.exitCode === null && child.signalCode === null } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(input);
-    });
+  const cli = jobhubCli({ prefix, actor, env: { HUB_USERS_FILE: usersFile } });
 
   beforeAll(async () => {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does)`);
+    assertJobhubBuilt();
     redis = await testRedis();
     db = track({ kind: 'data-source', value: await createDataSource(testConfig()) });
     sms = track({ kind: 'queue', value: new Queue('sms', { connection: redis, prefix }) });

@@ -1,46 +1,22 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../entities/data-source';
 import { recordAlert } from '../../entities/hub/hub-alert.entity';
-import { projectRoot } from '../../lib/paths';
 import { parseBeijing } from '../../lib/time';
-import { childEnv, testConfig } from '../support/env';
+import { testConfig } from '../support/env';
+import { assertJobhubBuilt, jobhubCli, SEVERAL_CLI_RUNS_MS } from '../support/jobhub-cli';
 import { testPrefix } from '../support/queues';
 import { track } from '../support/resources';
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const ROOT = projectRoot();
-const MAIN = join(ROOT, 'dist', 'cli', 'jobhub.main.js');
 /** A kind of this file only: other files of this jest worker raise real kinds into the same table. */
 const KIND = 'test-cli-alert';
-/** Each run starts a Node process that loads the whole job registry: about a second, more on a busy machine. */
-const SEVERAL_RUNS_MS = 60_000;
+const SEVERAL_RUNS_MS = SEVERAL_CLI_RUNS_MS;
 
 describe('jobhub alerts (dist/cli/jobhub.main.js)', () => {
-  const env = childEnv({ HUB_QUEUE_PREFIX: testPrefix(__filename), LOG_LEVEL: 'silent' });
+  const cli = jobhubCli({ prefix: testPrefix(__filename), actor: 'alerts-cli-reader' });
   let db: DataSource;
 
-  const cli = (args: string[]): Promise<CliRun> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      track({ kind: 'closable', label: `jobhub ${args.join(' ')}`, value: { isOpen: () => child.exitCode === null && child.signalCode === null } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
-
   beforeAll(async () => {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does)`);
+    assertJobhubBuilt();
     db = track({ kind: 'data-source', value: await createDataSource(testConfig()) });
     for (const [i, at] of ['2026-11-30 09:00', '2026-12-01 10:00', '2026-12-01 11:30'].entries()) {
       await recordAlert(db, { kind: KIND, message: `test alert ${i}`, details: { i, phone: '13812345678' }, raisedAt: parseBeijing(at), job: i === 2 ? { id: 'job-42', name: 'refund-submit' } : undefined });

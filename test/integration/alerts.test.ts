@@ -15,6 +15,7 @@ import { basicAuth, BOARD_ADMIN, NAMED, writeUsersFile } from '../support/board'
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';
+import { readAllPages } from '../support/paging';
 
 /** Raises an alert, then fails its first attempt: the retry raises the same alert again. */
 const alertingJob = defineJob({
@@ -130,18 +131,13 @@ describe('alerts: one hub_alert row per alert, GET /api/v1/alerts, retention', (
     const get = (query: string, authorization = basicAuth(BOARD_ADMIN)) => app.inject({ method: 'GET', url: `/api/v1/alerts?${query}`, headers: { authorization } });
 
     it('lists newest first, filtered by kind, and pages by id until the end', async () => {
-      const seen: number[] = [];
-      let before = '';
-      for (let page = 0; page < 5; page += 1) {
+      const alerts = await readAllPages(async (before) => {
         const res = await get(`${window}&kind=reconciliation-failed&limit=3${before ? `&before=${before}` : ''}`);
-        expect(res.statusCode).toBe(200);
         const body = res.json<Page>();
-        expect(body.alerts.every((a) => a.kind === 'reconciliation-failed')).toBe(true);
-        seen.push(...body.alerts.map((a) => a.details.i));
-        if (!body.nextBefore) break;
-        before = body.nextBefore;
-      }
-      expect(seen).toEqual([6, 5, 4, 3, 2, 1, 0]);
+        return { status: res.statusCode, items: body.alerts, nextBefore: body.nextBefore };
+      });
+      expect(alerts.every((a) => a.kind === 'reconciliation-failed')).toBe(true);
+      expect(alerts.map((a) => a.details.i)).toEqual([6, 5, 4, 3, 2, 1, 0]);
       const all = (await get(window)).json<Page>();
       expect(all.alerts.map((a) => a.details.i)).toEqual([100, 6, 5, 4, 3, 2, 1, 0]);
       expect(all.alerts[0]).toMatchObject({ kind: 'refund-failed', jobName: 'refund-submit', jobId: 'job-7', raisedAt: '2020-01-10T02:00:00.000Z' });

@@ -8,6 +8,7 @@ import { buildApp } from '../../server/app';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 import { auditMark, auditRows, basicAuth, BOARD_ADMIN, greetJob, NAMED, refuseJob, writeUsersFile } from '../support/board';
+import { readAllPages } from '../support/paging';
 import { TEST_MCHID } from '../support/wechat-pay';
 
 const registry = buildRegistry([...JOBS, greetJob, refuseJob]);
@@ -115,18 +116,13 @@ describe('the audit: API writes recorded after the action, and GET /api/v1/audit
     const get = (query: string, authorization = basicAuth(BOARD_ADMIN)) => app.inject({ method: 'GET', url: `/api/v1/audit${query}`, headers: { authorization } });
 
     it('filters by who, newest first, and pages by id until the end', async () => {
-      const seen: number[] = [];
-      let before = '';
-      for (let page = 0; page < 5; page += 1) {
+      const entries = await readAllPages(async (before) => {
         const res = await get(`?who=pager&limit=3${before ? `&before=${before}` : ''}`);
-        expect(res.statusCode).toBe(200);
         const body = res.json<Page>();
-        expect(body.entries.every((e) => e.actor === 'pager')).toBe(true);
-        seen.push(...body.entries.map((e) => e.detail.i));
-        if (!body.nextBefore) break;
-        before = body.nextBefore;
-      }
-      expect(seen).toEqual([6, 5, 4, 3, 2, 1, 0]);
+        return { status: res.statusCode, items: body.entries, nextBefore: body.nextBefore };
+      });
+      expect(entries.every((e) => e.actor === 'pager')).toBe(true);
+      expect(entries.map((e) => e.detail.i)).toEqual([6, 5, 4, 3, 2, 1, 0]);
     });
 
     it('filters by action and by time (since inclusive, until exclusive; RFC 3339 or Beijing time)', async () => {

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../lib/paths';
 import { IMAGE_RUNTIME_PATHS, PROCESS_ENTRY, PRODUCTION_INSTALL } from './image';
-import type { HubProcess } from './processes';
-import { track } from './resources';
+import { spawnNodeScript, type HubProcess } from './processes';
 
 const run = promisify(execFile);
 
@@ -40,31 +39,7 @@ export async function installLikeTheImage(): Promise<InstalledCopy> {
 
 /** Starts one process of the installed copy by its name, through the image's entry point, from the copy's folder. */
 export function spawnInstalled(copy: InstalledCopy, name: string, env: NodeJS.ProcessEnv): HubProcess {
-  const child = spawn(process.execPath, [join(copy.dir, PROCESS_ENTRY), name], { cwd: copy.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  track({ kind: 'closable', label: `installed ${name}`, value: { isOpen: () => child.exitCode === null && child.signalCode === null } });
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited: () => exit,
-    waitFor(pattern, timeoutMs = 15_000) {
-      return new Promise((resolve, reject) => {
-        const started = Date.now();
-        const check = (): void => {
-          if (pattern.test(out)) return resolve();
-          if (child.exitCode !== null) return reject(new Error(`${name} exited (${child.exitCode}) before ${pattern}:\n${out}\n${err}`));
-          if (Date.now() - started > timeoutMs) return reject(new Error(`${name}: no ${pattern} within ${timeoutMs} ms:\n${out}\n${err}`));
-          setTimeout(check, 50);
-        };
-        check();
-      });
-    },
-  };
+  return spawnNodeScript(`installed ${name}`, join(copy.dir, PROCESS_ENTRY), [name], copy.dir, env);
 }
 
 /** The port a process logged with `msg` (`web listening`, `metrics listening`): started on port 0, it picked a free one. */
