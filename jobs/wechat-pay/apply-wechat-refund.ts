@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { afterOwnCommit, type CallerTransaction } from '../caller-transaction';
 import { AndroidOrder, AndroidOrderStatus } from '../../entities/app/android-order.entity';
 import { PaymentOrder, type PayStatus } from '../../entities/marketing/payment-order.entity';
 import { RefundOrder, type RefundWechatStatus } from '../../entities/marketing/refund-order.entity';
@@ -103,13 +104,13 @@ interface Locked {
 
 type Alerts = (() => Promise<void>)[];
 
-/** Applies `state` in one transaction (the caller's, when it passes `manager`). */
+/** Applies `state` in one transaction (the caller's, when it passes `within`: its alerts then wait for the caller's commit). */
 export async function applyWechatRefund(
   ctx: RefundApplyContext,
   mchid: string,
   state: RefundState,
   source: RefundApplySource,
-  options: { manager?: EntityManager } = {},
+  options: { within?: CallerTransaction } = {},
 ): Promise<RefundApplyResult> {
   const alerts: Alerts = [];
   const run = async (m: EntityManager): Promise<RefundApplyResult> => {
@@ -134,8 +135,8 @@ export async function applyWechatRefund(
     }
     return moveRefund(ctx, m, locked, moveFor(state.status), state, `wechat pay refund ${source.toLowerCase()}: status ${state.status}`, alerts);
   };
-  const result = options.manager ? await run(options.manager) : await ctx.db.transaction(run);
-  for (const alert of alerts) await alert();
+  const result = options.within ? await run(options.within.manager) : await ctx.db.transaction(run);
+  await afterOwnCommit(alerts, options.within);
   return result;
 }
 

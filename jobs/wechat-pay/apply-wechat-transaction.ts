@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { afterOwnCommit, type CallerTransaction } from '../caller-transaction';
 import { AndroidOrder, AndroidOrderStatus } from '../../entities/app/android-order.entity';
 import { HubReconciliationItem } from '../../entities/hub/hub-reconciliation-item.entity';
 import type { EventOrder } from '../../entities/marketing/event-order.entity';
@@ -56,19 +57,19 @@ interface PostCommit {
   alerts: (() => Promise<void>)[];
 }
 
-/** Applies `tx` to our order in one transaction (the caller's, when it passes `manager`). */
+/** Applies `tx` to our order in one transaction (the caller's, when it passes `within`: its alerts then wait for the caller's commit). */
 export async function applyWechatTransaction(
   ctx: ApplyContext,
   mchid: string,
   tx: WechatPayTransaction,
   source: ApplySource,
-  options: { manager?: EntityManager } = {},
+  options: { within?: CallerTransaction } = {},
 ): Promise<ApplyResult> {
   const post: PostCommit = { alerts: [] };
   const known = { ...tx, mchid: tx.mchid ?? mchid };
   const run = (m: EntityManager): Promise<ApplyResult> => applyIn(ctx, m, mchid, known, source, post);
-  const result = options.manager ? await run(options.manager) : await ctx.db.transaction(run);
-  for (const alert of post.alerts) await alert();
+  const result = options.within ? await run(options.within.manager) : await ctx.db.transaction(run);
+  await afterOwnCommit(post.alerts, options.within);
   return result;
 }
 

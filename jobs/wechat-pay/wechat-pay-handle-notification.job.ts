@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import { withAfterCommit, type CallerTransaction } from '../caller-transaction';
 import { z } from 'zod';
 import { AndroidOrder } from '../../entities/app/android-order.entity';
 import { DmsBusinessLog } from '../../entities/dms/dms-business-log.entity';
@@ -66,13 +66,13 @@ export const wechatPayHandleNotification = defineJob({
     const notification = client.openStoredNotification(Buffer.from(row.rawBody, 'utf8'));
     if (isRefund) {
       const refund = refundResource(notifyLogId, row.eventType, notification);
-      const outcome = await applyLocked(ctx, notifyLogId, (m) => applyWechatRefund(ctx, row.merchant, refundStateOfNotice(refund), 'NOTIFICATION', { manager: m }));
+      const outcome = await applyLocked(ctx, notifyLogId, (within) => applyWechatRefund(ctx, row.merchant, refundStateOfNotice(refund), 'NOTIFICATION', { within }));
       ctx.log.info({ notifyLogId, outRefundNo: refund.out_refund_no, refundStatus: refund.refund_status, outcome }, 'wechat pay refund notification handled');
       return done(result(outcome));
     }
     if (notification.kind !== 'transaction') throw new PermanentError('NOTIFICATION_MISMATCH', `row ${notifyLogId} says TRANSACTION.SUCCESS, its resource is a ${notification.kind}`);
     const tx = notification.resource;
-    const outcome = await applyLocked(ctx, notifyLogId, (m) => applyWechatTransaction(ctx, row.merchant, tx, 'NOTIFICATION', { manager: m }));
+    const outcome = await applyLocked(ctx, notifyLogId, (within) => applyWechatTransaction(ctx, row.merchant, tx, 'NOTIFICATION', { within }));
     ctx.log.info({ notifyLogId, outTradeNo: row.outTradeNo, tradeState: tx.trade_state, outcome }, 'wechat pay notification handled');
     return done(result(outcome));
   },
@@ -87,11 +87,12 @@ function refundResource(notifyLogId: string, eventType: string, n: VerifiedNotif
  * The notify row is locked first, then the payment row: two runs of one notification take turns,
  * and the second finds the row handled.
  */
-async function applyLocked(ctx: JobContext, notifyLogId: string, apply: (m: EntityManager) => Promise<{ outcome: ApplyOutcome | RefundApplyOutcome }>): Promise<NotificationOutcome> {
-  return ctx.db.transaction(async (m) => {
+async function applyLocked(ctx: JobContext, notifyLogId: string, apply: (within: CallerTransaction) => Promise<{ outcome: ApplyOutcome | RefundApplyOutcome }>): Promise<NotificationOutcome> {
+  return withAfterCommit(ctx.db, async (within) => {
+    const m = within.manager;
     const locked = await m.createQueryBuilder(PayNotifyLog, 'n').setLock('pessimistic_write').select(['n.id', 'n.handled']).where('n.id = :id', { id: notifyLogId }).getOne();
     if (!locked || locked.handled === 1) return 'already-handled';
-    const applied = await apply(m);
+    const applied = await apply(within);
     await m.update(PayNotifyLog, { id: notifyLogId, handled: 0 }, { handled: 1, error: NOTES[applied.outcome] ?? null, updatedTime: ctx.now() });
     return applied.outcome;
   });

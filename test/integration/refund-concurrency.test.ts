@@ -7,6 +7,7 @@ import { RefundOrder } from '../../entities/marketing/refund-order.entity';
 import { applyWechatRefund, type RefundState } from '../../jobs/wechat-pay/apply-wechat-refund';
 import { requestRefund } from '../../jobs/wechat-pay/request-refund';
 import { refundSync } from '../../jobs/wechat-pay/refund-sync.job';
+import { withAfterCommit } from '../../jobs/caller-transaction';
 import { BusinessSource } from '../../entities/dms/audit';
 import { clearTables } from '../support/db';
 import { refundDisagreements } from '../support/refund-consistency';
@@ -55,9 +56,9 @@ describe('refunds of one payment ending at once', () => {
           // Half as the callback job applies them: in its transaction, after its own reads and locks.
           return i % 2 === 0
             ? applyWechatRefund(ctx, TEST_MCHID, state, 'SYNC')
-            : db().transaction(async (m) => {
-                await m.getRepository(EventOrder).count();
-                return applyWechatRefund(ctx, TEST_MCHID, state, 'NOTIFICATION', { manager: m });
+            : withAfterCommit(db(), async (within) => {
+                await within.manager.getRepository(EventOrder).count();
+                return applyWechatRefund(ctx, TEST_MCHID, state, 'NOTIFICATION', { within });
               });
         }),
       );
