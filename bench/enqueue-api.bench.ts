@@ -12,20 +12,25 @@ import { closeRedis, createRedis, waitForRedis } from '../lib/redis';
 import { hubRedisKeys } from '../lib/redis-keys';
 import { buildApp } from '../server/app';
 import { QueueSet } from '../workers/queues';
+import { perRequestUs, storeCpu, type StoreCpu } from './server-cpu';
 import { median, pairedRun, type BenchRow } from './table';
 
 const CONNECTIONS = 50;
 const DURATION_S = 8;
-const RUNS = 2;
+const RUNS = 5;
 const TOKEN = 'bench-enqueue-0123456789abcdef';
 
 interface Figures {
   rps: number;
   p99: number;
+  /** CPU each request cost Redis and MariaDB (µs), when they run on this machine. */
+  redisUs: number | null;
+  mysqlUs: number | null;
 }
 
-async function hammer(url: string, headers: Record<string, string>): Promise<Figures> {
+async function hammer(url: string, headers: Record<string, string>, stores: StoreCpu): Promise<Figures> {
   let n = 0;
+  const before = stores.read();
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -36,7 +41,15 @@ async function hammer(url: string, headers: Record<string, string>): Promise<Fig
     setupClient: (client) => client.setBody(JSON.stringify({ key: `bench-${(n += 1)}` })),
   });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} answers not 2xx, ${result.errors} errors`);
-  return { rps: result.requests.average, p99: result.latency.p99 };
+  const after = stores.read();
+  const requests = result.requests.total;
+  return { rps: result.requests.average, p99: result.latency.p99, redisUs: perRequestUs(before.redis, after.redis, requests), mysqlUs: perRequestUs(before.mysql, after.mysql, requests) };
+}
+
+/** The median of a store's per-request CPU over the runs, or `?` when the store is not on this machine. */
+function storeFigure(runs: Figures[], store: 'redisUs' | 'mysqlUs'): string {
+  const values = runs.flatMap((r) => (r[store] === null ? [] : [r[store]]));
+  return values.length === 0 ? '?' : String(median(values));
 }
 
 /**
@@ -62,6 +75,7 @@ export async function benchEnqueueApi(base: Config): Promise<BenchRow> {
     return reply.code(202).send({ id: job.id });
   });
   await bare.listen({ port: 0, host: '127.0.0.1' });
+  const stores = await storeCpu(redis, db);
   const ours = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/api/v1/jobs/hub-canary`;
   const baseline = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}/bare`;
   try {
@@ -70,8 +84,8 @@ export async function benchEnqueueApi(base: Config): Promise<BenchRow> {
     for (let run = 0; run < RUNS; run++) {
       await pairedRun(
         run,
-        async () => void bares.push(await hammer(baseline, {})),
-        async () => void hubs.push(await hammer(ours, { authorization: `Bearer ${TOKEN}` })),
+        async () => void bares.push(await hammer(baseline, {}, stores)),
+        async () => void hubs.push(await hammer(ours, { authorization: `Bearer ${TOKEN}` }, stores)),
       );
     }
     const p99 = median(hubs.map((h) => h.p99));
@@ -82,7 +96,7 @@ export async function benchEnqueueApi(base: Config): Promise<BenchRow> {
       ours: { label: 'POST /api/v1/jobs', value: median(hubs.map((h) => h.rps)) },
       ratio: median(hubs.map((h, i) => h.rps / (bares[i] as Figures).rps)),
       targetRatio: 0.8,
-      notes: `p99 ${p99} ms (target < 20 ms), bare route p99 ${median(bares.map((b) => b.p99))} ms`,
+      notes: `p99 ${p99} ms (target < 20 ms), bare route p99 ${median(bares.map((b) => b.p99))} ms; per request, Redis ${storeFigure(hubs, 'redisUs')} µs CPU (bare ${storeFigure(bares, 'redisUs')}), MariaDB ${storeFigure(hubs, 'mysqlUs')} µs (bare ${storeFigure(bares, 'mysqlUs')})`,
     };
   } finally {
     await bare.close();

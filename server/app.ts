@@ -59,10 +59,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook('onResponse', (request, reply, done) => {
     const quiet = reply.statusCode < 400 && (request.method === 'GET' || request.method === 'HEAD');
-    log[quiet ? 'debug' : 'info'](
-      { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      'http request',
-    );
+    const level = quiet ? 'debug' : 'info';
+    // Checked first: the line's fields cost something to gather on every request, logged or not.
+    if (log.isLevelEnabled(level)) {
+      log[level]({ method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'http request');
+    }
     done();
   });
 
