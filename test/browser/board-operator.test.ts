@@ -8,7 +8,7 @@ import { buildRegistry } from '../../jobs/define-job';
 import { listen } from '../../lib/listen';
 import { projectRoot } from '../../lib/paths';
 import { buildApp } from '../../server/app';
-import { BOARD_ADMIN, greetJob, NAMED, refuseJob, writeUsersFile } from '../support/board';
+import { BOARD_ADMIN, BOARD_ADMIN_ENV, greetJob, NAMED, refuseJob, writeUsersFile } from '../support/board';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 import { track } from '../support/resources';
@@ -79,8 +79,7 @@ describe('the dashboard\'s controls per role, in a real browser', () => {
     const config = testConfig({
       HUB_QUEUE_PREFIX: hub.prefix,
       HUB_BOARD_LOCALE: LOCALE,
-      BOARD_USERNAME: BOARD_ADMIN.username,
-      BOARD_PASSWORD: BOARD_ADMIN.password,
+      ...BOARD_ADMIN_ENV,
       HUB_USERS_FILE: users.path,
     });
     app = await buildApp({ config, log: hub.log, db: hub.db, redis: hub.redis, queues: hub.queues, registry });

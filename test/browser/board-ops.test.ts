@@ -9,7 +9,7 @@ import { buildRegistry } from '../../jobs/define-job';
 import { listen } from '../../lib/listen';
 import { QUEUE_NAMES } from '../../lib/queue-names';
 import { buildApp } from '../../server/app';
-import { BOARD_ADMIN, BOARD_VIEWER, greetJob, refuseJob } from '../support/board';
+import { BOARD_ADMIN, BOARD_ADMIN_ENV, BOARD_VIEWER, BOARD_VIEWER_ENV, greetJob, refuseJob } from '../support/board';
 import { clearTables } from '../support/db';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
@@ -48,10 +48,8 @@ describe('the dashboard for ops, in a real browser', () => {
     const config = testConfig({
       HUB_QUEUE_PREFIX: hub.prefix,
       HUB_BOARD_LOCALE: 'en-US',
-      BOARD_USERNAME: BOARD_ADMIN.username,
-      BOARD_PASSWORD: BOARD_ADMIN.password,
-      BOARD_VIEWER_USERNAME: BOARD_VIEWER.username,
-      BOARD_VIEWER_PASSWORD: BOARD_VIEWER.password,
+      ...BOARD_ADMIN_ENV,
+      ...BOARD_VIEWER_ENV,
       BOARD_LOGIN_MAX_FAILURES_PER_USER: '3',
     });
     app = await buildApp({ config, log: hub.log, db: hub.db, redis: hub.redis, queues: hub.queues, registry });

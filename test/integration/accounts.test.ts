@@ -6,7 +6,7 @@ import { buildApp } from '../../server/app';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 import { deletePrefix, testQueueEvents } from '../support/queues';
-import { auditMark, auditRows, basicAuth, BOARD_ADMIN, BOARD_VIEWER, greetJob, NAMED, refuseJob, writeUsersFile } from '../support/board';
+import { auditMark, auditRows, basicAuth, BOARD_ADMIN, BOARD_ADMIN_ENV, BOARD_VIEWER, BOARD_VIEWER_ENV, greetJob, NAMED, refuseJob, writeUsersFile } from '../support/board';
 
 const registry = buildRegistry([...JOBS, greetJob, refuseJob]);
 const HOST = 'hub.example:3000';
@@ -27,10 +27,8 @@ describe('named dashboard accounts, roles and single sign-on', () => {
     users = await writeUsersFile(Object.values(NAMED));
     const config = testConfig({
       HUB_QUEUE_PREFIX: hub.prefix,
-      BOARD_USERNAME: BOARD_ADMIN.username,
-      BOARD_PASSWORD: BOARD_ADMIN.password,
-      BOARD_VIEWER_USERNAME: BOARD_VIEWER.username,
-      BOARD_VIEWER_PASSWORD: BOARD_VIEWER.password,
+      ...BOARD_ADMIN_ENV,
+      ...BOARD_VIEWER_ENV,
       BOARD_LOGIN_MAX_FAILURES_PER_USER: '3',
       HUB_USERS_FILE: users.path,
       HUB_TRUSTED_PROXIES: `${PROXY},fd00::/8`,

@@ -11,7 +11,7 @@ import { RetryableError } from '../../lib/errors';
 import { alertWriteFailures } from '../../lib/metrics';
 import { parseBeijing } from '../../lib/time';
 import { buildApp } from '../../server/app';
-import { basicAuth, BOARD_ADMIN, NAMED, writeUsersFile } from '../support/board';
+import { basicAuth, BOARD_ADMIN, BOARD_ADMIN_ENV, NAMED, writeUsersFile } from '../support/board';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 import { testQueueEvents } from '../support/queues';
@@ -53,8 +53,7 @@ describe('alerts: one hub_alert row per alert, GET /api/v1/alerts, retention', (
     const config = testConfig({
       HUB_QUEUE_PREFIX: hub.prefix,
       HUB_API_TOKENS: `crm:${CRM}:business,opsbot:${OPS}:business|ops`,
-      BOARD_USERNAME: BOARD_ADMIN.username,
-      BOARD_PASSWORD: BOARD_ADMIN.password,
+      ...BOARD_ADMIN_ENV,
       HUB_USERS_FILE: users.path,
     });
     app = await buildApp({ config, log: hub.log, db: hub.db, redis: hub.redis, queues: hub.queues, registry });

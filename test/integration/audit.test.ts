@@ -7,7 +7,7 @@ import { buildRegistry } from '../../jobs/define-job';
 import { buildApp } from '../../server/app';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
-import { auditMark, auditRows, basicAuth, BOARD_ADMIN, greetJob, NAMED, refuseJob, writeUsersFile } from '../support/board';
+import { auditMark, auditRows, basicAuth, BOARD_ADMIN, BOARD_ADMIN_ENV, greetJob, NAMED, refuseJob, writeUsersFile } from '../support/board';
 import { readAllPages } from '../support/paging';
 import { TEST_MCHID } from '../support/wechat-pay';
 
@@ -29,8 +29,7 @@ describe('the audit: API writes recorded after the action, and GET /api/v1/audit
     const config = testConfig({
       HUB_QUEUE_PREFIX: hub.prefix,
       HUB_API_TOKENS: `crm:${CRM}:business,opsbot:${OPS}:business|ops`,
-      BOARD_USERNAME: BOARD_ADMIN.username,
-      BOARD_PASSWORD: BOARD_ADMIN.password,
+      ...BOARD_ADMIN_ENV,
       HUB_USERS_FILE: users.path,
     });
     mark = await auditMark(hub.db);

@@ -5,7 +5,7 @@ import { buildRegistry, defineJob, skipped } from '../../jobs/define-job';
 import { SCHEDULES } from '../../jobs/schedules';
 import { buildApp } from '../../server/app';
 import { startClock } from '../../workers/clock';
-import { basicAuth, BOARD_ADMIN, BOARD_VIEWER, greetJob, NAMED, writeUsersFile } from '../support/board';
+import { basicAuth, BOARD_ADMIN, BOARD_ADMIN_ENV, BOARD_VIEWER, BOARD_VIEWER_ENV, greetJob, NAMED, writeUsersFile } from '../support/board';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 import { until } from '../support/wait';
@@ -42,10 +42,8 @@ describe('the dashboard page, per role', () => {
     users = await writeUsersFile([NAMED.operator]);
     const config = testConfig({
       HUB_QUEUE_PREFIX: hub.prefix,
-      BOARD_USERNAME: BOARD_ADMIN.username,
-      BOARD_PASSWORD: BOARD_ADMIN.password,
-      BOARD_VIEWER_USERNAME: BOARD_VIEWER.username,
-      BOARD_VIEWER_PASSWORD: BOARD_VIEWER.password,
+      ...BOARD_ADMIN_ENV,
+      ...BOARD_VIEWER_ENV,
       HUB_USERS_FILE: users.path,
     });
     app = await buildApp({ config, log: hub.log, db: hub.db, redis: hub.redis, queues: hub.queues, registry });

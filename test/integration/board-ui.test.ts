@@ -1,7 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { registry } from '../../jobs';
 import { buildApp } from '../../server/app';
-import { basicAuth, BOARD_ADMIN } from '../support/board';
+import { basicAuth, BOARD_ADMIN, BOARD_ADMIN_ENV } from '../support/board';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 
@@ -19,7 +19,7 @@ describe('the dashboard\'s language and queue descriptions', () => {
   });
 
   async function board(env: Record<string, string> = {}): Promise<FastifyInstance> {
-    const config = testConfig({ HUB_QUEUE_PREFIX: hub.prefix, BOARD_USERNAME: BOARD_ADMIN.username, BOARD_PASSWORD: BOARD_ADMIN.password, ...env });
+    const config = testConfig({ HUB_QUEUE_PREFIX: hub.prefix, ...BOARD_ADMIN_ENV, ...env });
     const app = await buildApp({ config, log: hub.log, db: hub.db, redis: hub.redis, queues: hub.queues, registry });
     apps.push(app);
     return app;

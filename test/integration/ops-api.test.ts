@@ -9,7 +9,7 @@ import { refundJobId } from '../../jobs/wechat-pay/request-refund';
 import { SCHEDULES } from '../../jobs/schedules';
 import { buildApp } from '../../server/app';
 import { startClock } from '../../workers/clock';
-import { basicAuth, BOARD_ADMIN, BOARD_VIEWER } from '../support/board';
+import { basicAuth, BOARD_ADMIN, BOARD_ADMIN_ENV, BOARD_VIEWER, BOARD_VIEWER_ENV } from '../support/board';
 import { testConfig } from '../support/env';
 import { openTestHub, type TestHub } from '../support/hub';
 import { TEST_MCHID } from '../support/wechat-pay';
@@ -35,10 +35,8 @@ describe('ops reads: GET /api/v1/refunds, /api/v1/lookup and /api/v1/schedule', 
     const config = testConfig({
       HUB_QUEUE_PREFIX: hub.prefix,
       HUB_API_TOKENS: `crm:${CRM}:business,opsbot:${OPS}:business|ops`,
-      BOARD_USERNAME: BOARD_ADMIN.username,
-      BOARD_PASSWORD: BOARD_ADMIN.password,
-      BOARD_VIEWER_USERNAME: BOARD_VIEWER.username,
-      BOARD_VIEWER_PASSWORD: BOARD_VIEWER.password,
+      ...BOARD_ADMIN_ENV,
+      ...BOARD_VIEWER_ENV,
     });
     app = await buildApp({ config, log: hub.log, db: hub.db, redis: hub.redis, queues: hub.queues, registry });
     const at = new Date(base);

@@ -12,6 +12,9 @@ import { PermanentError } from '../../lib/errors';
 /** The dashboard accounts the board's tests log in with. */
 export const BOARD_ADMIN = { username: 'ops-admin', password: 'admin-secret-123' };
 export const BOARD_VIEWER = { username: 'ops-viewer', password: 'viewer-secret-123' };
+/** The configuration of those two accounts, to spread into testConfig. */
+export const BOARD_ADMIN_ENV = { BOARD_USERNAME: BOARD_ADMIN.username, BOARD_PASSWORD: BOARD_ADMIN.password };
+export const BOARD_VIEWER_ENV = { BOARD_VIEWER_USERNAME: BOARD_VIEWER.username, BOARD_VIEWER_PASSWORD: BOARD_VIEWER.password };
 
 /** An `Authorization: Basic` header for an account. */
 export const basicAuth = (account: { username: string; password: string }): string => `Basic ${Buffer.from(`${account.username}:${account.password}`).toString('base64')}`;

@@ -1,4 +1,5 @@
 import { loadConfig, type Config } from '../../lib/config';
+import { ConfigError } from '../../lib/errors';
 
 /** The MariaDB and Redis the suite runs against: MYSQL_URL's server (its database is ignored) and REDIS_URL. */
 export const TEST_MYSQL_SERVER = (process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/jobhub').replace(/\/[^/]*$/, '');
@@ -49,4 +50,15 @@ export function childEnv(overrides: Record<string, string> = {}): NodeJS.Process
     HUB_DEMO_DATA: 'false',
     ...overrides,
   };
+}
+
+/** The problems loadConfig reports for `env` (none when it loads). */
+export function configProblems(env: NodeJS.ProcessEnv): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
 }

@@ -286,6 +286,13 @@ export async function enqueueOverApi(hub: PrivateHub, name: string, payload: Rec
   return { answer, job: { queue: queueOfJob(name), id: String(answer.body.id) } };
 }
 
+/** enqueueOverApi for a job that must be accepted (202): the job, or an error with the answer. */
+export async function enqueueAccepted(hub: PrivateHub, name: string, payload: Record<string, unknown>, key: string): Promise<TrackedJob> {
+  const { answer, job } = await enqueueOverApi(hub, name, payload, key);
+  if (answer.status !== 202) throw new Error(`${name} (${key}) answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  return job;
+}
+
 /**
  * Waits until every job completed, `outboxRows` hub_outbox rows are DONE and the three processes
  * are ready; when each of the two first held (epoch ms). Fails with what is still missing.

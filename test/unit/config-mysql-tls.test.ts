@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../lib/config';
 import { mysqlSslOptions } from '../../lib/config-mysql-tls';
-import { ConfigError } from '../../lib/errors';
+import { configProblems } from '../support/env';
 
 const dir = mkdtempSync(join(tmpdir(), 'jobhub-mysql-tls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -12,16 +12,6 @@ function pem(name: string, label = 'CERTIFICATE'): string {
   const path = join(dir, name);
   writeFileSync(path, `-----BEGIN ${label}-----\nMIIB${name}\n-----END ${label}-----\n`);
   return path;
-}
-
-function problemsOf(env: NodeJS.ProcessEnv): readonly string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
 }
 
 describe('MYSQL_SSL_* configuration', () => {
@@ -59,39 +49,39 @@ describe('MYSQL_SSL_* configuration', () => {
   });
 
   it('refuses an unknown mode, and a client certificate without its key or the other way round', () => {
-    expect(problemsOf({ MYSQL_SSL_MODE: 'prefer' })).toEqual(['MYSQL_SSL_MODE: expected disabled, required, verify-ca, verify-full']);
-    expect(problemsOf({ MYSQL_SSL_CA: ca, MYSQL_SSL_CERT: cert })).toEqual([
+    expect(configProblems({ MYSQL_SSL_MODE: 'prefer' })).toEqual(['MYSQL_SSL_MODE: expected disabled, required, verify-ca, verify-full']);
+    expect(configProblems({ MYSQL_SSL_CA: ca, MYSQL_SSL_CERT: cert })).toEqual([
       'MYSQL_SSL_KEY: the client certificate (MYSQL_SSL_CERT) and its key (MYSQL_SSL_KEY) come together',
     ]);
-    expect(problemsOf({ MYSQL_SSL_CA: ca, MYSQL_SSL_KEY: key })).toEqual([
+    expect(configProblems({ MYSQL_SSL_CA: ca, MYSQL_SSL_KEY: key })).toEqual([
       'MYSQL_SSL_CERT: the client certificate (MYSQL_SSL_CERT) and its key (MYSQL_SSL_KEY) come together',
     ]);
   });
 
   it('refuses a file it cannot read or that holds no PEM, naming the variable', () => {
     const missing = join(dir, 'missing.pem');
-    expect(problemsOf({ MYSQL_SSL_CA: missing })).toEqual([`MYSQL_SSL_CA: cannot read ${missing} (ENOENT)`]);
+    expect(configProblems({ MYSQL_SSL_CA: missing })).toEqual([`MYSQL_SSL_CA: cannot read ${missing} (ENOENT)`]);
     const notPem = join(dir, 'not.pem');
     writeFileSync(notPem, 'hello');
-    expect(problemsOf({ MYSQL_SSL_MODE: 'required', MYSQL_SSL_CERT: notPem, MYSQL_SSL_KEY: key })).toEqual([`MYSQL_SSL_CERT: ${notPem} is not a PEM file`]);
-    expect(problemsOf({ MYSQL_SSL_MODE: 'required', MYSQL_SSL_CERT: cert, MYSQL_SSL_KEY: dir })).toEqual([`MYSQL_SSL_KEY: cannot read ${dir} (EISDIR)`]);
+    expect(configProblems({ MYSQL_SSL_MODE: 'required', MYSQL_SSL_CERT: notPem, MYSQL_SSL_KEY: key })).toEqual([`MYSQL_SSL_CERT: ${notPem} is not a PEM file`]);
+    expect(configProblems({ MYSQL_SSL_MODE: 'required', MYSQL_SSL_CERT: cert, MYSQL_SSL_KEY: dir })).toEqual([`MYSQL_SSL_KEY: cannot read ${dir} (EISDIR)`]);
     if (process.getuid?.() !== 0) {
       const locked = pem('locked.pem');
       chmodSync(locked, 0o000);
-      expect(problemsOf({ MYSQL_SSL_CA: locked })).toEqual([`MYSQL_SSL_CA: cannot read ${locked} (EACCES)`]);
+      expect(configProblems({ MYSQL_SSL_CA: locked })).toEqual([`MYSQL_SSL_CA: cannot read ${locked} (EACCES)`]);
     }
   });
 
   it('refuses settings that would be silently ignored', () => {
-    expect(problemsOf({ MYSQL_SSL_MODE: 'disabled', MYSQL_SSL_CA: ca })).toEqual([
+    expect(configProblems({ MYSQL_SSL_MODE: 'disabled', MYSQL_SSL_CA: ca })).toEqual([
       'MYSQL_SSL_MODE: TLS is disabled, yet MYSQL_SSL_CA is set: choose required, verify-ca or verify-full, or remove them',
     ]);
-    expect(problemsOf({ MYSQL_SSL_CERT: cert, MYSQL_SSL_KEY: key })).toEqual([
+    expect(configProblems({ MYSQL_SSL_CERT: cert, MYSQL_SSL_KEY: key })).toEqual([
       'MYSQL_SSL_MODE: TLS is disabled, yet MYSQL_SSL_CERT and MYSQL_SSL_KEY are set: choose required, verify-ca or verify-full, or remove them',
     ]);
-    expect(problemsOf({ MYSQL_SSL_MODE: 'required', MYSQL_SSL_CA: ca })).toEqual([
+    expect(configProblems({ MYSQL_SSL_MODE: 'required', MYSQL_SSL_CA: ca })).toEqual([
       'MYSQL_SSL_MODE: required does not check the server\'s certificate, so MYSQL_SSL_CA would be ignored: choose verify-ca or verify-full',
     ]);
-    expect(problemsOf({ MYSQL_SSL_MODE: 'verify-ca' })).toEqual(['MYSQL_SSL_CA: required with MYSQL_SSL_MODE=verify-ca: the CA the server\'s certificate must chain to']);
+    expect(configProblems({ MYSQL_SSL_MODE: 'verify-ca' })).toEqual(['MYSQL_SSL_CA: required with MYSQL_SSL_MODE=verify-ca: the CA the server\'s certificate must chain to']);
   });
 });

@@ -3,23 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { envSchema, loadConfig } from '../../lib/config';
 import { SECRET_VARIABLES } from '../../lib/config-secrets';
-import { ConfigError } from '../../lib/errors';
+import { configProblems } from '../support/env';
 
 const dir = mkdtempSync(join(tmpdir(), 'jobhub-secrets-'));
 function secretFile(name: string, content: string): string {
   const path = join(dir, name);
   writeFileSync(path, content);
   return path;
-}
-
-function problemsOf(env: NodeJS.ProcessEnv): readonly string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
 }
 
 /** Credentials from files (`<NAME>_FILE`), as Kubernetes secrets and container images mount them. */
@@ -42,7 +32,7 @@ describe('secrets from files', () => {
   });
 
   it('refuses a variable given both ways, and a file it cannot read, naming the variable and never the value', () => {
-    const problems = problemsOf({
+    const problems = configProblems({
       BOARD_PASSWORD: 'inline-value',
       BOARD_PASSWORD_FILE: secretFile('both', 'file-value'),
       WECHAT_MP_SECRET_FILE: join(dir, 'missing'),
@@ -53,7 +43,7 @@ describe('secrets from files', () => {
 
   it('covers every credential the schema has, and only names the schema knows', () => {
     const env = Object.fromEntries(SECRET_VARIABLES.map((name) => [`${name}_FILE`, join(dir, 'none')]));
-    expect(problemsOf(env)).toHaveLength(SECRET_VARIABLES.length);
+    expect(configProblems(env)).toHaveLength(SECRET_VARIABLES.length);
     const known = Object.keys(envSchema.shape);
     expect(SECRET_VARIABLES.filter((name) => !known.includes(name))).toEqual([]);
     const credentials = known.filter((name) => /SECRET|PASSWORD|TOKEN|API_V3_KEY|^(MYSQL|REDIS|SMTP)_URL$/.test(name));

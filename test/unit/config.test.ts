@@ -2,19 +2,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, readSecretRef } from '../../lib/config';
-import { ConfigError } from '../../lib/errors';
+import { configProblems } from '../support/env';
 
 /** The scope of a token without one: every business job, no ops job. */
 const BUSINESS = { business: true, ops: false, jobs: [] };
 
+/** The problems of a configuration that must not load. */
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
+  const problems = configProblems(env);
+  if (problems.length === 0) throw new Error('expected a ConfigError');
+  return [...problems];
 }
 
 /** A live WeChat Pay merchant: what production needs besides the hub's own settings. */
