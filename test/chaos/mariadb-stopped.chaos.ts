@@ -4,9 +4,8 @@ import { SmsCodeTemp } from '../../entities/customer-service/sms-code-temp.entit
 import { HubCanary } from '../../entities/hub/hub-canary.entity';
 import { HubOutbox } from '../../entities/hub/hub-outbox.entity';
 import { byScale, CHAOS_SCALE, recordRecovery } from '../support/chaos';
-import { openTestDataSource } from '../support/db';
-import { testConfig } from '../support/env';
-import { preparePrivateDatabase, startPrivateMariadb, type PrivateMariadb } from '../support/private-mariadb';
+import { startMariadbStack, type MariadbStack } from '../support/mariadb-stack';
+import type { PrivateMariadb } from '../support/private-mariadb';
 import {
   attemptsSpent,
   awaitRecovery,
@@ -14,7 +13,6 @@ import {
   outboxVerdict,
   queueOfJob,
   queueVerdict,
-  startPrivateHub,
   waitForMinuteSlotMs,
   watchApi,
   type ApiAnswer,
@@ -22,7 +20,6 @@ import {
   type Probe,
   type TrackedJob,
 } from '../support/private-hub';
-import { startPrivateRedis, type PrivateRedis } from '../support/private-redis';
 import { until } from '../support/wait';
 
 const TOKEN = 'chaos-mariadb-token-0123456789abcdef';
@@ -42,27 +39,21 @@ const OUTBOX_JOBS = ['share-aggregate', 'coupon-expire'] as const;
  */
 describe('MariaDB stopped under the hub', () => {
   let mariadb: PrivateMariadb;
-  let redis: PrivateRedis;
   let db: DataSource;
   let hub: PrivateHub;
   /** hub_outbox rows inserted by every run so far: all of them end DONE. */
   let outboxRows = 0;
 
+  let stack: MariadbStack | undefined;
+
   beforeAll(async () => {
-    mariadb = await startPrivateMariadb();
-    await preparePrivateDatabase(mariadb);
-    redis = await startPrivateRedis();
-    db = await openTestDataSource(testConfig({ MYSQL_URL: mariadb.url }));
-    hub = await startPrivateHub({ mysqlUrl: mariadb.url, redisUrl: redis.url, prefix: 'chaos-mariadb', token: TOKEN, env: { HUB_SWEEP_INTERVAL_MS: '5000' } });
+    stack = await startMariadbStack('chaos-mariadb', TOKEN);
+    ({ mariadb, db, hub } = stack);
   }, 180_000);
 
   afterAll(async () => {
-    const codes = await hub?.close();
-    await db?.destroy();
-    await redis?.close();
-    await mariadb?.close();
     // Each process shut down cleanly at the end, never before.
-    expect(codes).toEqual({ web: 0, worker: 0, clock: 0 });
+    expect(await stack?.close()).toEqual({ web: 0, worker: 0, clock: 0 });
   }, 60_000);
 
   /** Enqueued over the API, which needs only Redis: accepted whether MySQL is there or not. */

@@ -5,21 +5,18 @@ import { HubOutbox } from '../../entities/hub/hub-outbox.entity';
 import { PaymentOrder } from '../../entities/marketing/payment-order.entity';
 import { RefundOrder } from '../../entities/marketing/refund-order.entity';
 import { byScale, recordRecovery } from '../support/chaos';
-import { openTestDataSource } from '../support/db';
-import { testConfig } from '../support/env';
-import { preparePrivateDatabase, startPrivateMariadb, type PrivateMariadb } from '../support/private-mariadb';
+import { startMariadbStack, type MariadbStack } from '../support/mariadb-stack';
+import type { PrivateMariadb } from '../support/private-mariadb';
 import {
   attemptsSpent,
   awaitRecovery,
   enqueueAccepted,
   outboxVerdict,
   queueVerdict,
-  startPrivateHub,
   watchApi,
   type PrivateHub,
   type TrackedJob,
 } from '../support/private-hub';
-import { startPrivateRedis, type PrivateRedis } from '../support/private-redis';
 import { until } from '../support/wait';
 
 const TOKEN = 'chaos-readonly-token-0123456789abcdef';
@@ -35,25 +32,20 @@ const APPID = 'wx00000000000000a1';
  */
 describe('MySQL read-only under the hub', () => {
   let mariadb: PrivateMariadb;
-  let redis: PrivateRedis;
   let db: DataSource;
   let hub: PrivateHub;
 
+  let stack: MariadbStack | undefined;
+
   beforeAll(async () => {
-    mariadb = await startPrivateMariadb();
-    await preparePrivateDatabase(mariadb);
-    redis = await startPrivateRedis();
-    db = await openTestDataSource(testConfig({ MYSQL_URL: mariadb.url }));
-    hub = await startPrivateHub({ mysqlUrl: mariadb.url, redisUrl: redis.url, prefix: 'chaos-read-only', token: TOKEN, env: { HUB_SWEEP_INTERVAL_MS: '5000' } });
+    stack = await startMariadbStack('chaos-read-only', TOKEN);
+    ({ mariadb, db, hub } = stack);
   }, 180_000);
 
   afterAll(async () => {
     await mariadb?.setReadOnly(false);
-    const codes = await hub?.close();
-    await db?.destroy();
-    await redis?.close();
-    await mariadb?.close();
-    expect(codes).toEqual({ web: 0, worker: 0, clock: 0 });
+    // Each process shut down cleanly at the end, never before.
+    expect(await stack?.close()).toEqual({ web: 0, worker: 0, clock: 0 });
   }, 60_000);
 
   const enqueue = (name: string, payload: Record<string, unknown>, key: string): Promise<TrackedJob> => enqueueAccepted(hub, name, payload, key);
