@@ -31,13 +31,30 @@ const DATE_FORMATS: NonNullable<UIConfig['dateFormats']> = {
   full: { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone: BEIJING, timeZoneName: 'shortOffset' },
 };
 
+/**
+ * The reads for ops the admin opens from the board's link menu: each answers JSON to the board's own
+ * login (a browser resends it to the same realm), so no token is needed. The reconciliation reports
+ * take API tokens only and are not linked.
+ */
+const OPS_READS = [
+  { url: '/api/v1/alerts', en: 'Recent alerts', zh: '最近告警' },
+  { url: '/api/v1/refunds', en: 'Refunds', zh: '退款' },
+  { url: '/api/v1/schedule', en: 'Schedule', zh: '定时任务' },
+  { url: '/api/v1/audit', en: 'Audit', zh: '操作审计' },
+] as const;
+
+export function boardLinks(locale: BoardLocale): { text: string; url: string }[] {
+  const chinese = locale === 'zh-CN';
+  return [{ text: chinese ? 'API 文档' : 'API docs', url: API_DOCS_PATH }, ...OPS_READS.map((read) => ({ text: chinese ? read.zh : read.en, url: read.url }))];
+}
+
 export function boardUiConfig(locale: BoardLocale): UIConfig {
   return {
     boardTitle: 'jobhub',
     locale: { lng: locale },
     // Bull Board's own docs icon points at github.io; ours are served by the hub.
     hideDocsLink: true,
-    miscLinks: [{ text: 'API docs', url: API_DOCS_PATH }],
+    miscLinks: boardLinks(locale),
     dateFormats: DATE_FORMATS,
   };
 }

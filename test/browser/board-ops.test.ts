@@ -118,6 +118,23 @@ describe('the dashboard for ops, in a real browser', () => {
     }
   });
 
+  it('admin: the board\'s link menu opens the recent alerts, JSON read with the board\'s own login', async () => {
+    const context = await as(BOARD_ADMIN);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${origin}/admin/queues`);
+      await page.getByRole('link', { name: 'messages', exact: true }).first().waitFor({ timeout: 10_000 });
+      // The header's last action is the menu of links (Bull Board's miscLinks).
+      await page.locator('ul[class^="actions-"] > li').last().getByRole('button').click();
+      for (const name of ['API docs', 'Recent alerts', 'Refunds', 'Schedule', 'Audit']) await page.getByRole('menuitem', { name, exact: true }).waitFor();
+      await Promise.all([page.waitForURL(`${origin}/api/v1/alerts`), page.getByRole('menuitem', { name: 'Recent alerts', exact: true }).click()]);
+      const body = JSON.parse((await page.locator('body').innerText()).trim()) as { alerts?: unknown[] };
+      expect(Array.isArray(body.alerts)).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('viewer: no write control on the page, and a retry is refused by the server', async () => {
     const context = await as(BOARD_VIEWER);
     try {

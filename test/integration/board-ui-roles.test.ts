@@ -79,7 +79,7 @@ describe('the dashboard page, per role', () => {
     }
   });
 
-  it('links its docs to the hub\'s own and shows times in Beijing, with the offset', async () => {
+  it('links its docs and the ops reads to the hub\'s own, open to the admin\'s login, and shows times in Beijing, with the offset', async () => {
     const html = (await get(BOARD_ADMIN, '/admin/queues')).body;
     const config = JSON.parse(/<script id="__UI_CONFIG__" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1] ?? '{}') as {
       hideDocsLink?: boolean;
@@ -87,8 +87,13 @@ describe('the dashboard page, per role', () => {
       dateFormats?: Record<'short' | 'common' | 'full', Intl.DateTimeFormatOptions>;
     };
     expect(config.hideDocsLink).toBe(true);
-    expect(config.miscLinks).toEqual([{ text: 'API docs', url: '/api/docs' }]);
+    expect(config.miscLinks?.map((l) => l.url)).toEqual(['/api/docs', '/api/v1/alerts', '/api/v1/refunds', '/api/v1/schedule', '/api/v1/audit']);
     expect((await app.inject({ method: 'GET', url: '/api/docs' })).statusCode).toBeLessThan(400);
+    // Each read opens with the board's own admin login, and is refused to the viewer.
+    for (const { url } of config.miscLinks?.slice(1) ?? []) {
+      expect({ url, status: (await get(BOARD_ADMIN, url)).statusCode }).toEqual({ url, status: 200 });
+      expect({ url, status: (await get(BOARD_VIEWER, url)).statusCode }).toEqual({ url, status: 403 });
+    }
     // 16:05 UTC on New Year's Eve is 00:05 on 1 January in Beijing: every format shows Beijing's day.
     const instant = Date.UTC(2025, 11, 31, 16, 5, 9);
     for (const kind of ['short', 'common', 'full'] as const) {
