@@ -5,7 +5,7 @@ import { HubAlert } from '../../entities/hub/hub-alert.entity';
 import { describeIssues } from '../../lib/validation';
 import { sendError } from '../http-errors';
 import { BEARER, bearerAnswers, documented, errorAnswer, unavailableAnswer } from './openapi';
-import { opsAdmission, opsForbiddenAnswer, queryInstant, type OpsAccessDeps } from './ops-access';
+import { newestFirstPage, nextBeforeField, opsAdmission, opsForbiddenAnswer, queryInstant, type OpsAccessDeps } from './ops-access';
 
 export interface AlertRouteDeps extends OpsAccessDeps {
   db: DataSource;
@@ -38,7 +38,7 @@ const alertsSchema = {
   security: BEARER,
   querystring: alertsQuery,
   response: {
-    200: z.object({ alerts: z.array(alertView), nextBefore: z.string().nullable().describe('the `before` of the next page; null on the last') }).describe('a page of alerts'),
+    200: z.object({ alerts: z.array(alertView), nextBefore: nextBeforeField }).describe('a page of alerts'),
     400: errorAnswer('the query is invalid (`invalid_query`)'),
     ...bearerAnswers,
     403: opsForbiddenAnswer,
@@ -61,14 +61,11 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
     const query = alertsQuery.safeParse(request.query);
     if (!query.success) return sendError(reply, 400, { error: 'invalid_query', message: 'invalid query', fields: describeIssues(query.error, '(query)') });
     const { kind, since, until, limit, before } = query.data;
-    // One more than the page: a full last page then says it is the last.
-    const rows = deps.db.getRepository(HubAlert).createQueryBuilder('a').orderBy('a.id', 'DESC').limit(limit + 1);
+    const rows = deps.db.getRepository(HubAlert).createQueryBuilder('a');
     if (kind) rows.andWhere('a.kind = :kind', { kind });
     if (since) rows.andWhere('a.raised_at >= :since', { since });
     if (until) rows.andWhere('a.raised_at < :until', { until });
-    if (before) rows.andWhere('a.id < :before', { before });
-    const found = await rows.getMany();
-    const page = found.slice(0, limit);
-    return { alerts: page.map(viewAlert), nextBefore: found.length > limit ? (page.at(-1)?.id ?? null) : null };
+    const page = await newestFirstPage(rows, { limit, before });
+    return { alerts: page.rows.map(viewAlert), nextBefore: page.nextBefore };
   });
 }

@@ -5,7 +5,7 @@ import { HubAudit } from '../../entities/hub/hub-audit.entity';
 import { describeIssues } from '../../lib/validation';
 import { sendError } from '../http-errors';
 import { BEARER, bearerAnswers, documented, errorAnswer, unavailableAnswer } from './openapi';
-import { opsAdmission, queryInstant, type OpsAccessDeps } from './ops-access';
+import { newestFirstPage, nextBeforeField, opsAdmission, opsForbiddenAnswer, queryInstant, type OpsAccessDeps } from './ops-access';
 
 export interface AuditRouteDeps extends OpsAccessDeps {
   db: DataSource;
@@ -43,10 +43,10 @@ const auditSchema = {
   security: BEARER,
   querystring: auditQuery,
   response: {
-    200: z.object({ entries: z.array(entryView), nextBefore: z.string().nullable().describe('the `before` of the next page; null on the last') }).describe('a page of audit entries'),
+    200: z.object({ entries: z.array(entryView), nextBefore: nextBeforeField }).describe('a page of audit entries'),
     400: errorAnswer('the query is invalid (`invalid_query`)'),
     ...bearerAnswers,
-    403: errorAnswer('the token\'s scope lacks ops, or the login is not an admin (`forbidden`)'),
+    403: opsForbiddenAnswer,
     503: unavailableAnswer,
   },
 };
@@ -82,14 +82,12 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
     const query = auditQuery.safeParse(request.query);
     if (!query.success) return sendError(reply, 400, { error: 'invalid_query', message: 'invalid query', fields: describeIssues(query.error, '(query)') });
     const { since, until, who, action, limit, before } = query.data;
-    const rows = deps.db.getRepository(HubAudit).createQueryBuilder('a').orderBy('a.id', 'DESC').limit(limit);
+    const rows = deps.db.getRepository(HubAudit).createQueryBuilder('a');
     if (since) rows.andWhere('a.occurred_at >= :since', { since });
     if (until) rows.andWhere('a.occurred_at < :until', { until });
     if (who) rows.andWhere('a.actor = :who', { who });
     if (action) rows.andWhere('a.action = :action', { action });
-    if (before) rows.andWhere('a.id < :before', { before });
-    const found = await rows.getMany();
-    const last = found.at(-1);
-    return { entries: found.map(view), nextBefore: found.length === limit && last ? last.id : null };
+    const page = await newestFirstPage(rows, { limit, before });
+    return { entries: page.rows.map(view), nextBefore: page.nextBefore };
   });
 }

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { z } from 'zod';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
@@ -62,3 +63,22 @@ export const queryInstant = z.string().transform((value, ctx) => {
     return z.NEVER;
   }
 });
+
+/** The field of a page that leads to the next one. */
+export const nextBeforeField = z.string().nullable().describe('the `before` of the next page; null on the last');
+
+/**
+ * One page of an ops read, newest first by primary key: `before` is the previous page's
+ * `nextBefore`. One row more than the page is read, so a full last page says it is the last.
+ */
+export async function newestFirstPage<T extends ObjectLiteral & { id: string }>(
+  rows: SelectQueryBuilder<T>,
+  page: { limit: number; before?: string | undefined },
+): Promise<{ rows: T[]; nextBefore: string | null }> {
+  const id = `${rows.alias}.id`;
+  rows.orderBy(id, 'DESC').limit(page.limit + 1);
+  if (page.before) rows.andWhere(`${id} < :before`, { before: page.before });
+  const found = await rows.getMany();
+  const shown = found.slice(0, page.limit);
+  return { rows: shown, nextBefore: found.length > page.limit ? (shown.at(-1)?.id ?? null) : null };
+}

@@ -6,7 +6,7 @@ import { viewRefund } from '../../jobs/wechat-pay/request-refund';
 import { exactKey } from '../../lib/exact-key';
 import { describeIssues } from '../../lib/validation';
 import { sendError } from '../http-errors';
-import { opsAdmission, opsForbiddenAnswer, queryInstant, type OpsAccessDeps } from './ops-access';
+import { newestFirstPage, nextBeforeField, opsAdmission, opsForbiddenAnswer, queryInstant, type OpsAccessDeps } from './ops-access';
 import { BEARER, bearerAnswers, documented, errorAnswer, unavailableAnswer } from './openapi';
 import { refundStatus, refundView } from './refunds.routes';
 
@@ -34,7 +34,7 @@ const listSchema = {
   security: BEARER,
   querystring: listQuery,
   response: {
-    200: z.object({ refunds: z.array(refundView), nextBefore: z.string().nullable().describe('the `before` of the next page; null on the last') }).describe('a page of refunds'),
+    200: z.object({ refunds: z.array(refundView), nextBefore: nextBeforeField }).describe('a page of refunds'),
     400: errorAnswer('the query is invalid (`invalid_query`)'),
     ...bearerAnswers,
     403: opsForbiddenAnswer,
@@ -53,17 +53,13 @@ export function registerRefundListRoutes(app: FastifyInstance, deps: RefundListR
     const query = listQuery.safeParse(request.query);
     if (!query.success) return sendError(reply, 400, { error: 'invalid_query', message: 'invalid query', fields: describeIssues(query.error, '(query)') });
     const { status, outTradeNo, outRefundNo, since, until, limit, before } = query.data;
-    // One more than the page: a full last page then says it is the last.
-    const rows = deps.db.getRepository(RefundOrder).createQueryBuilder('r').orderBy('r.id', 'DESC').limit(limit + 1);
+    const rows = deps.db.getRepository(RefundOrder).createQueryBuilder('r');
     if (status) rows.andWhere('r.status = :status', { status });
     if (outTradeNo) rows.andWhere(exactKey('r.out_trade_no', 'outTradeNo'), { outTradeNo });
     if (outRefundNo) rows.andWhere(exactKey('r.out_refund_no', 'outRefundNo'), { outRefundNo });
     if (since) rows.andWhere('r.created_time >= :since', { since });
     if (until) rows.andWhere('r.created_time < :until', { until });
-    if (before) rows.andWhere('r.id < :before', { before });
-    const found = await rows.getMany();
-    const page = found.slice(0, limit);
-    const more = found.length > limit;
-    return { refunds: page.map(viewRefund), nextBefore: more ? (page.at(-1)?.id ?? null) : null };
+    const page = await newestFirstPage(rows, { limit, before });
+    return { refunds: page.rows.map(viewRefund), nextBefore: page.nextBefore };
   });
 }
