@@ -71,3 +71,6 @@ export const beijingDateSchema = z
       return false;
     }
   }, 'no such date');
+
+/** An Idempotency-Key, wherever a producer names its request (the API's header, the CLI's option). */
+export const idempotencyKeySchema = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces');

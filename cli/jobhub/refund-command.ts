@@ -2,24 +2,20 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { auditAt } from '../../entities/dms/audit';
-import { enqueueRefundSubmit, refundJobId, RefundRefusedError, requestRefund, type RefundView } from '../../jobs/wechat-pay/request-refund';
+import { enqueueRefundSubmit, refundJobId, refundRequestFields, RefundRefusedError, requestRefund, type RefundView } from '../../jobs/wechat-pay/request-refund';
 import { createLogger } from '../../lib/logger';
-import { describeIssues } from '../../lib/validation';
+import { describeIssues, idempotencyKeySchema } from '../../lib/validation';
 import { createEnqueue } from '../../workers/enqueue';
 import { CliError, EXIT, EXIT_CODES_HELP, notFound, usageError } from './exit';
 import { run } from './run';
 import { cliActor, withConnections, type Connections } from './runtime';
 
-/** The refund API's bounds (server/api/refunds.routes.ts), for arguments typed at a shell. */
+/** A refund request's bounds (the API's too), for arguments typed at a shell. */
 const refundArguments = z.strictObject({
-  outTradeNo: z.string().min(1).max(64),
-  fen: z
-    .string()
-    .regex(/^\d+$/, 'expected whole fen (digits)')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(2_147_483_647)),
-  reason: z.string().min(1).max(80).optional(),
-  idempotencyKey: z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces').optional(),
+  outTradeNo: refundRequestFields.outTradeNo,
+  fen: z.string().regex(/^\d+$/, 'expected whole fen (digits)').transform(Number).pipe(refundRequestFields.amount),
+  reason: refundRequestFields.reason.optional(),
+  idempotencyKey: idempotencyKeySchema.optional(),
 });
 
 const TYPED_NAMES: Record<string, string> = { outTradeNo: '<outTradeNo>', fen: '<fen>', reason: '--reason', idempotencyKey: '--idempotency-key' };

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { EntityManager } from 'typeorm';
 import { AndroidOrder, AndroidOrderStatus } from '../../entities/app/android-order.entity';
 import { PaymentOrder, type PaymentBusinessType, type PayStatus } from '../../entities/marketing/payment-order.entity';
@@ -63,6 +64,13 @@ export class RefundRefusedError extends PermanentError {
 }
 
 /** WeChat's rules (refund API): at most 50 refunds of one payment, within a year of payment. */
+/** A refund request's bounds, one place for every producer (the API's body, the CLI's arguments). */
+export const refundRequestFields = {
+  outTradeNo: z.string().min(1).max(64),
+  amount: z.number().int('expected whole fen').min(1).max(2_147_483_647),
+  reason: z.string().min(1).max(80),
+};
+
 export const MAX_REFUNDS_PER_PAYMENT = 50;
 
 /** Statuses of a payment whose money we hold (a failed refund leaves it with us). */

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { JobDefinition, JobRegistry } from '../../jobs/define-job';
 import { InvalidPayloadError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
-import { describeIssues } from '../../lib/validation';
+import { describeIssues, idempotencyKeySchema } from '../../lib/validation';
 import { jobIdSchema, prepareJob, type PreparedJob } from '../../workers/enqueue';
 import type { QueueSet } from '../../workers/queues';
 import { tokenForBearer } from '../auth';
@@ -31,7 +31,6 @@ const enqueueQuery = z
     priority: z.coerce.number().int().min(1).max(2_097_152).optional(),
   })
   .strict();
-const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces');
 
 const jobName = z.string().describe('a job of the catalogue (GET /api/v1/jobs)');
 const queued = z
@@ -58,7 +57,7 @@ const enqueueSchema = {
   security: BEARER,
   params: z.object({ name: jobName }),
   querystring: enqueueQuery,
-  headers: z.object({ 'idempotency-key': idempotencyKey.optional().describe('makes the request safe to repeat: the same key from the same client names the same job') }),
+  headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional().describe('makes the request safe to repeat: the same key from the same client names the same job') }),
   body: z.record(z.string(), z.unknown()).describe('the job\'s payload'),
   [OPTIONAL_BODY]: true,
   response: {
@@ -199,10 +198,10 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobsRouteDeps): vo
   });
 }
 
-function readIdempotencyKey(request: FastifyRequest): ReturnType<typeof idempotencyKey.safeParse> | null {
+function readIdempotencyKey(request: FastifyRequest): ReturnType<typeof idempotencyKeySchema.safeParse> | null {
   const header = request.headers['idempotency-key'];
   if (header === undefined) return null;
-  return idempotencyKey.safeParse(Array.isArray(header) ? header.join(',') : header);
+  return idempotencyKeySchema.safeParse(Array.isArray(header) ? header.join(',') : header);
 }
 
 function assertRedisReady(redis: RedisConnection): void {

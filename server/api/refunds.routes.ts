@@ -2,12 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { RefundOrder } from '../../entities/marketing/refund-order.entity';
-import { enqueueRefundSubmit, requestRefund, RefundRefusedError, viewRefund, type RefundView } from '../../jobs/wechat-pay/request-refund';
+import { enqueueRefundSubmit, refundRequestFields, requestRefund, RefundRefusedError, viewRefund, type RefundView } from '../../jobs/wechat-pay/request-refund';
 import { auditAt } from '../../entities/dms/audit';
 import type { ApiToken } from '../../lib/config';
 import { exactKey } from '../../lib/exact-key';
 import type { Logger } from '../../lib/logger';
-import { describeIssues } from '../../lib/validation';
+import { describeIssues, idempotencyKeySchema } from '../../lib/validation';
 import { createEnqueue } from '../../workers/enqueue';
 import type { QueueSet } from '../../workers/queues';
 import { clientForBearer } from '../auth';
@@ -22,14 +22,13 @@ export interface RefundRouteDeps {
   now: () => Date;
 }
 
-const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces');
 
 const refundBody = z
   .strictObject({
-    outTradeNo: z.string().min(1).max(64).optional(),
+    outTradeNo: refundRequestFields.outTradeNo.optional(),
     paymentOrderId: z.string().regex(/^\d{1,19}$/, 'expected the payment_order id (digits)').optional(),
-    amount: z.number().int('expected whole fen').min(1).max(2_147_483_647),
-    reason: z.string().min(1).max(80).optional(),
+    amount: refundRequestFields.amount,
+    reason: refundRequestFields.reason.optional(),
   })
   .refine((b) => (b.outTradeNo === undefined) !== (b.paymentOrderId === undefined), {
     message: 'exactly one of outTradeNo and paymentOrderId is required',
@@ -43,7 +42,7 @@ const requestSchema = {
   description: 'Records the refund (rules checked, row written), then queues its submission to WeChat Pay; GET /api/v1/refunds/{outRefundNo} follows it to REFUNDED or REFUND_FAILED. Amounts are integer fen.',
   tags: ['refunds'],
   security: BEARER,
-  headers: z.object({ 'idempotency-key': idempotencyKey.describe('required: the same key from the same client names the same refund') }),
+  headers: z.object({ 'idempotency-key': idempotencyKeySchema.describe('required: the same key from the same client names the same refund') }),
   body: refundBody,
   response: {
     202: acceptedBody.meta({
@@ -114,7 +113,7 @@ export function registerRefundRoutes(app: FastifyInstance, deps: RefundRouteDeps
 
     api.post('/api/v1/refunds', documented(requestSchema), async (request, reply) => {
       const header = request.headers['idempotency-key'];
-      const key = idempotencyKey.safeParse(Array.isArray(header) ? header.join(',') : header);
+      const key = idempotencyKeySchema.safeParse(Array.isArray(header) ? header.join(',') : header);
       if (!key.success) {
         return sendError(reply, 400, { error: 'invalid_idempotency_key', message: 'an Idempotency-Key header is required', fields: describeIssues(key.error, 'Idempotency-Key') });
       }
